@@ -1,0 +1,112 @@
+"""`umeval run` end to end on the embedded default, as a user runs it (a real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from umeval.results import LEADERBOARD_COLUMNS
+
+
+def umeval(*args: str, cache: Path, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "UMEVAL_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "umeval.cli", *args], capture_output=True, text=True,
+                          env=env, timeout=timeout, check=False)
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory, tiny_model, cache_dir):
+    out = tmp_path_factory.mktemp("results")
+    r = umeval("run", "task=mini", "model=tiny-qwen2vl", f"output_dir={out}", "progress=false", cache=cache_dir)
+    assert r.returncode == 0, r.stderr
+    return out, r
+
+
+def test_demo_writes_leaderboard(demo_run):
+    out, r = demo_run
+    df = pd.read_parquet(out / "tiny-qwen2vl" / "leaderboard.parquet")
+    assert list(df.columns) == LEADERBOARD_COLUMNS
+    assert df["value"].between(0, 1).all()
+    tasks = df[(df.level == "task") & df.is_main]
+    assert sorted(tasks.task) == ["Mini-ImageCLS", "Mini-T2V", "Mini-VisDoc"]
+    assert dict(zip(tasks.task, tasks.metric))["Mini-VisDoc"] == "ndcg_linear@5"
+    assert set(df.level) == {"task", "meta", "modality", "overall"}
+    assert df["git_commit"].notna().all() and df["config_hash"].str.len().eq(16).all()
+    overall = df[df.level == "overall"].iloc[0]
+    assert overall.value == pytest.approx(tasks.value.mean())
+    assert (out / "leaderboard.parquet").exists()
+    pq = pd.read_parquet(out / "tiny-qwen2vl" / "tasks" / "Mini-VisDoc" / "disc" / "per_query.parquet")
+    assert len(pq) == 5 and {"query_id", "ndcg_linear@5", "tied", "topk_ids", "topk_scores"} <= set(pq.columns)
+    assert "Mini-T2V" in r.stdout and "overall" in r.stdout  # the summary table
+
+
+def test_rerun_encodes_nothing(demo_run, cache_dir):
+    out, _ = demo_run
+    before = pd.read_parquet(out / "tiny-qwen2vl" / "leaderboard.parquet")
+    r = umeval("run", "task=mini", "model=tiny-qwen2vl", f"output_dir={out}", "progress=false", cache=cache_dir)
+    assert r.returncode == 0, r.stderr
+    assert "(0 items encoded)" in r.stdout
+    after = pd.read_parquet(out / "tiny-qwen2vl" / "leaderboard.parquet")
+    pd.testing.assert_series_equal(before["value"], after["value"])
+    assert json.loads((out / "tiny-qwen2vl" / "run.json").read_text())["encoder_calls"] == 0
+
+
+def test_unknown_task_fails_before_loading(tmp_path, cache_dir):
+    r = umeval("run", "task=Mini-T2W", f"output_dir={tmp_path}", cache=cache_dir)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [
+        "error: unknown task or group 'Mini-T2W'; did you mean Mini-T2V? see `umeval list tasks`"]
+    assert not any(tmp_path.iterdir())
+
+
+def test_missing_data_file_names_path_and_fix(tmp_path, cache_dir, tiny_model):
+    """A task whose local copy is missing (and the hub is off) fails before weights load, naming the path."""
+    import shutil
+
+    from umeval.fixtures import ensure_generated
+    from umeval.registry import resolve_tasks
+
+    cache = tmp_path / "cache"
+    shutil.copytree(cache_dir / "models", cache / "models")
+    root = ensure_generated(resolve_tasks("mini"), cache)
+    victim = root / "umeval-mini" / "MSR-VTT" / "test_1k" / "test-00000-of-00001.parquet"
+    victim.unlink()
+    out = tmp_path / "out"
+    r = umeval("run", "task=mini", f"output_dir={out}", "progress=false", cache=cache)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert "task Mini-T2V" in lines[0] and "test_1k/test-*.parquet" in lines[0] and "hf download" in lines[0]
+    assert not out.exists() or not list(out.rglob("*.parquet"))
+
+
+def test_corrupt_image_and_keep_going(tmp_path, cache_dir, tiny_model):
+    import shutil
+
+    from umeval.fixtures import ensure_generated
+    from umeval.registry import resolve_tasks
+
+    cache = tmp_path / "cache"
+    shutil.copytree(cache_dir / "models", cache / "models")
+    root = ensure_generated(resolve_tasks("mini"), cache)
+    bad = root / "image-tasks" / "Mini-ImageCLS" / "images" / "0003.png"
+    bad.write_bytes(b"\x89PNG broken")
+    out = tmp_path / "out"
+    r = umeval("run", "task=mini", f"output_dir={out}", "progress=false", cache=cache)
+    assert r.returncode == 2
+    (line,) = r.stderr.strip().splitlines()
+    assert "task Mini-ImageCLS" in line and "0003.png" in line and "row 3" in line and "corrupt" in line
+    assert not list(out.rglob("*.tmp"))
+    r = umeval("run", "task=mini", f"output_dir={out}", "progress=false", "keep_going=true", cache=cache)
+    assert r.returncode == 0, r.stderr
+    df = pd.read_parquet(out / "tiny-qwen2vl" / "leaderboard.parquet")
+    failed = df[(df.level == "task") & (df.task == "Mini-ImageCLS")].iloc[0]
+    assert failed.status == "failed" and "0003.png" in failed.error
+    assert df[(df.level == "overall")].iloc[0].status == "incomplete"
+    assert df[(df.level == "task") & (df.task == "Mini-T2V")].status.eq("ok").all()

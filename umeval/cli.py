@@ -1,0 +1,137 @@
+"""Command line: ``umeval run key=value ...`` (Hydra overrides), ``umeval list tasks|models [--json]``.
+
+User-fixable problems print one line (``error: <what>; <fix>``) and exit 2, with no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from umeval.errors import UmevalError
+
+USAGE = """usage:
+  umeval run [key=value ...]       evaluate, e.g. `umeval run task=mini model=tiny-qwen2vl`
+  umeval list tasks|models [--json]
+settings of `run` (Hydra syntax): task=<name|group|glob|[a,b]> model=<name> mode=disc|gen|both
+  output_dir= data_root= batch_size= device= limit= keep_going=true overwrite=true scorer.backend=faiss|numpy"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=os.environ.get("UMEVAL_LOG", "WARNING"), format="%(levelname)s %(message)s")
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0
+    cmd, rest = argv[0], argv[1:]
+    try:
+        if cmd == "run":
+            return cmd_run(rest)
+        if cmd == "list":
+            return cmd_list(rest)
+        if cmd == "compare":
+            from umeval.compare import main as compare_main
+
+            return compare_main(rest)
+        raise UmevalError(f"unknown command '{cmd}'", "use `umeval run`, `umeval list` or `umeval compare`")
+    except UmevalError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished tasks are saved; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+def cmd_list(args: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="umeval list")
+    p.add_argument("what", choices=["tasks", "models"])
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    ns = p.parse_args(args)
+    from umeval import registry
+
+    if ns.what == "tasks":
+        reg = registry.discover_tasks()
+        rows = [spec.summary() for _, spec in reg.items()]
+    else:
+        rows = []
+        for name in registry.model_names():
+            cfg = registry.model_config(name)
+            rows.append({"name": name, "path": cfg.get("path"), "revision": cfg.get("revision", "main"),
+                         "prompt": cfg.get("prompt"), "modes": cfg.get("modes"),
+                         "description": cfg.get("description", "")})
+    if ns.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    table = Table(title=f"umeval {ns.what}")
+    cols = ["name", "modality", "meta_category", "pool", "main_metric", "hub_id"] if ns.what == "tasks" \
+        else ["name", "path", "prompt", "modes", "description"]
+    for c in cols:
+        table.add_column(c)
+    for r in rows:
+        table.add_row(*[", ".join(r[c]) if isinstance(r[c], list) else str(r[c]) for c in cols])
+    Console().print(table)
+    if ns.what == "tasks":
+        groups = registry.task_groups()
+        print("groups: " + ", ".join(f"{g} ({len(v)})" for g, v in groups.items()))
+    return 0
+
+
+def cmd_run(overrides: list[str]) -> int:
+    from umeval.config import compose_config
+
+    cfg = compose_config(overrides)  # bad settings fail here, before torch is imported
+    from umeval.runner import run
+
+    summary = run(cfg)
+    print_summary(summary.leaderboard, Console())
+    print(f"results: {summary.output_dir / summary.model}/leaderboard.parquet "
+          f"({summary.encoder_calls} items encoded)")
+    return 0
+
+
+def _fmt(v: Any) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f}"
+
+
+def print_summary(board: Any, console: Console) -> None:
+    """Main scores (x100) per task and roll-up, one column per mode, with deltas against disc."""
+    if board.empty:
+        return
+    main = board[board["is_main"]]
+    modes = list(dict.fromkeys(main["mode"]))
+    table = Table(title=f"umeval: {', '.join(dict.fromkeys(main['model']))}")
+    for c in ("level", "name", "metric"):
+        table.add_column(c)
+    for m in modes:
+        table.add_column(m, justify="right")
+        if m != modes[0]:
+            table.add_column(f"{m}-{modes[0]}", justify="right")
+    table.add_column("queries", justify="right")
+    table.add_column("ties", justify="right")
+    keyed = main.set_index(["level", "name", "mode"])
+    for (level, name), g in main.groupby(["level", "name"], sort=False):
+        cells = [level, str(name), str(g["metric"].iloc[0])]
+        base = keyed["value"].get((level, name, modes[0]))
+        for m in modes:
+            v = keyed["value"].get((level, name, m))
+            cells.append(_fmt(v))
+            if m != modes[0]:
+                cells.append("-" if v is None or base is None else f"{100 * (v - base):+.1f}")
+        first = g.iloc[0]
+        cells += [str(first["n_queries"]), str(first["n_tied"])]
+        if (g["status"] != "ok").any():
+            cells[1] += f" ({'; '.join(sorted(set(g['status'])))})"
+        table.add_row(*cells)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

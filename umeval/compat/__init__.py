@@ -1,0 +1,1 @@
+"""Work-arounds for broken third-party builds, each installed explicitly."""

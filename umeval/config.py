@@ -1,0 +1,167 @@
+"""Run configuration: dataclass schemas in Hydra's ConfigStore; YAML under conf/ only selects and overrides.
+
+``compose_config(overrides)`` is what ``umeval run`` calls; tests call it too.  Errors from Hydra (an unknown
+key, a bad value, an unknown group option) are turned into one-line :class:`ConfigError` messages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from umeval.errors import ConfigError
+from umeval.registry import CONF_DIR, model_names, suggest
+
+
+@dataclass
+class DecodingConfig:
+    """How generative traces are decoded; recorded in every result row."""
+
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_k: int = 50
+    top_p: float = 1.0
+    max_new_tokens: int = 8192
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING
+    path: str | None = None  # local folder or hub id; None: built by `builder`
+    revision: str = "main"
+    builder: str | None = None  # "module:function(cache_dir) -> path", for checkpoints made offline
+    encoder: str = "umeval.encoders.qwen2vl:Qwen2VLEncoder"
+    prompt: str = "ume-r1"  # prompt format, see umeval.encoders.prompts.PROMPTS
+    modes: list[str] = field(default_factory=lambda: ["disc"])
+    min_pixels: int = 784
+    max_pixels: int = 2359296
+    num_frames: int = 8
+    instruction_set: str = "official"
+    dtype: str = "auto"
+    attn_implementation: str = "sdpa"
+    trust_remote_code: bool = False
+    decoding: DecodingConfig = field(default_factory=DecodingConfig)
+    description: str = ""
+
+
+@dataclass
+class ScorerConfig:
+    backend: str = "auto"  # auto | faiss | numpy
+    k: int = 10  # ranks kept per query (>= the largest cutoff of the task metrics)
+    query_tile: int = 4096
+
+
+@dataclass
+class GenConfig:
+    backend: str = "hf"  # hf | vllm
+    samples: int = 1
+    seed: int = 0
+    resample_candidates: bool = False
+
+
+@dataclass
+class RunConfig:
+    task: Any = "mini"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    scorer: ScorerConfig = field(default_factory=ScorerConfig)
+    gen: GenConfig = field(default_factory=GenConfig)
+    mode: str = "disc"  # disc | gen | both
+    output_dir: str = "results"
+    data_root: str | None = None
+    cache_dir: str | None = None
+    batch_size: int = 8
+    device: str = "auto"
+    limit: int | None = None
+    instruction_set: str | None = None  # None: the model's
+    keep_going: bool = False
+    overwrite: bool = False
+    num_workers: int = 2
+    hub: bool = True  # read from the hub through `datasets` when there is no local copy
+    seed: int = 0
+    progress: bool = True
+
+
+_registered = False
+
+
+def _register() -> None:
+    global _registered
+    if _registered:
+        return
+    from hydra.core.config_store import ConfigStore
+
+    cs = ConfigStore.instance()
+    cs.store(name="schema", node=RunConfig)
+    _registered = True
+
+
+_FIELD_HINT = re.compile(r"Key '([^']+)' is not in struct|Could not override '([^']+)'|Could not append to config")
+
+
+def compose_config(overrides: list[str]) -> DictConfig:
+    """The run config for ``overrides`` (Hydra syntax: ``key=value``, ``model=name``, ``+new=...``)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    _register()
+    for ov in overrides:
+        key, sep, value = ov.partition("=")
+        if not sep:
+            raise ConfigError(f"bad argument '{ov}'", "write settings as key=value, e.g. task=mini")
+        if key.lstrip("+~") == "model" and value not in model_names():
+            hint = suggest(value, model_names())
+            raise ConfigError(f"unknown model '{value}'",
+                              (hint + " " if hint else "") + "see `umeval list models`")
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = compose(config_name="config", overrides=overrides)
+    except (HydraException, OmegaConfBaseException) as e:
+        msg = " ".join(str(e).split())
+        m = _FIELD_HINT.search(msg)
+        if m and (m.group(1) or m.group(2)):
+            full = m.group(2) or m.group(1)
+            *parents, key = full.split(".")
+            schema: Any = RunConfig
+            for part in parents:
+                schema = getattr(schema.__dataclass_fields__.get(part), "type", None)
+                schema = globals().get(schema) if isinstance(schema, str) else schema
+                if not hasattr(schema, "__dataclass_fields__"):
+                    schema = None
+                    break
+            fields = sorted(schema.__dataclass_fields__) if schema else []
+            where = f"settings of {'.'.join(parents)}" if parents else "top-level settings"
+            hint = suggest(key, fields)
+            raise ConfigError(f"unknown setting '{full}'",
+                              f"valid {where}: {', '.join(fields)}" + (f"; {hint}" if hint else "")) from None
+        cause = " ".join(str(e.__cause__).split()) if e.__cause__ else ""
+        detail = cause.split(" full_key:")[0] if cause else msg
+        raise ConfigError(f"bad configuration ({msg[:200]}): {detail[:200]}",
+                          "check the override's spelling and value") from None
+    if cfg.mode not in ("disc", "gen", "both"):
+        raise ConfigError(f"mode={cfg.mode} is not one of disc, gen, both", "pass mode=disc, mode=gen or mode=both")
+    return cfg
+
+
+def cache_dir(cfg: DictConfig) -> Path:
+    d = cfg.cache_dir or os.environ.get("UMEVAL_CACHE") or Path.home() / ".cache" / "umeval"
+    return Path(d).expanduser()
+
+
+def fingerprint(obj: Any) -> str:
+    """A stable hash of a JSON-able object (config hash in result rows and cache keys)."""
+    blob = json.dumps(obj, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def to_dict(cfg: DictConfig) -> dict[str, Any]:
+    out = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(out, dict)
+    return {str(k): v for k, v in out.items()}

@@ -1,0 +1,186 @@
+"""Qwen2-VL-family encoder on HF transformers (UME-R1, VLM2Vec-V2 and the tiny test model).
+
+Discriminative mode: one forward pass; the embedding is the last-layer hidden state at the last pooling
+token of the prompt (``<disc_emb>`` for UME-R1, the last token for VLM2Vec), L2-normalised.
+Batches are right-padded, so a row's states before its padding are the same as when it is encoded alone.
+Media decoding and the processor run in worker threads while the model runs (``num_workers``), and items are
+batched by length so padding stays small.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from umeval.encoders.base import Advance, l2_normalise
+from umeval.encoders.prompts import Prompt, get_prompt_format
+from umeval.errors import ConfigError, UmevalError
+from umeval.media import load_frames, load_image
+from umeval.registry import load_object
+from umeval.types import Item
+
+
+def pick_device(device: str = "auto", dtype: str = "auto") -> tuple[str, Any]:
+    """CUDA + bf16 when present, CPU + fp32 otherwise; explicit values win."""
+    import torch
+
+    dev = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+    if dtype == "auto":
+        dt = torch.bfloat16 if dev.startswith("cuda") else torch.float32
+    else:
+        dt = getattr(torch, dtype, None)
+        if not isinstance(dt, torch.dtype):
+            raise ConfigError(f"unknown dtype '{dtype}'", "use auto, float32, bfloat16 or float16")
+    return dev, dt
+
+
+def resolve_checkpoint(model_cfg: Any, cache_dir: Path) -> str:
+    """A local folder or hub id for ``from_pretrained``; built offline when the config names a builder."""
+    if model_cfg.path:
+        return str(model_cfg.path)
+    if model_cfg.builder:
+        return str(load_object(model_cfg.builder)(cache_dir))
+    raise ConfigError(f"model {model_cfg.name} has neither path nor builder", "set model.path=<folder or hub id>")
+
+
+def batch_order(items: Sequence[Item]) -> np.ndarray:
+    """Item order for length-sorted batching: by modality, then by text length (stable)."""
+    keys = [(it.modality, len(it.instruction) + len(it.text)) for it in items]
+    return np.array(sorted(range(len(items)), key=lambda i: keys[i]), dtype=np.int64)
+
+
+class Qwen2VLEncoder:
+    def __init__(self, model_cfg: Any, *, cache_dir: Path, device: str = "auto", batch_size: int = 8,
+                 num_workers: int = 2) -> None:
+        import torch
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        self.cfg = model_cfg
+        self.model_id = resolve_checkpoint(model_cfg, cache_dir)
+        self.revision = str(model_cfg.revision)
+        self.device, self.dtype = pick_device(device, model_cfg.dtype)
+        self.batch_size = max(1, int(batch_size))
+        self.num_workers = max(0, int(num_workers))
+        self.prompt_format = get_prompt_format(model_cfg.prompt)
+        self.calls = 0
+        local = Path(self.model_id).is_dir()
+        if not local and os.environ.get("HF_HUB_OFFLINE") == "1":
+            raise ConfigError(f"checkpoint {self.model_id} is not a local folder and the hub is off",
+                              f"download it (`hf download {self.model_id}`) or set model.path=<local folder>")
+        kw: dict[str, Any] = {"trust_remote_code": bool(model_cfg.trust_remote_code)}
+        if not local:
+            kw["revision"] = self.revision
+        try:
+            # Qwen2-VL pixel bounds: shortest_edge/longest_edge hold min/max *pixels* for this processor.
+            size = {"shortest_edge": int(model_cfg.min_pixels), "longest_edge": int(model_cfg.max_pixels)}
+            self.processor = AutoProcessor.from_pretrained(self.model_id, size=size, **kw)
+            self.model = AutoModelForImageTextToText.from_pretrained(
+                self.model_id, dtype=self.dtype, attn_implementation=model_cfg.attn_implementation, **kw)
+        except OSError as e:
+            raise ConfigError(f"cannot load checkpoint {self.model_id}: {str(e).splitlines()[0]}",
+                              "check model.path (a local folder or hub id) and model.revision") from None
+        self.model.to(self.device).eval()
+        self.tokenizer = self.processor.tokenizer
+        torch.set_grad_enabled(False)
+
+    # -------------------------------------------------------------- helpers
+
+    def token_id(self, token: str) -> int:
+        tid = self.tokenizer.convert_tokens_to_ids(token)
+        if tid is None or tid == self.tokenizer.unk_token_id:
+            raise ConfigError(f"checkpoint {self.model_id} has no token {token}",
+                              f"use a checkpoint that adds {token} or another prompt format (model.prompt=)")
+        return int(tid)
+
+    def info(self) -> dict[str, Any]:
+        return {"model_id": self.model_id, "revision": self.revision, "device": self.device,
+                "dtype": str(self.dtype).replace("torch.", ""), "prompt": self.cfg.prompt}
+
+    def build_prompt(self, item: Item, task: str | None = None) -> Prompt:
+        images = []
+        if item.image is not None:
+            images.append(load_image(item.image, item, task))
+        images += [load_image(p, item, task) for p in item.images]
+        videos = [load_frames(item.video, item, task)] if item.video else []
+        return self.prompt_format(item, images, videos, self.processor)
+
+    def prepare(self, items: Sequence[Item], task: str | None = None,
+                prompts: Sequence[Prompt] | None = None) -> tuple[Any, list[Prompt]]:
+        """Decode media and run the processor for one batch (runs in a worker thread)."""
+        prompts = list(prompts) if prompts is not None else [self.build_prompt(it, task) for it in items]
+        images = [im for p in prompts for im in p.images]
+        videos = [v for p in prompts for v in p.videos]
+        kw: dict[str, Any] = {}
+        if videos:
+            kw["do_sample_frames"] = False  # the loader already sampled the frames
+        enc = self.processor(text=[p.text for p in prompts], images=images or None, videos=videos or None,
+                             return_tensors="pt", padding=True, padding_side="right", **kw)
+        return enc, prompts
+
+    def pool_positions(self, input_ids: Any, attention_mask: Any, prompts: Sequence[Prompt]) -> np.ndarray:
+        ids = input_ids.cpu().numpy()
+        lengths = attention_mask.sum(dim=1).cpu().numpy()
+        pos = np.empty(len(prompts), dtype=np.int64)
+        for r, p in enumerate(prompts):
+            if p.pool_token is None:
+                pos[r] = lengths[r] - 1
+            else:
+                hits = np.flatnonzero(ids[r, : lengths[r]] == self.token_id(p.pool_token))
+                if hits.size == 0:
+                    raise UmevalError(f"the prompt has no {p.pool_token} token", "check model.prompt")
+                pos[r] = hits[-1]
+        return pos
+
+    def _batches(self, items: Sequence[Item], order: np.ndarray, task: str | None
+                 ) -> Iterator[tuple[np.ndarray, Any, list[Prompt]]]:
+        chunks = [order[i: i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        if self.num_workers == 0:
+            for idx in chunks:
+                yield (idx, *self.prepare([items[i] for i in idx], task))
+            return
+        with ThreadPoolExecutor(self.num_workers, thread_name_prefix="umeval-prep") as pool:
+            pending: list[tuple[np.ndarray, Future[Any]]] = []
+            it = iter(chunks)
+            for idx in it:
+                pending.append((idx, pool.submit(self.prepare, [items[i] for i in idx], task)))
+                if len(pending) > self.num_workers:
+                    break
+            while pending:
+                idx, fut = pending.pop(0)
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.append((nxt, pool.submit(self.prepare, [items[i] for i in nxt], task)))
+                yield (idx, *fut.result())
+
+    # -------------------------------------------------------------- public
+
+    def hidden_states(self, enc: Any) -> Any:
+        """Last-layer (final-norm) hidden states of a processed batch."""
+        enc = enc.to(self.device)
+        out = self.model.model(**enc, use_cache=False)
+        return out.last_hidden_state
+
+    def embed(self, items: Sequence[Item], *, mode: str = "disc", task: str | None = None,
+              advance: Advance | None = None) -> np.ndarray:
+        if mode != "disc":
+            raise ConfigError(f"the HF discriminative encoder cannot run mode={mode}", "use mode=disc")
+        out: np.ndarray | None = None
+        for idx, enc, prompts in self._batches(items, batch_order(items), task):
+            pos = self.pool_positions(enc["input_ids"], enc["attention_mask"], prompts)
+            hs = self.hidden_states(enc)
+            rows = np.arange(len(prompts))
+            vec = hs[rows, pos].float().cpu().numpy()
+            if out is None:
+                out = np.empty((len(items), vec.shape[1]), dtype=np.float32)
+            out[idx] = vec
+            self.calls += len(idx)
+            if advance:
+                advance(len(idx))
+        if out is None:
+            return np.zeros((0, 0), dtype=np.float32)
+        return l2_normalise(out, items, task)

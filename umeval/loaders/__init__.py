@@ -1,0 +1,174 @@
+"""Loaders: one per data family, turning a :class:`TaskSpec` and a data root into :class:`TaskData`.
+
+Shared pieces live here: reading a hub dataset's rows from a local copy (or the hub when online), resolving
+media paths safely under the data root, and sampling video frames.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from umeval.errors import DataError
+from umeval.registry import LOADERS, load_object
+from umeval.spec import TaskSpec
+from umeval.types import TaskData
+
+Row = dict[str, Any]
+FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+@dataclass(frozen=True)
+class LoadContext:
+    """What a loader needs besides the spec."""
+
+    data_root: Path
+    instruction_set: str = "official"
+    limit: int | None = None  # keep only the first N queries (smoke runs)
+    num_frames: int = 8
+    allow_hub: bool = True
+
+
+def load_task(spec: TaskSpec, ctx: LoadContext) -> TaskData:
+    loader: Callable[[TaskSpec, LoadContext], TaskData] = load_object(LOADERS.get(spec.family))
+    data = loader(spec, ctx)
+    if not data.queries:
+        raise DataError("no queries were loaded", "check the data files and the split", task=spec.name)
+    return data
+
+
+def preflight(spec: TaskSpec, ctx: LoadContext) -> None:
+    """A cheap check, before any weights load, that the task's rows can be found (locally or on the hub)."""
+    # A family whose rows span several subsets names the one to probe (see umeval.loaders.beir).
+    module = load_object(LOADERS.get(spec.family).partition(":")[0] + ":__name__")
+    probe = getattr(importlib.import_module(module), "probe_subset", None)
+    subset = probe(spec) if probe else spec.source.subset
+    root = ctx.data_root / spec.source.hub_id
+    if not local_files(root, subset, spec.source.split) and not _hub_allowed(ctx):
+        where = f"{root}/{subset + '/' if subset else ''}{spec.source.split}-*.parquet"
+        raise DataError(f"no local copy of {spec.source.hub_id} at {where} and the hub is off",
+                        _download_hint(spec, root), task=spec.name)
+
+
+def _hub_allowed(ctx: LoadContext) -> bool:
+    off = os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1"
+    return ctx.allow_hub and not off
+
+
+def _download_hint(spec: TaskSpec, root: Path) -> str:
+    return (f"download it with `hf download {spec.source.hub_id} --repo-type dataset --revision "
+            f"{spec.source.revision} --local-dir {root}`, or point data_root= at a folder holding "
+            f"{spec.source.hub_id}/")
+
+
+# ---------------------------------------------------------------- rows
+
+def local_files(root: Path, subset: str | None, split: str) -> list[Path]:
+    """Parquet files of ``split`` in a local copy that keeps the hub's file layout."""
+    dirs = [root / subset, root / "data" / subset] if subset else [root / "data", root]
+    for d in dirs:
+        files = sorted(d.glob(f"{split}-*.parquet")) + sorted(d.glob(f"{split}.parquet"))
+        if files:
+            return files
+    return []
+
+
+def read_rows(spec: TaskSpec, ctx: LoadContext, subset: str | None = None, split: str | None = None,
+              hub_id: str | None = None) -> tuple[list[Row], str]:
+    """Rows of one (subset, split) of the spec's dataset, and a label naming where they came from."""
+    src = spec.source
+    hub_id = hub_id or src.hub_id
+    subset = subset if subset is not None else src.subset
+    split = split or src.split
+    root = ctx.data_root / hub_id
+    files = local_files(root, subset, split)
+    if files:
+        import pyarrow.parquet as pq
+
+        rows: list[Row] = []
+        for f in files:
+            try:
+                rows.extend(pq.read_table(f).to_pylist())
+            except Exception as e:  # pyarrow raises several types for a damaged file
+                raise DataError(f"cannot read parquet ({type(e).__name__}: {e})".replace("\n", " "),
+                                "re-download the file", task=spec.name, file=str(f)) from None
+        label = str(files[0]) if len(files) == 1 else f"{root}/{subset or ''}/{split}-*.parquet"
+    else:
+        rows, label = _hub_rows(spec, ctx, hub_id, subset, split, root)
+    if spec.transform:
+        fn = load_object(spec.transform)
+        rows = [fn(dict(r)) for r in rows]
+    return rows, label
+
+
+def _hub_rows(spec: TaskSpec, ctx: LoadContext, hub_id: str, subset: str | None, split: str,
+              root: Path) -> tuple[list[Row], str]:
+    where = f"{root}/{subset + '/' if subset else ''}{split}-*.parquet"
+    fix = _download_hint(spec, root)
+    if not _hub_allowed(ctx):
+        raise DataError(f"no local copy of {hub_id} at {where} and the hub is off", fix, task=spec.name)
+    try:
+        import datasets
+
+        ds = datasets.load_dataset(hub_id, subset, split=split, revision=spec.source.revision)
+    except Exception as e:  # network, auth or missing-config errors all end the same way for the user
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise DataError(f"no local copy at {where} and the hub failed ({msg})", fix, task=spec.name) from None
+    return [dict(r) for r in ds], f"hub:{hub_id}/{subset}/{split}@{spec.source.revision}"
+
+
+def require(row: Row, keys: tuple[str, ...], spec: TaskSpec, file: str, i: int) -> None:
+    missing = [k for k in keys if k not in row or row[k] is None]
+    if missing:
+        raise DataError(f"missing field(s) {', '.join(missing)}", "fix or drop the row",
+                        task=spec.name, file=file, row=i)
+
+
+# ---------------------------------------------------------------- media
+
+def media_path(ctx: LoadContext, spec: TaskSpec, rel: str, *, file: str, row: int | str) -> str:
+    """``data_root/media_dir/rel``, refusing paths that escape the data root."""
+    base = (ctx.data_root / spec.source.media_dir).resolve()
+    p = (base / rel).resolve()
+    root = ctx.data_root.resolve()
+    if p != root and root not in p.parents:
+        raise DataError(f"media path '{rel}' escapes the data root {root}", "fix the path in the row",
+                        task=spec.name, file=file, row=row)
+    return str(p)
+
+
+def _natural_key(name: str) -> list[Any]:
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
+
+
+def sample_frames(folder: str, num_frames: int, *, task: str, file: str, row: int | str) -> tuple[str, ...]:
+    """``num_frames`` frame files taken uniformly over the saved frames of a video folder.
+
+    Frames are natural-sorted (``frame_2`` before ``frame_10``) and picked at
+    ``linspace(0, n-1, num_frames)`` truncated to int, as the official MMEB-V2 code does; a video with
+    fewer frames repeats some.
+    """
+    d = Path(folder)
+    if not d.is_dir():
+        raise DataError(f"frame folder {folder} does not exist", "extract the video's frames there",
+                        task=task, file=file, row=row)
+    frames = sorted((p.name for p in d.iterdir() if p.suffix.lower() in FRAME_SUFFIXES), key=_natural_key)
+    if not frames:
+        raise DataError(f"frame folder {folder} has no .jpg/.jpeg/.png frames",
+                        "re-extract the video's frames", task=task, file=file, row=row)
+    idx = np.linspace(0, len(frames) - 1, num_frames).astype(int)
+    return tuple(str(d / frames[i]) for i in idx)
+
+
+def image_bytes(value: Any) -> bytes | None:
+    """Bytes of a hub ``Image`` cell ({'bytes': ..., 'path': ...}) or raw bytes."""
+    if isinstance(value, dict):
+        value = value.get("bytes")
+    return value if isinstance(value, bytes | bytearray) and value else None

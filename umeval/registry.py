@@ -1,0 +1,173 @@
+"""One registry for tasks, loaders and models.
+
+Names map to objects (task specs) or to lazy ``"module:attr"`` strings (loaders, encoders), so listing
+never imports torch.  Registering a name twice raises; a miss suggests close names.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import importlib
+import pkgutil
+from collections.abc import Iterable, Iterator
+from functools import cache
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from omegaconf import OmegaConf
+
+from umeval.errors import ConfigError
+from umeval.spec import TaskSpec
+
+T = TypeVar("T")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONF_DIR = REPO_ROOT / "conf"
+
+
+def suggest(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
+    if not close:
+        lowered = {k.lower(): k for k in known}
+        close = [v for k, v in lowered.items() if name.lower() in k][:3]
+    return f"did you mean {', '.join(close)}?" if close else ""
+
+
+class Registry(Generic[T]):
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._items: dict[str, T] = {}
+
+    def register(self, name: str, obj: T) -> T:
+        if name in self._items:
+            raise ConfigError(f"{self.kind} '{name}' is registered twice", "give one of them another name")
+        self._items[name] = obj
+        return obj
+
+    def get(self, name: str) -> T:
+        try:
+            return self._items[name]
+        except KeyError:
+            hint = suggest(name, self._items)
+            raise ConfigError(
+                f"unknown {self.kind} '{name}'",
+                (hint + " " if hint else "") + f"see `umeval list {self.kind}s`",
+            ) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def items(self) -> Iterable[tuple[str, T]]:
+        return self._items.items()
+
+
+def load_object(ref: str) -> Any:
+    """Import ``"package.module:attr"``."""
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+# ---------------------------------------------------------------- tasks
+
+TASKS: Registry[TaskSpec] = Registry("task")
+_TASK_PACKAGES = ["umeval_tasks"]  # the top-level tasks/ folder, installed under this name
+
+
+def register_task(spec: TaskSpec) -> TaskSpec:
+    return TASKS.register(spec.name, spec)
+
+
+def register_tasks(specs: Iterable[TaskSpec]) -> None:
+    for s in specs:
+        register_task(s)
+
+
+@cache
+def discover_tasks() -> Registry[TaskSpec]:
+    """Import every module of the task packages and of the ``umeval.tasks`` entry point group."""
+    for pkg_name in _TASK_PACKAGES:
+        pkg = importlib.import_module(pkg_name)
+        for mod in pkgutil.walk_packages(pkg.__path__, prefix=pkg_name + "."):
+            importlib.import_module(mod.name)
+    for ep in entry_points(group="umeval.tasks"):
+        ep.load()
+    return TASKS
+
+
+def task_groups() -> dict[str, list[str]]:
+    """Named groups: ``all`` (the MMEB-V2 benchmark), each modality, each meta-category, and spec groups."""
+    reg = discover_tasks()
+    groups: dict[str, list[str]] = {"all": []}
+    for name, spec in reg.items():
+        keys = list(spec.groups)
+        if spec.benchmark == "MMEB-V2":
+            keys += ["all", spec.modality, spec.meta]
+        for key in keys:
+            groups.setdefault(key, []).append(name)
+    return groups
+
+
+def resolve_tasks(selector: str | list[str] | tuple[str, ...]) -> list[TaskSpec]:
+    """Resolve task names, group names and globs (``ViDoRe_*``) to specs, in registry order, no repeats."""
+    reg = discover_tasks()
+    groups = task_groups()
+    wanted = [selector] if isinstance(selector, str) else list(selector)
+    if not wanted:
+        raise ConfigError("no task selected", "pass task=<name|group|glob>, e.g. task=mini")
+    chosen: set[str] = set()
+    for sel in wanted:
+        sel = str(sel).strip()
+        if sel in groups:
+            chosen.update(groups[sel])
+        elif sel in reg:
+            chosen.add(sel)
+        elif any(c in sel for c in "*?["):
+            hits = fnmatch.filter(list(reg), sel)
+            if not hits:
+                raise ConfigError(f"task pattern '{sel}' matches no task", "see `umeval list tasks`")
+            chosen.update(hits)
+        else:
+            hint = suggest(sel, [*reg, *groups])
+            raise ConfigError(
+                f"unknown task or group '{sel}'", (hint + " " if hint else "") + "see `umeval list tasks`"
+            )
+    return [spec for name, spec in reg.items() if name in chosen]
+
+
+# ---------------------------------------------------------------- loaders
+
+LOADERS: Registry[str] = Registry("loader")
+for _family, _ref in {
+    "mmeb_image": "umeval.loaders.mmeb_image:load",
+    "video_ret": "umeval.loaders.video:load_retrieval",
+    "video_cls": "umeval.loaders.video:load_classification",
+    "video_qa": "umeval.loaders.video:load_qa",
+    "video_mret": "umeval.loaders.video:load_moment",
+    "beir": "umeval.loaders.beir:load",
+}.items():
+    LOADERS.register(_family, _ref)
+
+
+# ---------------------------------------------------------------- models
+
+def model_names() -> list[str]:
+    return sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml"))
+
+
+def model_config(name: str) -> dict[str, Any]:
+    """The model's YAML as a plain dict (no torch import)."""
+    names = model_names()
+    if name not in names:
+        hint = suggest(name, names)
+        raise ConfigError(f"unknown model '{name}'", (hint + " " if hint else "") + "see `umeval list models`")
+    cfg = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "model" / f"{name}.yaml"), resolve=True)
+    assert isinstance(cfg, dict)
+    return {str(k): v for k, v in cfg.items()}

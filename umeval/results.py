@@ -1,0 +1,147 @@
+"""Result files: per-task scores and per-query tables, and the Parquet leaderboard with roll-ups.
+
+Layout under ``output_dir``::
+
+    <model>/tasks/<task>/<mode>/scores.json     metric means, counts, provenance, fingerprint
+    <model>/tasks/<task>/<mode>/per_query.parquet  per-query metrics and top-k (ids, scores, tie flag)
+    <model>/leaderboard.parquet                  one row per (task, mode, metric) + roll-ups
+    <model>/run.json                             the run record (config, tasks, provenance)
+    leaderboard.parquet                          every model's leaderboard together
+
+Every file is written to a temporary name in the same folder and renamed, so a reader (or a killed run)
+never sees half a file.  Roll-ups are unweighted means of the tasks' main scores per meta-category, per
+modality and overall ("All", the plain mean over tasks, as MMEB-V2 reports it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import umeval
+from umeval.registry import REPO_ROOT
+
+LEADERBOARD_COLUMNS = [
+    "model", "mode", "level", "name", "task", "metric", "value", "is_main", "modality", "meta", "benchmark",
+    "n_tasks", "n_tasks_expected", "n_queries", "n_tied", "status", "error", "instruction_set", "decoding",
+    "umeval_version", "git_commit", "model_id", "model_revision", "dataset_revision", "config_hash",
+    "timestamp",
+]
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary path next to ``path``, then rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str)))
+
+
+def write_parquet(path: Path, df: pd.DataFrame) -> None:
+    atomic_write(path, lambda p: df.to_parquet(p, index=False))
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5, check=False)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def provenance(**kw: Any) -> dict[str, Any]:
+    return {"umeval_version": umeval.__version__, "git_commit": git_commit(),
+            "timestamp": datetime.now(UTC).isoformat(timespec="seconds"), **kw}
+
+
+def task_dir(output_dir: Path, model: str, task: str, mode: str) -> Path:
+    return output_dir / model / "tasks" / task / mode
+
+
+# ---------------------------------------------------------------- leaderboard
+
+def task_rows(scores: dict[str, Any]) -> list[dict[str, Any]]:
+    """Leaderboard rows of one task/mode from its ``scores.json`` content (one row per metric)."""
+    base = {k: scores.get(k) for k in LEADERBOARD_COLUMNS if k in scores}
+    base.update(level="task", name=scores["task"], n_tasks=1, n_tasks_expected=1)
+    if scores.get("status") == "failed":
+        return [{**base, "metric": scores["main_metric"], "value": np.nan, "is_main": True}]
+    return [{**base, "metric": m, "value": float(v), "is_main": m == scores["main_metric"]}
+            for m, v in scores["metrics"].items()]
+
+
+def rollups(task_df: pd.DataFrame, expected: dict[str, dict[str, int]] | None = None) -> pd.DataFrame:
+    """Unweighted means of main task scores per (model, mode) and meta-category, modality, and overall.
+
+    A failed task (NaN value) is not averaged in, and the roll-up says so: ``n_tasks`` counts the tasks
+    averaged, ``n_tasks_expected`` the tasks that should have been, and ``status`` is "incomplete" when
+    they differ.  ``expected`` maps level -> group name -> task count (e.g. the full benchmark's counts).
+    """
+    main = task_df[task_df["is_main"] & (task_df["level"] == "task")]
+    out = []
+    carry = ["instruction_set", "decoding", "umeval_version", "git_commit", "model_id", "model_revision",
+             "config_hash", "timestamp", "benchmark"]
+    for (model, mode), g in main.groupby(["model", "mode"], sort=False):
+        for level, key in (("meta", "meta"), ("modality", "modality"), ("overall", None)):
+            groups = g.groupby(key, sort=False) if key else [("All", g)]
+            for name, sub in groups:
+                ok = sub["value"].notna()
+                n_exp = (expected or {}).get(level, {}).get(str(name), len(sub))
+                first = sub.iloc[0]
+                out.append({
+                    "model": model, "mode": mode, "level": level, "name": name, "task": None, "metric": "main",
+                    "value": float(sub.loc[ok, "value"].mean()) if ok.any() else np.nan, "is_main": True,
+                    "modality": first["modality"] if level != "overall" else None,
+                    "meta": name if level == "meta" else None,
+                    "n_tasks": int(ok.sum()), "n_tasks_expected": int(n_exp),
+                    "n_queries": int(sub["n_queries"].fillna(0).sum()), "n_tied": int(sub["n_tied"].fillna(0).sum()),
+                    "status": "ok" if ok.all() and int(ok.sum()) == n_exp else "incomplete", "error": None,
+                    **{c: first.get(c) for c in carry},
+                })
+    return pd.DataFrame(out)
+
+
+def leaderboard(scores: Iterable[dict[str, Any]], expected: dict[str, dict[str, int]] | None = None) -> pd.DataFrame:
+    rows = [r for s in scores for r in task_rows(s)]
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return pd.DataFrame(columns=LEADERBOARD_COLUMNS)
+    df = pd.concat([df, rollups(df, expected)], ignore_index=True)
+    for c in LEADERBOARD_COLUMNS:
+        if c not in df:
+            df[c] = None
+    df = df[LEADERBOARD_COLUMNS]
+    for c in ("n_tasks", "n_tasks_expected", "n_queries", "n_tied"):
+        df[c] = df[c].fillna(0).astype("int64")
+    df["value"] = df["value"].astype("float64")
+    df["is_main"] = df["is_main"].astype(bool)
+    return df
+
+
+def merge_all(output_dir: Path) -> pd.DataFrame:
+    """Every model's leaderboard under ``output_dir`` as one table (written to ``leaderboard.parquet``)."""
+    parts = [pd.read_parquet(p) for p in sorted(output_dir.glob("*/leaderboard.parquet"))]
+    df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=LEADERBOARD_COLUMNS)
+    write_parquet(output_dir / "leaderboard.parquet", df)
+    return df
