@@ -60,7 +60,6 @@ class ScorerConfig:
 
 @dataclass
 class GenConfig:
-    backend: str = "hf"  # hf | vllm
     samples: int = 1
     seed: int = 0
     resample_candidates: bool = False
@@ -73,6 +72,7 @@ class RunConfig:
     scorer: ScorerConfig = field(default_factory=ScorerConfig)
     gen: GenConfig = field(default_factory=GenConfig)
     mode: str = "disc"  # disc | gen | both
+    backend: str = "auto"  # hf | vllm | auto (vllm when installed and a GPU is present, else hf)
     output_dir: str = "results"
     data_root: str | None = None
     cache_dir: str | None = None
@@ -145,6 +145,10 @@ def compose_config(overrides: list[str]) -> DictConfig:
         detail = cause.split(" full_key:")[0] if cause else msg
         raise ConfigError(f"bad configuration ({msg[:200]}): {detail[:200]}",
                           "check the override's spelling and value") from None
+    if cfg.backend not in ("auto", "hf", "vllm"):
+        raise ConfigError(f"backend={cfg.backend} is not one of auto, hf, vllm", "pass backend=hf or backend=vllm")
+    if cfg.gen.samples < 1:
+        raise ConfigError(f"gen.samples={cfg.gen.samples} must be at least 1", "pass gen.samples=1 or more")
     if cfg.mode not in ("disc", "gen", "both"):
         raise ConfigError(f"mode={cfg.mode} is not one of disc, gen, both", "pass mode=disc, mode=gen or mode=both")
     return cfg

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +20,16 @@ from omegaconf import DictConfig
 
 from umeval import results as res
 from umeval.config import cache_dir, fingerprint, to_dict
-from umeval.encoders.base import Advance, Encoder
+from umeval.encoders.base import Advance, Encoder, Trace
 from umeval.errors import ConfigError, UmevalError
 from umeval.fixtures import ensure_generated
 from umeval.loaders import LoadContext, load_task, preflight
 from umeval.registry import discover_tasks, load_object, resolve_tasks
 from umeval.scoring import metrics as M
+from umeval.scoring.passk import oracle, pass_curve
 from umeval.scoring.search import search_global, search_local, to_rankings
 from umeval.spec import TaskSpec
+from umeval.store import EmbeddingStore, entry_key
 from umeval.types import Embeddings, Item, Rankings, TaskData
 
 log = logging.getLogger("umeval")
@@ -36,26 +38,58 @@ log = logging.getLogger("umeval")
 # ---------------------------------------------------------------- stages
 
 class EmbeddingMemo:
-    """Embeddings of this run, by (mode, item content key): each unique item is encoded once per run."""
+    """Embeddings by content key, backed by the on-disk :class:`EmbeddingStore`.
 
-    def __init__(self) -> None:
-        self._vecs: dict[tuple[str, str], np.ndarray] = {}
+    Each unique item is encoded once, across queries, candidates, tasks and runs.  Missing items are encoded
+    in chunks and each chunk is stored as soon as it is done, so a killed run loses at most one chunk.
+    """
 
-    def embed(self, encoder: Encoder, items: Sequence[Item], *, mode: str, task: str,
+    def __init__(self, store: EmbeddingStore, encoder_id: str, chunk: int = 64) -> None:
+        self.store, self.encoder_id, self.chunk = store, encoder_id, max(1, chunk)
+
+    def embed(self, encoder: Callable[[], Encoder], items: Sequence[Item], *, mode: str, task: str,
               advance: Advance | None = None) -> Embeddings:
-        keys = [it.key for it in items]
+        keys = [entry_key(self.encoder_id, mode, it) for it in items]
         todo: dict[str, Item] = {}
         for k, it in zip(keys, items):
-            if (mode, k) not in self._vecs and k not in todo:
+            if k not in self.store and k not in todo:
                 todo[k] = it
         if advance and len(items) > len(todo):
             advance(len(items) - len(todo))
-        if todo:
-            unique = list(todo.values())
-            vecs = encoder.embed(unique, mode=mode, task=task, advance=advance)
-            for k, v in zip(todo, vecs):
-                self._vecs[(mode, k)] = v
-        return Embeddings(ids=[it.id for it in items], vectors=np.stack([self._vecs[(mode, k)] for k in keys]))
+        pending = list(todo.items())
+        for start in range(0, len(pending), self.chunk):
+            part = pending[start: start + self.chunk]
+            vecs = encoder().embed([it for _, it in part], mode=mode, task=task, advance=advance)
+            self.store.put([k for k, _ in part], vecs)
+        return Embeddings(ids=[it.id for it in items], vectors=self.store.get(keys))
+
+    def embed_gen(self, encoder: Callable[[], Encoder], items: Sequence[Item], *, samples: int, base_seed: int,
+                  decoding: Any, task: str, advance: Advance | None = None) -> tuple[np.ndarray, list[list[Trace]]]:
+        """Generative embeddings, (n_items, samples, dim), and traces, stored per (item, sample index).
+
+        The key also holds the decoding policy, the base seed and the number of samples drawn together (with
+        ``SamplingParams(n=k)`` sample i depends on k), so changing any of them draws new samples.
+        """
+        policy = fingerprint({"decoding": decoding, "n": samples, "seed": base_seed})
+        keys = [[entry_key(self.encoder_id, "gen", it, f"{policy}|s{s}") for s in range(samples)] for it in items]
+        todo: dict[str, tuple[Item, list[str]]] = {}
+        for ks, it in zip(keys, items):
+            if not all(k in self.store for k in ks) and ks[0] not in todo:
+                todo[ks[0]] = (it, ks)
+        if advance and len(items) > len(todo):
+            advance(len(items) - len(todo))
+        pending = list(todo.values())
+        for start in range(0, len(pending), self.chunk):
+            part = pending[start: start + self.chunk]
+            out = encoder().generate_embed([it for it, _ in part], samples=samples, base_seed=base_seed,
+                                           decoding=decoding, task=task, advance=advance)
+            flat_keys = [k for _, ks in part for k in ks]
+            meta = [json.dumps(asdict(t) | {"token_ids": list(t.token_ids)}) for tr in out.traces for t in tr]
+            self.store.put(flat_keys, out.vectors.reshape(len(flat_keys), -1), meta=meta)
+        flat = [k for ks in keys for k in ks]
+        vecs = self.store.get(flat).reshape(len(items), samples, -1)
+        traces = [[Trace(**json.loads(m)) for m in self.store.get_meta(ks)] for ks in keys]
+        return vecs, traces
 
 
 def metric_k(spec: TaskSpec, k: int) -> int:
@@ -101,6 +135,34 @@ def modes_of(cfg: DictConfig) -> list[str]:
         raise ConfigError(f"model {cfg.model.name} has no {'/'.join(unsupported)} mode",
                           f"use mode={' or mode='.join(cfg.model.modes)}")
     return modes
+
+
+VLLM_ENCODER = "umeval.encoders.vllm_backend:VllmEncoder"
+
+
+def encoder_ref(cfg: DictConfig) -> str:
+    """The encoder class for ``backend``: the model's HF encoder, or the vLLM one."""
+    backend = str(cfg.backend)
+    if backend == "auto":
+        import importlib.util
+
+        import torch
+
+        backend = "vllm" if torch.cuda.is_available() and importlib.util.find_spec("vllm") else "hf"
+    return VLLM_ENCODER if backend == "vllm" else str(cfg.model.encoder)
+
+
+#: Bump when a prompt format changes what the model sees, so stored embeddings are not reused.
+PROMPT_VERSION = "1"
+
+
+def encoder_fingerprint(cfg: DictConfig) -> str:
+    """Everything about the encoder that changes its vectors (the model, its preprocessing, its prompt)."""
+    m = cfg.model
+    return fingerprint({"path": m.path, "builder": m.builder, "revision": m.revision, "encoder": encoder_ref(cfg),
+                        "prompt": m.prompt, "prompt_version": PROMPT_VERSION, "min_pixels": m.min_pixels,
+                        "max_pixels": m.max_pixels, "num_frames": m.num_frames, "dtype": m.dtype,
+                        "device": cfg.device if m.dtype == "auto" else None, "seed": cfg.seed})
 
 
 def task_fingerprint(spec: TaskSpec, cfg: DictConfig, mode: str, instruction_set: str) -> str:
@@ -167,8 +229,19 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
                     failed[(spec.name, mode)] = _failure(s, mode, fp, e, cfg, inst_set)
     plan = [p for p in plan if (p[0].name, p[1]) not in failed]
 
+    # The model loads only when some item really has to be encoded.
     encoder: Encoder | None = None
-    memo = EmbeddingMemo()
+
+    def get_encoder() -> Encoder:
+        nonlocal encoder
+        if encoder is None:
+            factory = encoder_factory or load_object(encoder_ref(cfg))
+            encoder = factory(cfg.model, cache_dir=cdir, device=cfg.device, batch_size=cfg.batch_size,
+                              num_workers=cfg.num_workers)
+        return encoder
+
+    memo = EmbeddingMemo(EmbeddingStore(cdir / "embeddings" / cfg.model.name), encoder_fingerprint(cfg),
+                         chunk=8 * int(cfg.batch_size))
     calls = 0
     with Progress(enabled=bool(cfg.progress), console=console) as progress:
         cached_data: tuple[str, TaskData] | None = None
@@ -177,11 +250,7 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
                 if cached_data is None or cached_data[0] != spec.name:
                     cached_data = (spec.name, load_task(spec, ctx_for(spec)))
                 data = cached_data[1]
-                if encoder is None:
-                    factory = encoder_factory or load_object(cfg.model.encoder)
-                    encoder = factory(cfg.model, cache_dir=cdir, device=cfg.device, batch_size=cfg.batch_size,
-                                      num_workers=cfg.num_workers)
-                scores = evaluate_task(spec, data, encoder, mode=mode, cfg=cfg, fp=fp, out=d,
+                scores = evaluate_task(spec, data, get_encoder, mode=mode, cfg=cfg, fp=fp, out=d,
                                        inst_set=inst_set, progress=progress, memo=memo)
                 done[(spec.name, mode)] = scores
             except UmevalError as e:
@@ -193,6 +262,11 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
             calls = encoder.calls
 
     all_scores = [done.get((s.name, m)) or failed[(s.name, m)] for s in specs for m in modes]
+    if modes == ["disc", "gen"]:
+        for s in specs:
+            d_sc, g_sc = done.get((s.name, "disc")), done.get((s.name, "gen"))
+            if d_sc and g_sc:
+                all_scores.append(oracle_scores(s, cfg, inst_set, out_dir, d_sc, g_sc))
     board = res.leaderboard(all_scores, expected_counts(specs))
     model_dir = out_dir / cfg.model.name
     res.write_parquet(model_dir / "leaderboard.parquet", board)
@@ -204,28 +278,114 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
                       encoder_calls=calls)
 
 
-def evaluate_task(spec: TaskSpec, data: TaskData, encoder: Encoder, *, mode: str, cfg: DictConfig, fp: str,
-                  out: Path, inst_set: str, progress: Any, memo: EmbeddingMemo) -> dict[str, Any]:
-    with progress.task(f"{spec.name} [{mode}] queries", len(data.queries)) as adv:
-        q = memo.embed(encoder, data.queries, mode=mode, task=spec.name, advance=adv)
-    with progress.task(f"{spec.name} [{mode}] candidates", len(data.candidates)) as adv:
-        c = memo.embed(encoder, data.candidates, mode=mode, task=spec.name, advance=adv)
-    rankings = rank(data, q, c, k=metric_k(spec, cfg.scorer.k), backend=cfg.scorer.backend,
-                    query_tile=cfg.scorer.query_tile)
+def evaluate_task(spec: TaskSpec, data: TaskData, encoder: Callable[[], Encoder], *, mode: str, cfg: DictConfig,
+                  fp: str, out: Path, inst_set: str, progress: Any, memo: EmbeddingMemo) -> dict[str, Any]:
+    """Encode, rank and score one task in one mode; write its per-query table and scores.json."""
+    k = metric_k(spec, cfg.scorer.k)
+    extra: dict[str, Any] = {}
+    if mode == "disc":
+        with progress.task(f"{spec.name} [disc] queries", len(data.queries)) as adv:
+            q = memo.embed(encoder, data.queries, mode=mode, task=spec.name, advance=adv)
+        with progress.task(f"{spec.name} [disc] candidates", len(data.candidates)) as adv:
+            c = memo.embed(encoder, data.candidates, mode=mode, task=spec.name, advance=adv)
+        per_sample = None
+    else:
+        n, dec, seed = int(cfg.gen.samples), to_dict(cfg.model.decoding), int(cfg.gen.seed)
+        if n > 1 and not dec["do_sample"]:
+            log.warning("gen.samples=%d with greedy decoding: every sample is the same trace", n)
+        n_cand = n if cfg.gen.resample_candidates else 1
+        with progress.task(f"{spec.name} [gen] queries", len(data.queries)) as adv:
+            qv, q_tr = memo.embed_gen(encoder, data.queries, samples=n, base_seed=seed, decoding=dec,
+                                      task=spec.name, advance=adv)
+        with progress.task(f"{spec.name} [gen] candidates", len(data.candidates)) as adv:
+            cv, c_tr = memo.embed_gen(encoder, data.candidates, samples=n_cand, base_seed=seed, decoding=dec,
+                                      task=spec.name, advance=adv)
+        q = Embeddings([it.id for it in data.queries], np.ascontiguousarray(qv[:, 0]))
+        c = Embeddings([it.id for it in data.candidates], np.ascontiguousarray(cv[:, 0]))
+        per_sample = np.zeros((len(data.queries), n))
+        for s in range(n):  # pass@k: every query sample against the candidates' first (or own) sample
+            cs = c if n_cand == 1 else Embeddings(c.ids, np.ascontiguousarray(cv[:, s]))
+            r = rank(data, Embeddings(q.ids, np.ascontiguousarray(qv[:, s])), cs, k=k,
+                     backend=cfg.scorer.backend, query_tile=cfg.scorer.query_tile)
+            per_sample[:, s] = score(r, data, spec)[spec.main_metric]
+        res.write_parquet(out / "traces.parquet", traces_table(spec.name, data, q_tr, c_tr))
+        extra["diagnostics"] = trace_diagnostics(q_tr + c_tr, [qv, cv])
+    rankings = rank(data, q, c, k=k, backend=cfg.scorer.backend, query_tile=cfg.scorer.query_tile)
     per_query = score(rankings, data, spec)
-    res.write_parquet(out / "per_query.parquet", per_query_table(rankings, per_query))
+    metrics = M.mean(per_query)
+    if per_sample is not None and per_sample.shape[1] > 1:
+        metrics.update(pass_curve(per_sample))
+    table = per_query_table(rankings, per_query)
+    if per_sample is not None:
+        table["main_per_sample"] = per_sample.tolist()
+    res.write_parquet(out / "per_query.parquet", table)
     scores = {
-        "task": spec.name, "mode": mode, "model": cfg.model.name, "status": "ok", "error": None,
-        "metrics": M.mean(per_query), "main_metric": spec.main_metric, "modality": spec.modality,
-        "meta": spec.meta, "benchmark": spec.benchmark, "n_queries": len(data.queries),
-        "n_candidates": len(data.candidates), "n_tied": int(rankings.tied.sum()), "instruction_set": inst_set,
-        "decoding": json.dumps(to_dict(cfg.model.decoding), sort_keys=True) if mode == "gen" else None,
-        "model_id": getattr(encoder, "model_id", cfg.model.path), "model_revision": str(cfg.model.revision),
-        "dataset_revision": spec.source.revision, "config_hash": fp,
-        **res.provenance(),
+        **_row_base(spec, mode, cfg, inst_set, fp), "status": "ok", "error": None, "metrics": metrics,
+        "n_queries": len(data.queries), "n_candidates": len(data.candidates), "n_tied": int(rankings.tied.sum()),
+        **extra,
     }
     res.write_json(out / "scores.json", scores)
     return scores
+
+
+def traces_table(task: str, data: TaskData, q_tr: list[list[Trace]], c_tr: list[list[Trace]]) -> pd.DataFrame:
+    rows = []
+    for role, items, trs in (("query", data.queries, q_tr), ("candidate", data.candidates, c_tr)):
+        for it, tr in zip(items, trs):
+            for t in tr:
+                rows.append({"task": task, "item_id": it.id, "role": role, "sample": t.sample, "seed": t.seed,
+                             "text": t.text, "n_tokens": t.n_tokens, "has_gen_emb": t.has_gen_emb,
+                             "finish_reason": t.finish_reason, "pool_position": t.pool_position,
+                             "seconds": t.seconds})
+    return pd.DataFrame(rows)
+
+
+def trace_diagnostics(traces: list[list[Trace]], vectors: list[np.ndarray]) -> dict[str, float]:
+    """Per-task trace diagnostics.
+
+    Share of traces without <gen_emb>, share cut at max_new_tokens, mean length, and the mean cosine between
+    samples of the same item (how much the reasoning moves the embedding; NaN with one sample).
+    """
+    flat = [t for tr in traces for t in tr]
+    cos = []
+    for v in vectors:  # (n_items, samples, dim), L2-normalised
+        if v.shape[1] > 1:
+            g = np.einsum("isd,itd->ist", v, v)
+            iu = np.triu_indices(v.shape[1], 1)
+            cos.append(g[:, iu[0], iu[1]].mean(axis=1))
+    return {
+        "no_gen_emb_share": float(np.mean([not t.has_gen_emb for t in flat])) if flat else float("nan"),
+        "truncated_share": float(np.mean([t.finish_reason == "length" for t in flat])) if flat else float("nan"),
+        "mean_trace_tokens": float(np.mean([t.n_tokens for t in flat])) if flat else float("nan"),
+        "mean_sample_cosine": float(np.concatenate(cos).mean()) if cos else float("nan"),
+    }
+
+
+def oracle_scores(spec: TaskSpec, cfg: DictConfig, inst_set: str, out_dir: Path,
+                  disc: dict[str, Any], gen: dict[str, Any]) -> dict[str, Any]:
+    """Per query, the better of disc and gen under the task's main metric; written as mode "oracle"."""
+    m = spec.main_metric
+    tables = [pd.read_parquet(res.task_dir(out_dir, cfg.model.name, spec.name, x) / "per_query.parquet",
+                              columns=["query_id", m]) for x in ("disc", "gen")]
+    both = tables[0].merge(tables[1], on="query_id", suffixes=("_disc", "_gen"), validate="one_to_one")
+    best = oracle(both[f"{m}_disc"].to_numpy(), both[f"{m}_gen"].to_numpy())
+    d = res.task_dir(out_dir, cfg.model.name, spec.name, "oracle")
+    res.write_parquet(d / "per_query.parquet", pd.DataFrame({"query_id": both["query_id"], m: best,
+                                                            "from_gen": both[f"{m}_gen"] > both[f"{m}_disc"]}))
+    scores = {**_row_base(spec, "oracle", cfg, inst_set, fingerprint([disc["config_hash"], gen["config_hash"]])),
+              "status": "ok", "error": None, "metrics": {m: float(best.mean())}, "n_queries": len(best),
+              "n_tied": 0, "decoding": gen.get("decoding")}
+    res.write_json(d / "scores.json", scores)
+    return scores
+
+
+def _row_base(spec: TaskSpec, mode: str, cfg: DictConfig, inst_set: str, fp: str) -> dict[str, Any]:
+    return {"task": spec.name, "mode": mode, "model": cfg.model.name, "main_metric": spec.main_metric,
+            "modality": spec.modality, "meta": spec.meta, "benchmark": spec.benchmark, "instruction_set": inst_set,
+            "decoding": json.dumps(to_dict(cfg.model.decoding), sort_keys=True) if mode == "gen" else None,
+            "model_id": cfg.model.path or f"{cfg.model.name} (built by {cfg.model.builder})",
+            "model_revision": str(cfg.model.revision), "dataset_revision": spec.source.revision,
+            "config_hash": fp, **res.provenance()}
 
 
 def _read_scores(path: Path) -> dict[str, Any] | None:
@@ -237,8 +397,5 @@ def _read_scores(path: Path) -> dict[str, Any] | None:
 
 def _failure(spec: TaskSpec, mode: str, fp: str, err: Exception, cfg: DictConfig, inst_set: str) -> dict[str, Any]:
     log.error("%s", err)
-    return {"task": spec.name, "mode": mode, "model": cfg.model.name, "status": "failed", "error": str(err),
-            "metrics": {}, "main_metric": spec.main_metric, "modality": spec.modality, "meta": spec.meta,
-            "benchmark": spec.benchmark, "n_queries": 0, "n_tied": 0, "instruction_set": inst_set,
-            "model_id": cfg.model.path, "model_revision": str(cfg.model.revision),
-            "dataset_revision": spec.source.revision, "config_hash": fp, **res.provenance()}
+    return {**_row_base(spec, mode, cfg, inst_set, fp), "status": "failed", "error": str(err), "metrics": {},
+            "n_queries": 0, "n_tied": 0}

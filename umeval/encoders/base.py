@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -40,3 +41,53 @@ def l2_normalise(vectors: np.ndarray, items: Sequence[Item], task: str | None = 
         raise UmevalError(f"task {task}: the embedding of item {it.id}{where} is NaN, inf or zero",
                           "check the checkpoint and its dtype (try dtype=float32)")
     return v / norms[:, None]
+
+
+# ---------------------------------------------------------------- generative embeddings
+
+@dataclass
+class Trace:
+    """One sampled reasoning trace of one item."""
+
+    sample: int
+    seed: int
+    text: str
+    n_tokens: int  # generated tokens
+    has_gen_emb: bool  # a <gen_emb> was generated
+    finish_reason: str  # "stop" (end of turn) or "length" (max_new_tokens reached)
+    pool_position: int  # index, in prompt + generated tokens, of the state read as the embedding
+    seconds: float = 0.0
+    token_ids: tuple[int, ...] = ()
+
+
+@dataclass
+class GenResult:
+    vectors: np.ndarray  # (n_items, samples, dim) float32, L2-normalised
+    traces: list[list[Trace]]  # [item][sample]
+
+
+def gen_readout(prompt_ids: Sequence[int], gen_ids: Sequence[int], gen_emb_id: int,
+                stop_ids: Sequence[int]) -> tuple[list[int], bool]:
+    """The token sequence whose last position is the generative embedding.
+
+    It is the prompt plus the generated tokens up to and including the last ``<gen_emb>`` among the
+    *generated* tokens (the prompt itself contains a literal ``<gen_emb>`` in its instruction, which never
+    counts).  When none was generated, the sequence ends at the last generated token that is not a stop or
+    padding token (the model's last real position).  Returns the sequence and whether ``<gen_emb>`` was found.
+    """
+    gen = list(gen_ids)
+    hits = [i for i, t in enumerate(gen) if t == gen_emb_id]
+    if hits:
+        return list(prompt_ids) + gen[: hits[-1] + 1], True
+    stops = set(stop_ids)
+    end = len(gen)
+    while end > 0 and gen[end - 1] in stops:
+        end -= 1
+    return list(prompt_ids) + gen[:end], False
+
+
+def sample_seed(base_seed: int, item_key: str) -> int:
+    """A per-item seed that does not depend on batch composition or order (31 bits, for every backend)."""
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(f"{base_seed}:{item_key}".encode()).digest()[:4], "little") & 0x7FFFFFFF

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from umeval.encoders.base import Advance, l2_normalise
-from umeval.encoders.prompts import Prompt, get_prompt_format
+from umeval.encoders.base import Advance, GenResult, Trace, gen_readout, l2_normalise, sample_seed
+from umeval.encoders.prompts import GEN_TOKEN, Prompt, get_prompt_format
 from umeval.errors import ConfigError, UmevalError
 from umeval.media import load_frames, load_image
 from umeval.registry import load_object
@@ -184,3 +184,79 @@ class Qwen2VLEncoder:
         if out is None:
             return np.zeros((0, 0), dtype=np.float32)
         return l2_normalise(out, items, task)
+
+    # -------------------------------------------------------------- generative (reference backend)
+
+    def stop_ids(self) -> list[int]:
+        eos = self.model.generation_config.eos_token_id
+        ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        if self.tokenizer.pad_token_id is not None:
+            ids.add(self.tokenizer.pad_token_id)
+        return sorted(int(i) for i in ids)
+
+    def generate_embed(self, items: Sequence[Item], *, samples: int = 1, base_seed: int = 0,
+                       decoding: Any = None, task: str | None = None, advance: Advance | None = None) -> GenResult:
+        """UME-R1 generative embeddings with HF ``generate``: the reference the vLLM backend is tested against.
+
+        Each item is generated alone (no padding can move its tokens) with ``num_return_sequences=samples``
+        under a per-item seed; each trace is then read out by one forward pass over prompt + generated token
+        ids, truncated by :func:`umeval.encoders.base.gen_readout`.
+        """
+        import time
+
+        import torch
+
+        dec = decoding if decoding is not None else self.cfg.decoding
+        gen_emb = self.token_id(GEN_TOKEN)
+        stops = self.stop_ids()
+        vectors: list[np.ndarray] = []
+        traces: list[list[Trace]] = []
+        for item in items:
+            enc, prompts = self.prepare([item], task)
+            enc = enc.to(self.device)
+            prompt_ids = enc["input_ids"][0].tolist()
+            seed = sample_seed(base_seed, item.key)
+            n_ret = samples if dec.do_sample else 1
+            torch.manual_seed(seed)
+            t0 = time.perf_counter()
+            kw: dict[str, Any] = {"do_sample": bool(dec.do_sample), "max_new_tokens": int(dec.max_new_tokens),
+                                  "num_return_sequences": n_ret, "eos_token_id": [s for s in stops],
+                                  "pad_token_id": self.tokenizer.pad_token_id}
+            if dec.do_sample:
+                kw.update(temperature=float(dec.temperature), top_k=int(dec.top_k), top_p=float(dec.top_p))
+            out = self.model.generate(**enc, **kw)
+            secs = (time.perf_counter() - t0) / n_ret
+            item_vecs, item_traces = [], []
+            for s in range(samples):
+                gen = out[s % n_ret, len(prompt_ids):].tolist()
+                finished = any(t in stops for t in gen)
+                if finished:  # keep the stop token itself, drop the padding after it
+                    gen = gen[: next(i for i, t in enumerate(gen) if t in stops) + 1]
+                seq, has_emb = gen_readout(prompt_ids, gen, gen_emb, stops)
+                item_vecs.append(self._readout(enc, seq))
+                item_traces.append(Trace(
+                    sample=s, seed=seed, text=self.tokenizer.decode(gen, skip_special_tokens=False),
+                    n_tokens=len(gen), has_gen_emb=has_emb, finish_reason="stop" if finished else "length",
+                    pool_position=len(seq) - 1, seconds=secs, token_ids=tuple(gen)))
+            vectors.append(l2_normalise(np.stack(item_vecs), [item] * samples, task))
+            traces.append(item_traces)
+            self.calls += 1
+            if advance:
+                advance(1)
+        dim = vectors[0].shape[1] if vectors else 0
+        return GenResult(vectors=np.stack(vectors) if vectors else np.zeros((0, samples, dim), np.float32),
+                         traces=traces)
+
+    def _readout(self, enc: Any, seq: list[int]) -> np.ndarray:
+        """Final-norm hidden state at the last position of ``seq`` (prompt ids + generated ids)."""
+        import torch
+
+        n_prompt = enc["input_ids"].shape[1]
+        ids = torch.tensor([seq], device=self.device)
+        extra = {k: v for k, v in enc.items() if k not in ("input_ids", "attention_mask", "mm_token_type_ids")}
+        if "mm_token_type_ids" in enc:
+            tt = enc["mm_token_type_ids"][:, : min(n_prompt, len(seq))]
+            pad = torch.zeros((1, len(seq) - tt.shape[1]), dtype=tt.dtype, device=tt.device)
+            extra["mm_token_type_ids"] = torch.cat([tt, pad], dim=1)
+        out = self.model.model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=False, **extra)
+        return out.last_hidden_state[0, -1].float().cpu().numpy()

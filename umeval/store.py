@@ -1,0 +1,106 @@
+"""The embedding store: every vector on disk, keyed by everything that determines it.
+
+A key hashes the encoder's identity (model id and revision, prompt format, pixel bounds, frame count, dtype),
+the mode (disc/gen), for generative samples the sample index, seed and decoding policy, and the item itself
+(instruction, text, and each media file's path, size and modification time, or the bytes of embedded
+images).  Change any of these and exactly the affected items are encoded again.
+
+Vectors are appended in shard files (``.npz`` of a string key array and a float32 matrix, read with
+``allow_pickle=False``), each written atomically as soon as a batch is done, so a killed run keeps every
+finished batch and a rerun encodes only what is missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from umeval.types import Item
+
+
+def media_fingerprint(item: Item) -> str:
+    """Item identity including media content: path, size and mtime of files; a hash of inline bytes."""
+    h = hashlib.sha256(item.key.encode())
+    paths = ([item.image] if isinstance(item.image, str) else []) + list(item.images) + list(item.video)
+    for p in paths:
+        try:
+            st = os.stat(p)
+            h.update(f"{p}:{st.st_size}:{st.st_mtime_ns}".encode())
+        except OSError:
+            h.update(f"{p}:missing".encode())
+    return h.hexdigest()[:32]
+
+
+def entry_key(encoder_id: str, mode: str, item: Item, extra: str = "") -> str:
+    return hashlib.sha256(f"{encoder_id}|{mode}|{extra}|{media_fingerprint(item)}".encode()).hexdigest()[:40]
+
+
+class EmbeddingStore:
+    """A folder of shard files; an in-memory index of key -> (shard, row) built on open."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._index: dict[str, tuple[Path, int]] = {}
+        self._loaded: dict[Path, np.ndarray] = {}
+        self._meta: dict[Path, np.ndarray] = {}
+        for shard in sorted(self.root.glob("shard-*.npz")):
+            try:
+                with np.load(shard, allow_pickle=False) as z:
+                    keys = z["keys"]
+            except (OSError, ValueError, KeyError):
+                continue  # a shard from a killed writer cannot exist (atomic rename); skip foreign files
+            for i, k in enumerate(keys.tolist()):
+                self._index[str(k)] = (shard, i)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._index
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def get(self, keys: Sequence[str]) -> np.ndarray:
+        rows = []
+        for k in keys:
+            shard, i = self._index[k]
+            if shard not in self._loaded:
+                with np.load(shard, allow_pickle=False) as z:
+                    self._loaded[shard] = z["vectors"]
+            rows.append(self._loaded[shard][i])
+        return np.stack(rows) if rows else np.zeros((0, 0), np.float32)
+
+    def get_meta(self, keys: Sequence[str]) -> list[str]:
+        """The JSON strings stored beside the vectors (e.g. generative traces); "" where none."""
+        out = []
+        for k in keys:
+            shard, i = self._index[k]
+            if shard not in self._meta:
+                with np.load(shard, allow_pickle=False) as z:
+                    self._meta[shard] = z["meta"] if "meta" in z.files else np.array([""] * len(z["keys"]))
+            out.append(str(self._meta[shard][i]))
+        return out
+
+    def put(self, keys: Iterable[str], vectors: np.ndarray, meta: Sequence[str] | None = None) -> None:
+        keys = [str(k) for k in keys]
+        if not keys:
+            return
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        name = self.root / f"shard-{uuid.uuid4().hex}.npz"
+        tmp = name.with_name("." + name.name + ".tmp")
+        arrays = {"keys": np.array(keys), "vectors": vectors}
+        if meta is not None:
+            arrays["meta"] = np.array(list(meta), dtype=str)
+            self._meta[name] = arrays["meta"]
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, name)
+        self._loaded[name] = vectors
+        for i, k in enumerate(keys):
+            self._index[k] = (name, i)
