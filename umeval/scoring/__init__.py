@@ -1,0 +1,1 @@
+"""Scoring: exact top-k search (``search``), ranking metrics (``metrics``), pass@k and the oracle (``passk``)."""
