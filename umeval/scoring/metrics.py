@@ -94,8 +94,10 @@ def per_query(rankings: Rankings, qrels: Qrels, names: Sequence[str]) -> dict[st
 
 
 def from_scores(scores: np.ndarray, relevance: np.ndarray, names: Sequence[str]) -> dict[str, np.ndarray]:
-    """Metrics on a dense score matrix (nq x nc) and a matrix of grades, ranking with the umeval tie policy
-    (descending score, earlier candidate first)."""
+    """Metrics on a dense score matrix (nq x nc) and a matrix of grades.
+
+    Ranks with the umeval tie policy: descending score, earlier candidate first.
+    """
     scores = np.asarray(scores)
     relevance = np.asarray(relevance, dtype=np.float64)
     need = max(parse_metric(n)[1] for n in names)
