@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -12,75 +13,180 @@ from umeval.scoring.metrics import from_scores, mean, parse_metric, per_query
 from umeval.types import Rankings
 
 
-def ranking(ids: list[list[str]], cands: list[str]) -> Rankings:
-    k = max(len(r) for r in ids)
-    idx = np.full((len(ids), k), -1)
-    for q, row in enumerate(ids):
+def ranking(rows: list[list[str]], cands: list[str], k: int | None = None) -> Rankings:
+    """Rankings from ranked candidate ids per query, padded with -1 up to k."""
+    k = k or max(len(r) for r in rows)
+    idx = np.full((len(rows), k), -1, dtype=np.int64)
+    for q, row in enumerate(rows):
         idx[q, : len(row)] = [cands.index(c) for c in row]
-    return Rankings([f"q{i}" for i in range(len(ids))], cands, idx, np.zeros(idx.shape, np.float32))
+    return Rankings([f"q{i}" for i in range(len(rows))], cands, idx, np.zeros(idx.shape, np.float32))
 
 
 def test_graded_ndcg_by_hand():
-    # Ranked grades [2, 0, 1]; the query's grades are {2, 1} (plus a 0-graded one, which is not relevant).
-    # DCG@5 = 2/log2(2) + 0 + 1/log2(4) = 2.5; IDCG@5 = 2/log2(2) + 1/log2(3) = 2.6309297535714573
-    r = ranking([["a", "b", "c"]], ["a", "b", "c", "d"])
+    # Ranked grades [2, 0, 1]; the query's positive grades are {2, 1} ("d" has grade 0: not relevant).
+    # DCG@5  = 2/log2(2) + 0/log2(3) + 1/log2(4) = 2 + 0 + 0.5 = 2.5
+    # IDCG@5 = 2/log2(2) + 1/log2(3)             = 2 + 0.6309297535714575 = 2.6309297535714575
+    # nDCG@5 = 2.5 / 2.6309297535714575          = 0.9502344167898356
+    r = ranking([["a", "b", "c"]], ["a", "b", "c", "d"], k=5)
     qrels = {"q0": {"a": 2, "c": 1, "d": 0}}
-    v = per_query(r, qrels, ["ndcg_linear@5", "ndcg_linear@1", "hit@1", "recall@2", "mrr@10", "precision@2"])
-    assert v["ndcg_linear@5"][0] == pytest.approx(2.5 / (2 + 1 / math.log2(3)))
+    v = per_query(r, qrels, ["ndcg_linear@5", "ndcg_linear@2", "ndcg_linear@1", "hit@1", "recall@2", "recall@3",
+                             "mrr@5", "precision@2", "precision@5"])
+    assert v["ndcg_linear@5"][0] == pytest.approx(0.9502344167898356)
+    # @2: DCG = 2, IDCG = 2 + 1/log2(3); @1: 2/2.
+    assert v["ndcg_linear@2"][0] == pytest.approx(2 / (2 + 1 / math.log2(3)))
     assert v["ndcg_linear@1"][0] == pytest.approx(1.0)
-    assert v["hit@1"][0] == 1 and v["recall@2"][0] == 0.5 and v["mrr@10"][0] == 1.0
+    assert v["hit@1"][0] == 1 and v["mrr@5"][0] == 1.0
+    assert v["recall@2"][0] == 0.5 and v["recall@3"][0] == 1.0
     assert v["precision@2"][0] == 0.5
+    assert v["precision@5"][0] == pytest.approx(2 / 5)  # only 3 ranked, still divided by k (trec_eval P_k)
+
+
+def test_graded_ndcg_relevant_first_at_rank_two():
+    # Ranked grades [0, 3, 1, 0, 2], ideal [3, 2, 1].
+    # DCG@5  = 3/log2(3) + 1/log2(4) + 2/log2(6) = 1.8928 + 0.5 + 0.7737 = 3.1664948751834556
+    # IDCG@5 = 3/log2(2) + 2/log2(3) + 1/log2(4) = 3 + 1.2619 + 0.5      = 4.7618595071429155
+    # nDCG@5 = 0.6649702433332251;  nDCG@3 = (3/log2(3) + 1/log2(4)) / IDCG@3 = 0.5024905201686705
+    r = ranking([list("abcde")], list("abcde"))
+    qrels = {"q0": {"b": 3, "c": 1, "e": 2}}
+    v = per_query(r, qrels, ["ndcg_linear@5", "ndcg_linear@3", "mrr@5", "mrr@1", "hit@1", "hit@2"])
+    assert v["ndcg_linear@5"][0] == pytest.approx(0.6649702433332251)
+    assert v["ndcg_linear@3"][0] == pytest.approx(0.5024905201686705)
+    assert v["mrr@5"][0] == 0.5 and v["mrr@1"][0] == 0
+    assert v["hit@1"][0] == 0 and v["hit@2"][0] == 1
 
 
 def test_binary_cases_by_hand():
     cands = list("abcdefghijk")
-    r = ranking([list("bcda"), list("abcd"), list("bcdefghijk")], cands)
+    r = ranking([list("bcda"), list("abcd"), list("bcdefghijk")], cands, k=10)
     qrels = {"q0": {"a": 1}, "q1": {"a": 1}, "q2": {"a": 1}}
     v = per_query(r, qrels, ["hit@1", "hit@5", "mrr@10", "recall@10", "ndcg_linear@5"])
     np.testing.assert_allclose(v["hit@1"], [0, 1, 0])
     np.testing.assert_allclose(v["hit@5"], [1, 1, 0])
     np.testing.assert_allclose(v["mrr@10"], [0.25, 1, 0])
-    np.testing.assert_allclose(v["ndcg_linear@5"], [1 / math.log2(5), 1, 0])
+    np.testing.assert_allclose(v["recall@10"], [1, 1, 0])
+    np.testing.assert_allclose(v["ndcg_linear@5"], [1 / math.log2(5), 1, 0])  # rank 4: 1/log2(5) = 0.4307
     assert mean(v)["hit@5"] == pytest.approx(2 / 3)
+    assert mean(v)["mrr@10"] == pytest.approx(1.25 / 3)
 
 
-def test_no_relevant_and_short_pools():
-    r = ranking([["a"], ["b"]], ["a", "b"])  # k=1 but metrics ask for 10
-    v = per_query(r, {"q0": {"a": 1}, "q1": {}}, ["hit@10", "ndcg_linear@10", "recall@10"])
-    np.testing.assert_allclose(v["hit@10"], [1, 0])
-    np.testing.assert_allclose(v["ndcg_linear@10"], [1, 0])
-    np.testing.assert_allclose(v["recall@10"], [1, 0])
+def test_queries_without_relevant_candidates_score_zero():
+    r = ranking([["a", "b"], ["a", "b"], ["a", "b"]], ["a", "b"])
+    # q0: grades <= 0 only; q1: empty; q2: absent from qrels.
+    v = per_query(r, {"q0": {"a": 0, "b": -1}, "q1": {}}, ["hit@2", "ndcg_linear@2", "recall@2", "mrr@2",
+                                                             "precision@2"])
+    for name, arr in v.items():
+        np.testing.assert_array_equal(arr, [0, 0, 0], err_msg=name)
+
+
+def test_relevant_outside_the_ranking_counts_in_recall_and_idcg():
+    # "z" is relevant but not a candidate; "c" is a candidate left out of the top 2.
+    r = ranking([["a", "b"]], ["a", "b", "c"])
+    v = per_query(r, {"q0": {"a": 1, "c": 1, "z": 1}}, ["recall@2", "ndcg_linear@2"])
+    assert v["recall@2"][0] == pytest.approx(1 / 3)
+    assert v["ndcg_linear@2"][0] == pytest.approx(1 / (1 + 1 / math.log2(3)))
+
+
+def test_k_larger_than_the_pool():
+    # Pools of 1 and 2 candidates, rankings padded to k = 10 with -1: -1 is never relevant.
+    r = ranking([["a"], ["b", "a"]], ["a", "b"], k=10)
+    v = per_query(r, {"q0": {"a": 1}, "q1": {"a": 2}}, ["hit@10", "ndcg_linear@10", "recall@10", "precision@10",
+                                                          "mrr@10"])
+    np.testing.assert_allclose(v["hit@10"], [1, 1])
+    np.testing.assert_allclose(v["ndcg_linear@10"], [1, 1 / math.log2(3)])
+    np.testing.assert_allclose(v["recall@10"], [1, 1])
+    np.testing.assert_allclose(v["precision@10"], [0.1, 0.1])
+    np.testing.assert_allclose(v["mrr@10"], [1, 0.5])
+
+
+def test_rankings_shorter_than_the_metric_k_are_refused():
+    r = ranking([["a"]], ["a", "b"])  # top 1 only: hit@10 cannot be known
+    with pytest.raises(ValueError, match="search with k >= 10"):
+        per_query(r, {"q0": {"b": 1}}, ["hit@10"])
 
 
 def test_from_scores_ties_keep_earlier_candidate():
     scores = np.array([[0.5, 0.9, 0.9, 0.1]])
     rel = np.array([[0, 0, 1, 0]])
     # Candidates 1 and 2 tie at 0.9: 1 (earlier) ranks first, so the relevant 2 is at rank 2.
-    v = from_scores(scores, rel, ["hit@1", "hit@2", "mrr@10"])
+    v = from_scores(scores, rel, ["hit@1", "hit@2", "mrr@10", "ndcg_linear@2"])
     assert v["hit@1"][0] == 0 and v["hit@2"][0] == 1 and v["mrr@10"][0] == 0.5
+    assert v["ndcg_linear@2"][0] == pytest.approx(1 / math.log2(3))
+    # Swap the columns: the relevant one is now earlier and wins the tie.
+    v = from_scores(scores[:, [0, 2, 1, 3]], rel[:, [0, 2, 1, 3]], ["hit@1"])
+    assert v["hit@1"][0] == 1
 
 
-def test_bad_metric_name():
+def test_from_scores_graded_and_k_beyond_columns():
+    scores = np.array([[0.1, 0.3, 0.2], [0.3, 0.2, 0.1]])
+    rel = np.array([[1, 0, 2], [0, 0, 0]])
+    # Row 0 ranks columns [1, 2, 0]: grades [0, 2, 1]; DCG = 2/log2(3) + 1/2, IDCG = 2 + 1/log2(3).
+    v = from_scores(scores, rel, ["ndcg_linear@10", "precision@10", "recall@1"])
+    assert v["ndcg_linear@10"][0] == pytest.approx((2 / math.log2(3) + 0.5) / (2 + 1 / math.log2(3)))
+    np.testing.assert_allclose(v["precision@10"], [0.2, 0])
+    np.testing.assert_allclose(v["recall@1"], [0, 0])
+    with pytest.raises(ValueError, match="must be equal 2-d shapes"):
+        from_scores(scores, rel[:1], ["hit@1"])
+
+
+def test_from_scores_agrees_with_per_query():
+    rng = np.random.default_rng(3)
+    scores = rng.integers(0, 4, size=(20, 15)).astype(np.float32)  # many ties
+    grades = rng.choice([0, 0, 1, 2], size=(20, 15))
+    names = ["hit@1", "hit@3", "ndcg_linear@5", "recall@5", "mrr@15", "precision@3"]
+    order = np.argsort(-scores, axis=1, kind="stable")
+    cands = [f"d{c}" for c in range(15)]
+    r = Rankings([f"q{q}" for q in range(20)], cands, order, np.take_along_axis(scores, order, axis=1))
+    qrels = {f"q{q}": {f"d{c}": int(grades[q, c]) for c in range(15)} for q in range(20)}
+    a, b = from_scores(scores, grades, names), per_query(r, qrels, names)
+    for name in names:
+        np.testing.assert_allclose(a[name], b[name], err_msg=name)
+
+
+@pytest.mark.parametrize("bad", ["ndcg@5", "hit@0", "hit@", "hit", "recall@-1", "hit@1.5", "HIT@1", "mrr@ 3"])
+def test_bad_metric_name(bad):
+    with pytest.raises(ConfigError, match=re.escape(f"unknown metric '{bad}'")) as err:
+        parse_metric(bad)
+    msg = str(err.value)
+    assert "\n" not in msg and "ndcg_linear@k" in msg and "precision@k" in msg
+
+
+def test_parse_metric():
     assert parse_metric("ndcg_linear@5") == ("ndcg_linear", 5)
-    with pytest.raises(ConfigError, match="unknown metric 'ndcg@5'"):
-        parse_metric("ndcg@5")
+    assert parse_metric("hit@1") == ("hit", 1)
+    assert parse_metric("mrr@100") == ("mrr", 100)
+
+
+def test_mean():
+    assert mean({"hit@1": np.array([1.0, 0.0, 0.5])}) == {"hit@1": 0.5}
+    assert math.isnan(mean({"hit@1": np.array([])})["hit@1"])
 
 
 def test_equal_to_pytrec_eval_on_random_graded_cases():
     pytrec_eval = pytest.importorskip("pytrec_eval")
     rng = np.random.default_rng(7)
-    nq, nc = 40, 60
-    scores = rng.random((nq, nc))  # continuous: no ties
+    nq, nc, depth = 40, 60, 30
+    scores = rng.random((nq, nc))  # continuous: no ties (trec_eval breaks ties by docid, descending)
+    assert all(len(np.unique(row)) == nc for row in scores)
     grades = rng.choice([0, 0, 0, 0, 1, 2, 3], size=(nq, nc))
-    grades[:, 0] = np.maximum(grades[:, 0], 1)  # every query has a relevant candidate
-    qrels = {f"q{q}": {f"d{c}": int(grades[q, c]) for c in range(nc) if grades[q, c] > 0} for q in range(nq)}
-    run = {f"q{q}": {f"d{c}": float(scores[q, c]) for c in range(nc)} for q in range(nq)}
-    ev = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.5,10", "success.1,5,10", "recall.10", "recip_rank"})
-    ref = ev.evaluate(run)
-    ours = from_scores(scores, grades, ["ndcg_linear@5", "ndcg_linear@10", "hit@1", "hit@5", "hit@10",
-                                        "recall@10", "mrr@60"])
+    grades[:, 0] = np.maximum(grades[:, 0], 1)  # trec_eval skips queries without a relevant document
+    cands = [f"d{c}" for c in range(nc)]
+    qrels = {f"q{q}": {cands[c]: int(grades[q, c]) for c in range(nc) if grades[q, c] > 0} for q in range(nq)}
+    measures = {"ndcg_cut.5,10", "success.1,5,10", "recall.10", "recip_rank", "P.5"}
     pairs = {"ndcg_cut_5": "ndcg_linear@5", "ndcg_cut_10": "ndcg_linear@10", "success_1": "hit@1",
-             "success_5": "hit@5", "success_10": "hit@10", "recall_10": "recall@10", "recip_rank": "mrr@60"}
-    for theirs, mine in pairs.items():
-        expected = np.array([ref[f"q{q}"][theirs] for q in range(nq)])
-        np.testing.assert_allclose(ours[mine], expected, atol=1e-6, err_msg=mine)
+             "success_5": "hit@5", "success_10": "hit@10", "recall_10": "recall@10", "P_5": "precision@5"}
+
+    def check(ours: dict[str, np.ndarray], run: dict[str, dict[str, float]], mrr: str) -> None:
+        ref = pytrec_eval.RelevanceEvaluator(qrels, measures).evaluate(run)
+        for theirs, mine in {**pairs, "recip_rank": mrr}.items():
+            expected = np.array([ref[f"q{q}"][theirs] for q in range(nq)])
+            np.testing.assert_allclose(ours[mine], expected, atol=1e-9, err_msg=mine)
+
+    # Full dense matrix: recip_rank (no cutoff) equals mrr@nc.
+    full_run = {f"q{q}": {cands[c]: float(scores[q, c]) for c in range(nc)} for q in range(nq)}
+    check(from_scores(scores, grades, [*pairs.values(), f"mrr@{nc}"]), full_run, f"mrr@{nc}")
+
+    # A run cut at depth 30, through Rankings: relevant documents left out still count in recall and IDCG.
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :depth]
+    r = Rankings([f"q{q}" for q in range(nq)], cands, order, np.take_along_axis(scores, order, axis=1))
+    cut_run = {f"q{q}": {cands[c]: float(scores[q, c]) for c in order[q]} for q in range(nq)}
+    check(per_query(r, qrels, [*pairs.values(), f"mrr@{depth}"]), cut_run, f"mrr@{depth}")

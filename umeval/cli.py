@@ -97,7 +97,7 @@ def cmd_run(overrides: list[str]) -> int:
     from umeval.runner import run
 
     summary = run(cfg)
-    print_summary(summary.leaderboard, Console())
+    print_summary(summary.leaderboard, Console(width=None if sys.stdout.isatty() else 160))
     print(f"results: {summary.output_dir / summary.model}/leaderboard.parquet "
           f"({summary.encoder_calls} items encoded)")
     return 0

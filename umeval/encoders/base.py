@@ -66,6 +66,11 @@ class GenResult:
     traces: list[list[Trace]]  # [item][sample]
 
 
+#: Tokens a trace must never contain: a generated vision placeholder would have no media behind it in the
+#: readout pass.  Both backends forbid them while decoding (a real checkpoint does not emit them anyway).
+VISION_TOKENS = ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>")
+
+
 def gen_readout(prompt_ids: Sequence[int], gen_ids: Sequence[int], gen_emb_id: int,
                 stop_ids: Sequence[int]) -> tuple[list[int], bool]:
     """The token sequence whose last position is the generative embedding.

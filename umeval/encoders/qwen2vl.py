@@ -17,7 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from umeval.encoders.base import Advance, GenResult, Trace, gen_readout, l2_normalise, sample_seed
+from umeval.encoders.base import (
+    VISION_TOKENS,
+    Advance,
+    GenResult,
+    Trace,
+    gen_readout,
+    l2_normalise,
+    sample_seed,
+)
 from umeval.encoders.prompts import GEN_TOKEN, Prompt, get_prompt_format
 from umeval.errors import ConfigError, UmevalError
 from umeval.media import load_frames, load_image
@@ -217,8 +225,12 @@ class Qwen2VLEncoder:
         import time
 
         import torch
+        from omegaconf import OmegaConf
 
-        dec = decoding if decoding is not None else self.cfg.decoding
+        # Decoding arrives as a dict (runner), a DictConfig (model config) or any attribute object.
+        dec = OmegaConf.create(dict(decoding) if isinstance(decoding, dict) else
+                               OmegaConf.to_container(decoding) if OmegaConf.is_config(decoding) else
+                               vars(decoding)) if decoding is not None else self.cfg.decoding
         gen_emb = self.token_id(GEN_TOKEN)
         stops = self.stop_ids()
         vectors: list[np.ndarray] = []
@@ -234,6 +246,7 @@ class Qwen2VLEncoder:
             kw: dict[str, Any] = {"do_sample": bool(dec.do_sample), "max_new_tokens": int(dec.max_new_tokens),
                                   "num_return_sequences": n_ret, "eos_token_id": [s for s in stops],
                                   "pad_token_id": self.tokenizer.pad_token_id}
+            kw["suppress_tokens"] = [self.token_id(t) for t in VISION_TOKENS]
             if dec.do_sample:
                 kw.update(temperature=float(dec.temperature), top_k=int(dec.top_k), top_p=float(dec.top_p))
             out = self.model.generate(**enc, **kw)

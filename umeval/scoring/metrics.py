@@ -1,16 +1,22 @@
-"""Ranking metrics: a small public API usable on any ranking or score matrix.
+"""Ranking metrics: a small public API usable on any ranking or dense score matrix.
 
-Names: ``hit@k``, ``ndcg_linear@k``, ``recall@k``, ``mrr@k``, ``precision@k``.  Grades come from qrels;
-grades <= 0 count as non-relevant.  A query with no relevant candidate scores 0 on every metric.
+Names are ``<kind>@<k>`` with k a positive integer and kind one of ``hit``, ``ndcg_linear``, ``recall``,
+``mrr``, ``precision``.  Grades come from the qrels (or a relevance matrix); a grade <= 0 is non-relevant.
+A query with no relevant candidate scores 0 on every metric (trec_eval instead drops such queries from
+its average; we keep them so that every query of a task counts the same).  Relevant candidates that are
+missing from the ranking or from the candidate list still count in recall's denominator and in IDCG, as
+in trec_eval.  With ``rel_i`` = 1 if the candidate at rank i is relevant, ``g_i`` its grade:
 
-- hit@k (success@k in trec_eval): 1 if a relevant candidate is among the top k, else 0.
-- recall@k: relevant candidates in the top k / relevant candidates of the query.
-- precision@k: relevant candidates in the top k / k.
-- mrr@k: 1 / rank of the first relevant candidate within the top k, else 0 (trec_eval ``recip_rank`` when k
-  covers the whole ranking).
-- ndcg_linear@k: DCG@k / IDCG@k with linear gain, DCG@k = sum_{i=1..k} grade_i / log2(i + 1), IDCG@k the DCG of
-  the query's grades sorted descending (Järvelin & Kekäläinen 2002; trec_eval ``ndcg_cut_k``, which uses the
-  grade itself as gain, and the ``ndcg_linear`` of the MMEB-V2 visdoc tasks).
+- hit@k = max_{i<=k} rel_i (trec_eval ``success_k``).
+- recall@k = sum_{i<=k} rel_i / R, R the query's number of relevant candidates (trec_eval ``recall_k``).
+- precision@k = sum_{i<=k} rel_i / k, also when fewer than k candidates were ranked (trec_eval ``P_k``).
+- mrr@k = 1 / (rank of the first relevant candidate) if it is within the top k, else 0 (trec_eval
+  ``recip_rank`` has no cutoff: it equals mrr@k for k >= the ranking's length).
+- ndcg_linear@k = DCG@k / IDCG@k with linear gain (the grade itself):
+  DCG@k = sum_{i=1..k} g_i / log2(i + 1) and IDCG@k the same sum over the query's grades sorted
+  descending, cut at k (Järvelin & Kekäläinen 2002, "Cumulated gain-based evaluation of IR techniques";
+  trec_eval ``ndcg_cut_k``, which also uses the grade as gain; the ``ndcg_linear`` of the MMEB-V2 visdoc
+  tasks).  Not the exponential gain 2^g - 1 of Burges et al. 2005.
 """
 
 from __future__ import annotations
@@ -24,30 +30,33 @@ from umeval.errors import ConfigError
 from umeval.types import Qrels, Rankings
 
 KINDS = ("hit", "ndcg_linear", "recall", "mrr", "precision")
-_NAME = re.compile(r"^(hit|ndcg_linear|recall|mrr|precision)@([1-9][0-9]*)$")
+_NAME = re.compile(r"^(" + "|".join(KINDS) + r")@([1-9][0-9]*)$")
 
 
 def parse_metric(name: str) -> tuple[str, int]:
-    """``"ndcg_linear@5"`` -> ("ndcg_linear", 5)."""
+    """``"ndcg_linear@5"`` -> ``("ndcg_linear", 5)``; a bad name raises :class:`ConfigError`."""
     m = _NAME.match(name)
     if not m:
-        raise ConfigError(f"unknown metric '{name}'", f"use <kind>@<k> with kind one of {', '.join(KINDS)}")
+        forms = ", ".join(f"{kind}@k" for kind in KINDS)
+        raise ConfigError(f"unknown metric '{name}'", f"use one of {forms} with k a positive integer, e.g. hit@1")
     return m.group(1), int(m.group(2))
 
 
 def _discounts(k: int) -> np.ndarray:
-    return 1.0 / np.log2(np.arange(2, k + 2))
+    """1 / log2(i + 1) for ranks i = 1..k."""
+    return 1.0 / np.log2(np.arange(2, k + 2, dtype=np.float64))
 
 
-def from_gains(gains: np.ndarray, ideal: np.ndarray, n_relevant: np.ndarray, names: Sequence[str]
-               ) -> dict[str, np.ndarray]:
-    """Metrics from a gain matrix.
+def _from_gains(gains: np.ndarray, ideal: np.ndarray, n_relevant: np.ndarray, names: Sequence[str]
+                ) -> dict[str, np.ndarray]:
+    """All metrics from a gain matrix.
 
-    ``gains[q, r]`` is the grade of the candidate at rank r (0 when not relevant or absent), ``ideal[q]``
-    the query's grades sorted descending (padded with 0), ``n_relevant[q]`` its count of relevant candidates.
+    ``gains[q, i]`` is the grade of the candidate at rank i + 1 (0 when non-relevant or absent), ``ideal[q]``
+    the query's positive grades sorted descending, ``n_relevant[q]`` its number of relevant candidates.  Both
+    matrices have at least max(k) columns.
     """
-    gains = np.asarray(gains, dtype=np.float64)
     out: dict[str, np.ndarray] = {}
+    nq = gains.shape[0]
     for name in names:
         kind, k = parse_metric(name)
         g = gains[:, :k]
@@ -55,58 +64,86 @@ def from_gains(gains: np.ndarray, ideal: np.ndarray, n_relevant: np.ndarray, nam
         if kind == "hit":
             v = rel.any(axis=1).astype(np.float64)
         elif kind == "recall":
-            v = np.divide(rel.sum(axis=1), n_relevant, out=np.zeros(len(g)), where=n_relevant > 0)
+            v = np.divide(rel.sum(axis=1), n_relevant, out=np.zeros(nq), where=n_relevant > 0)
         elif kind == "precision":
             v = rel.sum(axis=1) / k
         elif kind == "mrr":
-            first = np.argmax(rel, axis=1)
+            first = np.argmax(rel, axis=1)  # index of the first True; 0 when none, masked below
             v = np.where(rel.any(axis=1), 1.0 / (first + 1), 0.0)
         else:
             disc = _discounts(k)
-            dcg = (g * disc[: g.shape[1]]).sum(axis=1)
-            ideal_k = np.zeros((len(g), k))
-            width = min(k, ideal.shape[1])
-            ideal_k[:, :width] = ideal[:, :width]
-            idcg = (ideal_k * disc).sum(axis=1)
-            v = np.divide(dcg, idcg, out=np.zeros(len(g)), where=idcg > 0)
+            dcg = g @ disc
+            idcg = ideal[:, :k] @ disc
+            v = np.divide(dcg, idcg, out=np.zeros(nq), where=idcg > 0)
         out[name] = v
     return out
 
 
+def _max_k(names: Sequence[str]) -> int:
+    return max((parse_metric(n)[1] for n in names), default=0)
+
+
 def per_query(rankings: Rankings, qrels: Qrels, names: Sequence[str]) -> dict[str, np.ndarray]:
-    """One value per query (in ``rankings.query_ids`` order) for each metric name."""
-    nq, k = rankings.indices.shape
-    need = max([parse_metric(n)[1] for n in names] + [1])
-    width = max(k, need)
-    gains = np.zeros((nq, width))
-    grades_sorted: list[list[float]] = []
+    """One float per query (in ``rankings.query_ids`` order) for each metric name.
+
+    ``rankings`` must hold at least the largest k asked for (rows padded with -1 where a pool is shorter);
+    a query absent from ``qrels`` or with no grade > 0 scores 0.
+    """
+    need = _max_k(names)
+    if need > rankings.k:
+        raise ValueError(f"rankings hold the top {rankings.k} but the metrics need the top {need}; "
+                         f"search with k >= {need}")
+    nq, nc = len(rankings.query_ids), len(rankings.candidate_ids)
+    position = {cid: i for i, cid in enumerate(rankings.candidate_ids)}
+    ideal = np.zeros((nq, need))
+    n_rel = np.zeros(nq)
+    keys: list[int] = []  # q * nc + candidate index of each relevant pair in the candidate list
+    grades: list[float] = []
     for q, qid in enumerate(rankings.query_ids):
-        rel = {c: g for c, g in qrels.get(qid, {}).items() if g > 0}
-        for r, idx in enumerate(rankings.indices[q]):
-            if idx >= 0:
-                gains[q, r] = rel.get(rankings.candidate_ids[idx], 0.0)
-        grades_sorted.append(sorted(rel.values(), reverse=True))
-    ideal = np.zeros((nq, max([need] + [len(g) for g in grades_sorted])))
-    for q, g in enumerate(grades_sorted):
-        ideal[q, : len(g)] = g
-    n_rel = np.array([len(g) for g in grades_sorted], dtype=np.float64)
-    return from_gains(gains, ideal, n_rel, names)
+        rel = {c: float(g) for c, g in qrels.get(qid, {}).items() if g > 0}
+        n_rel[q] = len(rel)
+        top = sorted(rel.values(), reverse=True)[:need]
+        ideal[q, : len(top)] = top
+        for c, g in rel.items():
+            if c in position:
+                keys.append(q * nc + position[c])
+                grades.append(g)
+    # Look every ranked (query, candidate) pair up in the sorted relevant pairs at once.
+    key_arr = np.asarray(keys, dtype=np.int64)
+    order = np.argsort(key_arr)
+    key_arr, grade_arr = key_arr[order], np.asarray(grades, dtype=np.float64)[order]
+    idx = np.asarray(rankings.indices[:, :need], dtype=np.int64)
+    ranked = np.arange(nq, dtype=np.int64)[:, None] * nc + idx
+    gains = np.zeros((nq, need))
+    if len(key_arr):
+        pos = np.minimum(np.searchsorted(key_arr, ranked), len(key_arr) - 1)
+        hit = (key_arr[pos] == ranked) & (idx >= 0)
+        gains = np.where(hit, grade_arr[pos], 0.0)
+    return _from_gains(gains, ideal, n_rel, names)
 
 
 def from_scores(scores: np.ndarray, relevance: np.ndarray, names: Sequence[str]) -> dict[str, np.ndarray]:
-    """Metrics on a dense score matrix (nq x nc) and a matrix of grades.
+    """The same metrics on a dense score matrix (nq x nc) and a matrix of grades of the same shape.
 
-    Ranks with the umeval tie policy: descending score, earlier candidate first.
+    Ranks each row by descending score, equal scores keeping the earlier column first (a stable sort on
+    -score, the policy of :mod:`umeval.scoring.search`).
     """
     scores = np.asarray(scores)
     relevance = np.asarray(relevance, dtype=np.float64)
-    need = max(parse_metric(n)[1] for n in names)
-    order = np.argsort(-scores, axis=1, kind="stable")[:, :need]
-    gains = np.take_along_axis(np.where(relevance > 0, relevance, 0.0), order, axis=1)
-    ideal = -np.sort(-np.where(relevance > 0, relevance, 0.0), axis=1)
-    return from_gains(gains, ideal, (relevance > 0).sum(axis=1).astype(np.float64), names)
+    if scores.ndim != 2 or scores.shape != relevance.shape:
+        raise ValueError(f"scores {scores.shape} and relevance {relevance.shape} must be equal 2-d shapes")
+    need = _max_k(names)
+    nq, nc = scores.shape
+    positive = np.where(relevance > 0, relevance, 0.0)
+    width = min(need, nc)
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :width]
+    gains = np.zeros((nq, need))
+    gains[:, :width] = np.take_along_axis(positive, order, axis=1)
+    ideal = np.zeros((nq, need))
+    ideal[:, :width] = -np.sort(-positive, axis=1)[:, :width]
+    return _from_gains(gains, ideal, (relevance > 0).sum(axis=1).astype(np.float64), names)
 
 
 def mean(values: Mapping[str, np.ndarray]) -> dict[str, float]:
-    """Mean over queries of each metric."""
+    """Mean over queries of each metric (NaN for zero queries)."""
     return {k: float(np.mean(v)) if len(v) else float("nan") for k, v in values.items()}

@@ -1,15 +1,21 @@
 """Exact inner-product top-k search.
 
 Tie policy: candidates are ranked by descending score; equal scores keep the earlier candidate first (lower
-index in the candidate list, or, for a local pool, earlier position in the query's own list), i.e. a stable
-sort on -score.  FAISS and argpartition do not promise an order among equal scores, so each row's top k+1 is
-re-sorted by (-score, index), and a row whose k-th and (k+1)-th scores are equal (a tie across the cutoff,
-where the backend may have kept a later candidate) is recomputed exactly with a stable sort.  ``tied[q]`` says
-that a tie touched the top k of query q.
+index in the candidate list; for a local pool, earlier position in the query's own pool), i.e. a stable sort
+on -score.  "Equal" is float32 equality of the scores the backend computed.
 
-Backends: ``faiss`` (``faiss.knn`` on the caller's arrays, no index copy; ``knn_gpu`` when faiss has GPUs),
-``numpy`` (tiled matrix product + ``argpartition``, memory ~ one tile of scores), ``auto`` (faiss if
-importable).  Inputs are never modified.
+FAISS and ``argpartition`` promise no order among equal scores, and at the cutoff they may keep any of the
+tied candidates.  So each backend returns the top k+1, each row is re-sorted by (-score, index), and a row
+whose k-th and (k+1)-th scores are equal (a tie across the cutoff) is recomputed exactly with numpy.  A tie
+inside the top k needs no recomputation: all its members were returned, and the re-sort orders them.
+
+``tied[q]`` is True when two equal scores occur among ranks <= k or the k-th score equals the (k+1)-th, i.e.
+when the policy could have changed query q's metrics.  When k exceeds the number of candidates, rows are padded
+with index -1 and score -inf.  Inputs are converted to C-contiguous float32 copies when needed, never modified.
+
+Backends of :func:`search_global`: ``faiss`` (``faiss.knn`` / ``knn_gpu`` on the caller's arrays, no index
+copy), ``numpy`` (tiled
+matrix product + ``argpartition``), ``auto`` (faiss when importable, else numpy).
 """
 
 from __future__ import annotations
@@ -21,110 +27,191 @@ import numpy as np
 from umeval.errors import DependencyError
 from umeval.types import Rankings
 
-Found = tuple[np.ndarray, np.ndarray, np.ndarray]  # indices (nq, k) int64, scores (nq, k) float32, tied (nq,)
+#: indices (nq, k) int64, scores (nq, k) float32, tied (nq,) bool
+Found = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+# FAISS GPU brute force accepts k <= 2048 (faiss/gpu/utils/DeviceDefs.cuh); larger k searches on the CPU.
+_GPU_MAX_K = 2048
+# Rows of the exact re-check are scored in blocks of this many queries, to bound memory.
+_RECHECK_TILE = 256
+# argpartition's int64 output covers whole rows: do it on at most this many scores at a time (512 MiB).
+_PARTITION_ELEMENTS = 1 << 26
 
 
-def _faiss():  # type: ignore[no-untyped-def]
+def _import_faiss():  # type: ignore[no-untyped-def]
     try:
         import faiss
     except ImportError:
         raise DependencyError("FAISS is not installed",
-                              "pip install faiss-cpu (or faiss-gpu on a CUDA machine; never both)") from None
+                              "pip install faiss-cpu (or faiss-gpu on a GPU machine; never both)") from None
     return faiss
 
 
 def _f32(x: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(x, dtype=np.float32)
+    """A C-contiguous float32 view, or a copy when the caller's array is not one (never modified)."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if x.ndim != 2:
+        raise ValueError(f"expected a 2-d array of vectors, got shape {x.shape}")
+    return x
 
 
-def _stable_rows(idx: np.ndarray, sc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Re-sort each row by (-score, index)."""
+def _sort_rows(idx: np.ndarray, sc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Re-sort each row by (-score, index): the tie policy applied to a row's returned set."""
     order = np.lexsort((idx, -sc), axis=-1)
     return np.take_along_axis(idx, order, axis=1), np.take_along_axis(sc, order, axis=1)
 
 
-def _finish(q: np.ndarray, c: np.ndarray, idx: np.ndarray, sc: np.ndarray, k: int) -> Found:
-    """Stable order, exact fix of boundary ties, tie flags, padding to k."""
+def _exact_top(s: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top kk of each row of a score block under the tie policy; ``s`` may be overwritten."""
+    nr, nc = s.shape
+    if kk >= nc:  # every candidate is in the row: the re-sort alone applies the policy
+        part = np.broadcast_to(np.arange(nc, dtype=np.int64), s.shape)
+        return _sort_rows(part, s.copy())
+    np.negative(s, out=s)  # argpartition wants ascending order; s is our own block, so negate in place
+    part = np.empty((nr, kk), dtype=np.int64)
+    step = max(1, _PARTITION_ELEMENTS // nc)  # argpartition returns int64 indices over all nc columns
+    for r in range(0, nr, step):
+        part[r: r + step] = np.argpartition(s[r: r + step], kk - 1, axis=1)[:, :kk]
+    np.negative(s, out=s)
+    idx, sc = _sort_rows(part, np.take_along_axis(s, part, axis=1))
+    return _fix_boundary(s, idx, sc, kk - 1)
+
+
+def _fix_boundary(s: np.ndarray, idx: np.ndarray, sc: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Redo the rows of sorted top-(k+1) ``idx``/``sc`` whose k-th and (k+1)-th scores tie, from full scores ``s``.
+
+    Every candidate scoring above the tied value v is in the top k+1; the slots left go to the candidates
+    scoring exactly v in index order, which is what a stable sort on -score would give.
+    """
+    kk = idx.shape[1]
+    for r in np.flatnonzero(sc[:, k - 1] == sc[:, k]):
+        row, v = s[r], sc[r, k - 1]
+        above = np.flatnonzero(row > v)
+        equal = np.flatnonzero(row == v)[: kk - len(above)]
+        keep = np.concatenate([above[np.lexsort((above, -row[above]))], equal])
+        idx[r], sc[r] = keep, row[keep]
+    return idx, sc
+
+
+def _finish(idx: np.ndarray, sc: np.ndarray, k: int) -> Found:
+    """Tie flags from the top k+1, then cut or pad to k."""
     nq, kk = idx.shape
-    idx, sc = _stable_rows(idx.astype(np.int64), sc.astype(np.float32))
-    if kk > k:
-        for r in np.flatnonzero(sc[:, k - 1] == sc[:, k]):
-            s = c @ q[r]
-            order = np.argsort(-s, kind="stable")[:kk]
-            idx[r], sc[r] = order, s[order]
-    tied = (np.diff(sc, axis=1) == 0).any(axis=1) if kk > 1 else np.zeros(nq, dtype=bool)
-    idx, sc = idx[:, :k], sc[:, :k]
-    if idx.shape[1] < k:
-        pad = k - idx.shape[1]
-        idx = np.pad(idx, ((0, 0), (0, pad)), constant_values=-1)
-        sc = np.pad(sc, ((0, 0), (0, pad)), constant_values=-np.inf)
-    return idx, sc, tied
+    tied = (sc[:, 1:] == sc[:, :-1]).any(axis=1) if kk > 1 else np.zeros(nq, dtype=bool)
+    out_idx = np.full((nq, k), -1, dtype=np.int64)
+    out_sc = np.full((nq, k), -np.inf, dtype=np.float32)
+    w = min(k, kk)
+    out_idx[:, :w], out_sc[:, :w] = idx[:, :w], sc[:, :w]
+    return out_idx, out_sc, tied
+
+
+def _faiss_top(q: np.ndarray, c: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top kk by FAISS, re-sorted; rows with a tie between the last two kept scores redone with numpy."""
+    faiss = _import_faiss()
+    # faiss.knn searches the caller's arrays in place: no index, so no second copy of the candidates.
+    if faiss.get_num_gpus() > 0 and kk <= _GPU_MAX_K:
+        sc, idx = faiss.knn_gpu(faiss.StandardGpuResources(), q, c, kk, metric=faiss.METRIC_INNER_PRODUCT)
+    else:
+        sc, idx = faiss.knn(q, c, kk, metric=faiss.METRIC_INNER_PRODUCT)
+    idx, sc = _sort_rows(np.asarray(idx, dtype=np.int64), np.asarray(sc, dtype=np.float32))
+    # kk == nc: FAISS returned every candidate, so the re-sort alone applies the policy.
+    if kk == len(c) or kk < 2:
+        return idx, sc
+    boundary = np.flatnonzero(sc[:, kk - 2] == sc[:, kk - 1])
+    # Boundary ties: FAISS may have kept any of the tied candidates; redo those rows exactly with numpy.
+    for t in range(0, len(boundary), _RECHECK_TILE):
+        rows = boundary[t: t + _RECHECK_TILE]
+        idx[rows], sc[rows] = _exact_top(q[rows] @ c.T, kk)
+    return idx, sc
+
+
+def _numpy_top(q: np.ndarray, c: np.ndarray, kk: int, query_tile: int) -> tuple[np.ndarray, np.ndarray]:
+    nq = len(q)
+    idx = np.empty((nq, kk), dtype=np.int64)
+    sc = np.empty((nq, kk), dtype=np.float32)
+    for t in range(0, nq, query_tile):
+        # Memory: one (query_tile, nc) float32 score block, plus at most 512 MiB for argpartition.
+        idx[t: t + query_tile], sc[t: t + query_tile] = _exact_top(q[t: t + query_tile] @ c.T, kk)
+    return idx, sc
 
 
 def search_global(queries: np.ndarray, candidates: np.ndarray, k: int, *, backend: str = "auto",
-                  query_tile: int = 1024) -> Found:
-    """Top-k candidates of every query over the whole candidate matrix."""
+                  query_tile: int = 4096) -> Found:
+    """Top-k candidates of every query over the whole candidate matrix, by inner product.
+
+    Returns ``(indices (nq, k) int64, scores (nq, k) float32, tied (nq,) bool)`` under the module's tie
+    policy.  ``backend`` is ``"auto"``, ``"faiss"`` or ``"numpy"``; ``query_tile`` bounds the numpy
+    backend's score block to ``query_tile x n_candidates``.
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    if backend not in ("auto", "faiss", "numpy"):
+        raise ValueError(f"unknown search backend {backend!r}; use auto, faiss or numpy")
     q, c = _f32(queries), _f32(candidates)
+    if q.shape[1] != c.shape[1]:
+        raise ValueError(f"queries have dim {q.shape[1]} but candidates dim {c.shape[1]}")
     nq, nc = len(q), len(c)
-    kk = min(k + 1, nc)
+    kk = min(k + 1, nc)  # one past the cutoff, to see ties across it
     if nq == 0 or nc == 0:
-        return _finish(q, c, np.zeros((nq, 0), np.int64), np.zeros((nq, 0), np.float32), k)
+        return _finish(np.zeros((nq, 0), np.int64), np.zeros((nq, 0), np.float32), k)
     if backend == "auto":
         try:
-            _faiss()
+            _import_faiss()
             backend = "faiss"
         except DependencyError:
             backend = "numpy"
     if backend == "faiss":
-        faiss = _faiss()
-        if faiss.get_num_gpus() > 0:
-            res = faiss.StandardGpuResources()
-            sc, idx = faiss.knn_gpu(res, q, c, kk, metric=faiss.METRIC_INNER_PRODUCT)
-        else:
-            sc, idx = faiss.knn(q, c, kk, metric=faiss.METRIC_INNER_PRODUCT)
-    elif backend == "numpy":
-        idx = np.empty((nq, kk), np.int64)
-        sc = np.empty((nq, kk), np.float32)
-        for t in range(0, nq, query_tile):
-            s = q[t: t + query_tile] @ c.T
-            part = np.argpartition(-s, kk - 1, axis=1)[:, :kk] if kk < nc else np.tile(np.arange(nc), (len(s), 1))
-            idx[t: t + query_tile] = part
-            sc[t: t + query_tile] = np.take_along_axis(s, part, axis=1)
+        idx, sc = _faiss_top(q, c, kk)
     else:
-        raise ValueError(f"unknown search backend {backend!r} (auto, faiss, numpy)")
-    return _finish(q, c, np.asarray(idx), np.asarray(sc), k)
+        idx, sc = _numpy_top(q, c, kk, max(1, query_tile))
+    return _finish(idx, sc, k)
 
 
 def search_local(queries: np.ndarray, candidates: np.ndarray, pools: Sequence[np.ndarray], k: int,
                  *, budget_bytes: int = 256 << 20) -> Found:
-    """Top-k of each query over its own pool; indices point into ``candidates``, ties keep pool order."""
+    """Top-k of each query over its own pool: query i ranks only ``candidates[pools[i]]``.
+
+    Returned indices point into ``candidates`` (not into the pool); equal scores keep pool order.  Queries
+    with equal pool length are scored together (an einsum over their stacked pools), in groups whose
+    gathered ``(group, pool_len, dim)`` block stays under ``budget_bytes``.
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
     q, c = _f32(queries), _f32(candidates)
-    nq = len(q)
-    idx = np.full((nq, k), -1, np.int64)
-    sc = np.full((nq, k), -np.inf, np.float32)
+    nq, nc, dim = len(q), len(c), c.shape[1]
+    if len(pools) != nq:
+        raise ValueError(f"{len(pools)} pools for {nq} queries")
+    idx = np.full((nq, k + 1), -1, dtype=np.int64)
+    sc = np.full((nq, k + 1), -np.inf, dtype=np.float32)
     tied = np.zeros(nq, dtype=bool)
     by_len: dict[int, list[int]] = {}
     for i, p in enumerate(pools):
         by_len.setdefault(len(p), []).append(i)
-    dim = c.shape[1] if c.ndim == 2 else 0
-    for length, rows in by_len.items():
+    for length, members in by_len.items():
         if length == 0:
             continue
-        step = max(1, budget_bytes // max(1, length * dim * 4))  # bound the gathered (g, L, d) block
-        for s0 in range(0, len(rows), step):
-            r = np.asarray(rows[s0: s0 + step])
-            P = np.stack([np.asarray(pools[i], dtype=np.int64) for i in r])  # (g, L)
-            s = np.einsum("gld,gd->gl", c[P], q[r])
-            order = np.argsort(-s, axis=1, kind="stable")
-            top = order[:, : k + 1]
-            ssorted = np.take_along_axis(s, top, axis=1)
-            kk = min(k, length)
-            idx[r, :kk] = np.take_along_axis(P, top[:, :kk], axis=1)
-            sc[r, :kk] = ssorted[:, :kk]
-            tied[r] = (np.diff(ssorted, axis=1) == 0).any(axis=1) if ssorted.shape[1] > 1 else False
-    return idx, sc, tied
+        kk = min(k + 1, length)
+        step = max(1, budget_bytes // (length * max(dim, 1) * 4))
+        for s0 in range(0, len(members), step):
+            rows = np.asarray(members[s0: s0 + step])
+            P = np.stack([np.asarray(pools[i], dtype=np.int64) for i in rows])  # (g, L) candidate indices
+            if P.min() < 0 or P.max() >= nc:
+                bad = int(rows[np.flatnonzero((P < 0).any(axis=1) | (P >= nc).any(axis=1))[0]])
+                raise ValueError(f"pool of query {bad} points outside the {nc} candidates")
+            s = np.einsum("gld,gd->gl", c[P], q[rows])
+            # A full stable sort of a pool row is cheap (pools are ~1000 long) and is the policy itself.
+            order = np.argsort(-s, axis=1, kind="stable")[:, :kk]
+            top = np.take_along_axis(s, order, axis=1)
+            idx[rows, :kk] = np.take_along_axis(P, order, axis=1)
+            sc[rows, :kk] = top
+            if kk > 1:
+                tied[rows] = (top[:, 1:] == top[:, :-1]).any(axis=1)
+    return idx[:, :k], sc[:, :k], tied
 
 
 def to_rankings(query_ids: Sequence[str], candidate_ids: Sequence[str], found: Found) -> Rankings:
+    """Wrap a search result ``(indices, scores, tied)`` with its ids."""
     idx, sc, tied = found
-    return Rankings(query_ids=list(query_ids), candidate_ids=list(candidate_ids), indices=idx, scores=sc, tied=tied)
+    if idx.shape[0] != len(query_ids):
+        raise ValueError(f"{idx.shape[0]} result rows for {len(query_ids)} query ids")
+    return Rankings(query_ids=list(query_ids), candidate_ids=list(candidate_ids), indices=idx, scores=sc,
+                    tied=tied)

