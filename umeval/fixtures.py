@@ -106,14 +106,13 @@ def write_frames(folder: Path, rng: np.random.Generator, colour: str, n_frames: 
 
 def write_video_ret(spec: TaskSpec, root: Path, rng: np.random.Generator, n: int = 6) -> None:
     """Caption -> video rows (``video_id``, ``caption``) and one frame folder per video."""
-    q_col, v_col = spec.options.get("query_field", "caption"), spec.options.get("video_field", "video_id")
     media = root / spec.source.media_dir
     rows = []
     for i in range(n):
         colour = list(COLOURS)[i % len(COLOURS)]
         vid = f"video{i}"
         write_frames(media / vid, rng, colour, n_frames=int(rng.integers(9, 14)))
-        rows.append({v_col: vid, q_col: f"a {colour} shape moves around"})
+        rows.append(_ret_row(spec, vid, f"a {colour} shape moves around"))
     write_parquet(rows, _rows_path(root, spec))
 
 
@@ -136,9 +135,108 @@ def write_beir(spec: TaskSpec, root: Path, rng: np.random.Generator, n: int = 5)
     write_parquet(qrels, _rows_path(root, spec, opts.get("qrels_subset", "qrels")))
 
 
+def write_video_cls(spec: TaskSpec, root: Path, rng: np.random.Generator, n: int = 5) -> None:
+    """``video_id``, ``pos_text`` (and a ``neg_text`` list for local tasks) rows, one frame folder each."""
+    labels = [f"{c}_motion" for c in COLOURS]
+    media = root / spec.source.media_dir
+    rows = []
+    for i in range(n):
+        vid = f"vid{i}"
+        write_frames(media / vid, rng, list(COLOURS)[i % 6], n_frames=int(rng.integers(5, 12)))
+        row = {"video_id": vid, "pos_text": labels[i % len(labels)]}
+        if spec.pool == "local":
+            row["neg_text"] = [labels[(i + j) % len(labels)] for j in range(4)]  # positive included
+        rows.append(row)
+    write_parquet(rows, _rows_path(root, spec))
+
+
+# Raw hub rows of each retrieval / QA dataset, keyed by the spec's transform (None: the plain columns).
+def _ret_row(spec: TaskSpec, vid: str, caption: str) -> dict[str, Any]:
+    t = (spec.transform or "").rsplit(":", 1)[-1]
+    if t == "first_caption":
+        return {"video_id": vid, "caption": [caption, "another caption"]}
+    if t == "vatex":
+        return {"videoID": vid, "enCap": [caption, "another caption"]}
+    col_v, col_q = spec.options.get("video_field", "video_id"), spec.options.get("query_field", "caption")
+    return {col_v: f"videos/{vid}.mp4" if col_v == "video" else vid, col_q: caption}
+
+
+def _qa_row(spec: TaskSpec, vid: str, i: int, subset: str | None) -> tuple[dict[str, Any], str]:
+    """A raw QA row and the frame folder (relative to the media dir) it points at."""
+    t = (spec.transform or "").rsplit(":", 1)[-1]
+    opts = ["red", "green", "blue", "yellow"]
+    q = f"what colour is shown in clip {i}?"
+    if t == "videomme":
+        return {"question": q, "videoID": vid, "options": [f"{L}. {o}." for L, o in zip("ABCD", opts)],
+                "answer": "ABCD"[i % 4], "question_id": str(i)}, vid
+    if t == "egoschema":
+        return {"question": q, "video_idx": vid, "option": [f"{L}. {o}" for L, o in zip("ABCD", opts)],
+                "answer": str(i % 4), "question_idx": str(i)}, vid
+    if t == "nextqa":
+        return {"question": q, "video": vid, "answer": i % 4, "qid": i, "type": "CW",
+                **{f"a{j}": (opts + ["purple"])[j] for j in range(5)}}, vid
+    if t == "mvbench":
+        return {"question": q, "video": f"{vid}.mp4", "candidates": opts, "answer": opts[i % 4]}, f"{subset}/{vid}.mp4"
+    if t == "activitynetqa":
+        return {"question": f"is clip {i} red", "video_name": vid, "answer": "yes" if i % 2 else "no",
+                "question_id": str(i)}, f"v_{vid}"
+    raise ValueError(f"no QA fixture format for transform {spec.transform!r}")
+
+
+def write_video_qa(spec: TaskSpec, root: Path, rng: np.random.Generator, n: int = 4) -> None:
+    media = root / spec.source.media_dir
+    subsets = spec.options.get("subsets", [spec.source.subset])
+    per = max(1, n // len(subsets))  # MVBench: one row in each of its 20 subsets
+    for subset in subsets:
+        rows = []
+        for i in range(per):
+            row, folder = _qa_row(spec, f"qa{i}", i, subset)
+            write_frames(media / folder, rng, list(COLOURS)[i % 6], n_frames=int(rng.integers(6, 12)))
+            rows.append(row)
+        write_parquet(rows, _rows_path(root, spec, subset))
+
+
+def write_video_mret(spec: TaskSpec, root: Path, rng: np.random.Generator, n: int = 3) -> None:
+    """``query``, ``video_path`` rows; ``<stem>/query/`` frames plus positive and negative clip folders."""
+    media = root / spec.source.media_dir
+    rows = []
+    for i in range(n):
+        stem = f"movie{i}"
+        write_frames(media / stem / "query", rng, "red", n_frames=10)
+        write_frames(media / stem / "positive_0", rng, list(COLOURS)[i % 6], n_frames=8)
+        for j in range(3):
+            write_frames(media / stem / f"negative_{j}", rng, list(COLOURS)[(i + j + 1) % 6], n_frames=8)
+        rows.append({"query": f"the {list(COLOURS)[i % 6]} part", "video_path": f"videos/{stem}.mp4"})
+    write_parquet(rows, _rows_path(root, spec))
+
+
+def write_momentseeker(spec: TaskSpec, root: Path, rng: np.random.Generator, n: int = 3) -> None:
+    """One query of each kind (video segment, image, text only) with positive and negative clips."""
+    media = root / spec.source.media_dir
+    rows = []
+    for i, kind in enumerate(["mp4", "jpg", ""][:n]):
+        inp = f"src/q{i}.mp4" if kind == "mp4" else f"q{i}.jpg" if kind == "jpg" else ""
+        if kind == "mp4":
+            write_frames(media / "video_frames" / f"src_q{i}", rng, "red", n_frames=9)
+        elif kind == "jpg":
+            draw("blue", "circle", rng).save(media / f"query_{inp}")
+        clips = [f"clips/m{i}_{j}.mp4" for j in range(4)]
+        for j, c in enumerate(clips):
+            write_frames(media / "video_frames" / c.removesuffix(".mp4").replace("/", "_"), rng,
+                         list(COLOURS)[j], n_frames=6)
+        rows.append({"query": f"moment {i}", "input_frames": inp,
+                     "positive_frames": [{"output_path": clips[0]}, {"output_path": clips[1]}],
+                     "negative_frames": [{"output_path": c} for c in clips[2:]]})
+    write_parquet(rows, _rows_path(root, spec))
+
+
 WRITERS: dict[str, Callable[..., None]] = {
     "mmeb_image": write_mmeb_image,
     "video_ret": write_video_ret,
+    "video_cls": write_video_cls,
+    "video_qa": write_video_qa,
+    "video_mret": write_video_mret,
+    "momentseeker": write_momentseeker,
     "beir": write_beir,
 }
 

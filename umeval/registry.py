@@ -151,6 +151,7 @@ for _family, _ref in {
     "video_cls": "umeval.loaders.video:load_classification",
     "video_qa": "umeval.loaders.video:load_qa",
     "video_mret": "umeval.loaders.video:load_moment",
+    "momentseeker": "umeval.loaders.video:load_momentseeker",
     "beir": "umeval.loaders.beir:load",
 }.items():
     LOADERS.register(_family, _ref)

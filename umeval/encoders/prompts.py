@@ -35,9 +35,11 @@ class Prompt:
 
 
 def join_text(instruction: str, text: str) -> str:
-    """Instruction then text, separated by one space (the official MMEB-V2 order)."""
-    instruction, text = instruction.strip(), text.strip()
-    return f"{instruction} {text}" if instruction and text else instruction or text
+    """Instruction then text, separated by one space (the official MMEB-V2 ``instr + " " + text``).
+
+    Neither part is stripped: the official video-QA prompt ends in a space, which gives two spaces there.
+    """
+    return f"{instruction} {text}" if instruction.strip() and text.strip() else (instruction or text).strip()
 
 
 def ume_r1(item: Item, images: list[Image.Image], videos: list[list[Image.Image]], processor: Any) -> Prompt:

@@ -81,7 +81,7 @@ def local_files(root: Path, subset: str | None, split: str) -> list[Path]:
 
 
 def read_rows(spec: TaskSpec, ctx: LoadContext, subset: str | None = None, split: str | None = None,
-              hub_id: str | None = None) -> tuple[list[Row], str]:
+              hub_id: str | None = None, transform: bool = True) -> tuple[list[Row], str]:
     """Rows of one (subset, split) of the spec's dataset, and a label naming where they came from."""
     src = spec.source
     hub_id = hub_id or src.hub_id
@@ -102,10 +102,15 @@ def read_rows(spec: TaskSpec, ctx: LoadContext, subset: str | None = None, split
         label = str(files[0]) if len(files) == 1 else f"{root}/{subset or ''}/{split}-*.parquet"
     else:
         rows, label = _hub_rows(spec, ctx, hub_id, subset, split, root)
-    if spec.transform:
-        fn = load_object(spec.transform)
-        rows = [fn(dict(r)) for r in rows]
-    return rows, label
+    return (apply_transform(spec, rows) if transform else rows), label
+
+
+def apply_transform(spec: TaskSpec, rows: list[Row]) -> list[Row]:
+    """The spec's row hook (``"module:function"``, row -> row), if any."""
+    if not spec.transform:
+        return rows
+    fn = load_object(spec.transform)
+    return [fn(dict(r)) for r in rows]
 
 
 def _hub_rows(spec: TaskSpec, ctx: LoadContext, hub_id: str, subset: str | None, split: str,
@@ -152,8 +157,8 @@ def sample_frames(folder: str, num_frames: int, *, task: str, file: str, row: in
     """``num_frames`` frame files taken uniformly over the saved frames of a video folder.
 
     Frames are natural-sorted (``frame_2`` before ``frame_10``) and picked at
-    ``linspace(0, n-1, num_frames)`` truncated to int, as the official MMEB-V2 code does; a video with
-    fewer frames repeats some.
+    ``linspace(0, n-1, num_frames)`` truncated to int, as the official MMEB-V2 code does; a folder with
+    fewer frames gives all of them (the official code does not pad).
     """
     d = Path(folder)
     if not d.is_dir():
@@ -163,6 +168,8 @@ def sample_frames(folder: str, num_frames: int, *, task: str, file: str, row: in
     if not frames:
         raise DataError(f"frame folder {folder} has no .jpg/.jpeg/.png frames",
                         "re-extract the video's frames", task=task, file=file, row=row)
+    if len(frames) <= num_frames:
+        return tuple(str(d / f) for f in frames)
     idx = np.linspace(0, len(frames) - 1, num_frames).astype(int)
     return tuple(str(d / frames[i]) for i in idx)
 

@@ -1,0 +1,140 @@
+"""The 18 MMEB-V2 video tasks (main metric hit@1).
+
+Hub rows differ between datasets; where the family loader cannot read them as they are, a ``transform``
+below (one small function per dataset, row -> row) renames or reshapes the fields.  Frames live under
+``video-tasks/frames/{video_cls,video_ret,video_mret,video_qa}/<dataset>/``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from umeval.registry import register_tasks
+from umeval.spec import DataSource, Instructions, TaskSpec
+
+F = "video-tasks/frames"
+VIDEO_CAND = "Understand the content of the provided video."
+QA_PROMPT = ("Given a video and a question, select the most accurate answer from the provided candidates. "
+             "Return only the exact text of your chosen answer. Question: ")
+LETTERS = "ABCDEFGHIJ"
+MVBENCH_SUBSETS = [
+    "episodic_reasoning", "action_sequence", "action_prediction", "action_antonym", "fine_grained_action",
+    "unexpected_action", "object_existence", "object_interaction", "object_shuffle", "moving_direction",
+    "action_localization", "scene_transition", "action_count", "moving_count", "moving_attribute",
+    "state_change", "fine_grained_pose", "character_order", "egocentric_navigation", "counterfactual_inference",
+]
+BREAKFAST_LABELS = ["pancake", "cereal", "sandwich", "scrambledegg", "friedegg", "coffee", "milk", "tea", "juice",
+                    "salad"]
+
+
+# ---------------------------------------------------------------- row transforms (hub row -> loader fields)
+
+def first_caption(row: dict[str, Any]) -> dict[str, Any]:
+    """MSVD: ``caption`` is a list; the first one is the query."""
+    return {**row, "caption": row["caption"][0] if isinstance(row["caption"], list) else row["caption"]}
+
+
+def vatex(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "video_id": row["videoID"], "caption": row["enCap"][0]}
+
+
+def _strip_letter(option: str) -> str:
+    """``"A. a red ball."`` -> ``"a red ball"``: the text after the first ". ", stripped of dots and spaces."""
+    return option.split(". ", 1)[1].strip(". ") if ". " in option else option.strip(". ")
+
+
+def _lettered(question: str, options: list[str]) -> str:
+    return (question + "\nOptions:\n" + "\n".join(f"({LETTERS[i]}) {o}" for i, o in enumerate(options))).rstrip()
+
+
+def videomme(row: dict[str, Any]) -> dict[str, Any]:
+    opts = list(row["options"])
+    return {"question": row["question"] + "\n" + "\n".join(opts), "options": [_strip_letter(o) for o in opts],
+            "answer": "ABCD".index(row["answer"]), "video": row["videoID"]}
+
+
+def egoschema(row: dict[str, Any]) -> dict[str, Any]:
+    opts = list(row["option"])
+    return {"question": row["question"] + " ".join(opts), "options": [_strip_letter(o) for o in opts],
+            "answer": int(row["answer"]), "video": row["video_idx"]}
+
+
+def nextqa(row: dict[str, Any]) -> dict[str, Any]:
+    opts = [str(row[f"a{i}"]) for i in range(5)]
+    return {"question": _lettered(row["question"], opts), "options": opts, "answer": int(row["answer"]),
+            "video": str(row["video"])}
+
+
+def mvbench(row: dict[str, Any]) -> dict[str, Any]:
+    cands = [str(c) for c in row["candidates"]]
+    return {"question": _lettered(row["question"], cands),
+            "options": [f"({LETTERS[i]}) {c}" for i, c in enumerate(cands)],
+            "answer": cands.index(str(row["answer"])), "video": f"{row['subset']}/{row['video']}"}
+
+
+def activitynetqa(row: dict[str, Any]) -> dict[str, Any]:
+    return {"question": row["question"] + "? (A) yes; (B) no.", "options": ["yes", "no"],
+            "answer": ["yes", "no"].index(str(row["answer"]).strip().lower()), "video": f"v_{row['video_name']}"}
+
+
+# ---------------------------------------------------------------- specs
+
+def _spec(name: str, meta: str, family: str, hub: str, media: str, pool: str, q: str, c: str, qm: str, cm: str,
+          *, subset: str | None = None, split: str = "test", **kw: Any) -> TaskSpec:
+    return TaskSpec(name=name, modality="video", meta=meta, family=family,
+                    source=DataSource(hub_id=hub, subset=subset, split=split, media_dir=media),
+                    query_modality=qm, candidate_modality=cm, pool=pool,  # type: ignore[arg-type]
+                    instructions={"official": Instructions(query=q, candidate=c)}, main_metric="hit@1", **kw)
+
+
+def _cls(name: str, hub: str, folder: str, q: str, **kw: Any) -> TaskSpec:
+    return _spec(name, "V-CLS", "video_cls", hub, f"{F}/video_cls/{folder}", kw.pop("pool", "global"), q, "",
+                 "video", "text", **kw)
+
+
+def _ret(name: str, hub: str, q: str, **kw: Any) -> TaskSpec:
+    return _spec(name, "V-RET", "video_ret", hub, f"{F}/video_ret/{name}", "global", q, VIDEO_CAND, "text", "video",
+                 **kw)
+
+
+def _qa(name: str, hub: str, transform: str, **kw: Any) -> TaskSpec:
+    return _spec(name, "V-QA", "video_qa", hub, f"{F}/video_qa/{name}", "local", QA_PROMPT, "", "video+text",
+                 "text", transform=f"umeval_tasks.video:{transform}", **kw)
+
+
+MRET_Q = "Find the clip that corresponds to the described scene in the given video:"
+
+register_tasks([
+    _cls("K700", "VLM2Vec/Kinetics-700", "K700", "Recognize the category of the video content."),
+    _cls("SmthSmthV2", "VLM2Vec/SmthSmthV2", "SSv2",
+         "What actions or object interactions are being performed by the person in the video?", pool="local",
+         max_queries=1000, options={"candidates_field": "neg_text"}),
+    _cls("HMDB51", "VLM2Vec/HMDB51", "HMDB51", "What actions or objects interactions are the person in the video doing?"),
+    _cls("UCF101", "VLM2Vec/UCF101", "UCF101", "What activities or sports are being performed by the person in the video?"),
+    _cls("Breakfast", "VLM2Vec/Breakfast", "Breakfast",
+         "Recognize the breakfast type that the person is cooking in the video. ", options={"labels": BREAKFAST_LABELS}),
+    _qa("MVBench", "VLM2Vec/MVBench", "mvbench", split="train", options={"subsets": MVBENCH_SUBSETS}),
+    _qa("Video-MME", "VLM2Vec/Video-MME", "videomme"),
+    _qa("NExTQA", "VLM2Vec/NExTQA", "nextqa", subset="MC"),
+    _qa("EgoSchema", "VLM2Vec/EgoSchema", "egoschema", subset="Subset"),
+    _qa("ActivityNetQA", "VLM2Vec/ActivityNetQA", "activitynetqa"),
+    _ret("DiDeMo", "VLM2Vec/DiDeMo", "Find a video that includes the following described scenes:",
+         options={"video_field": "video"}),
+    _ret("MSR-VTT", "VLM2Vec/MSR-VTT", "Find a video that contains the following visual content:", subset="test_1k"),
+    _ret("MSVD", "VLM2Vec/MSVD", "Find the video snippet that corresponds to the given summary:",
+         transform="umeval_tasks.video:first_caption"),
+    _ret("VATEX", "VLM2Vec/VATEX", "Select a video that fits the description provided:",
+         transform="umeval_tasks.video:vatex"),
+    _ret("YouCook2", "lmms-lab/YouCook2", "Find a video that demonstrates the following action while making a recipe:",
+         split="val", options={"video_field": "id", "query_field": "sentence"}),
+    _spec("QVHighlight", "V-MRET", "video_mret", "VLM2Vec/QVHighlight", f"{F}/video_mret/QVHighlight", "local",
+          MRET_Q, VIDEO_CAND, "video+text", "video"),
+    _spec("Charades-STA", "V-MRET", "video_mret", "VLM2Vec/Charades-STA", f"{F}/video_mret/Charades_STA", "local",
+          MRET_Q, VIDEO_CAND, "video+text", "video"),
+    _spec("MomentSeeker", "V-MRET", "momentseeker", "VLM2Vec/MomentSeeker", f"{F}/video_mret/MomentSeeker", "local",
+          "", "Understand the content of the provided video clip.", "text|image+text|video+text", "video",
+          options={"instructions": {
+              "video": "Find the clip that corresponds to the given sentence and video segment:",
+              "image": "Select the video clip that aligns with the given text and image:",
+              "text": "Find the clip that corresponds to the given text:"}}),
+])
