@@ -3,6 +3,9 @@
 import math
 
 import numpy as np
+import pytest
+
+from umeval.errors import UmevalError
 
 from umeval.results import LEADERBOARD_COLUMNS, atomic_write, leaderboard
 
@@ -53,9 +56,8 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path):
         tmp.write_text("half")
         raise OSError("disk full")
 
-    try:
+    with pytest.raises(UmevalError) as e:
         atomic_write(p, boom)
-    except OSError:
-        pass
+    assert str(e.value).startswith(f"cannot write {p} (disk full); free disk space")
     assert p.read_text() == "old"
     assert [f.name for f in tmp_path.iterdir()] == ["x.json"]

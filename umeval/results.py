@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 import umeval
+from umeval.errors import UmevalError
 from umeval.registry import REPO_ROOT
 
 LEADERBOARD_COLUMNS = [
@@ -49,6 +50,9 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:  # a full disk, a read-only folder: the old file (if any) stays as it was
+        raise UmevalError(f"cannot write {path} ({e.strerror or e})",
+                          "free disk space or choose another output_dir=; finished results are kept") from None
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -102,15 +102,22 @@ def read_rows(spec: TaskSpec, ctx: LoadContext, subset: str | None = None, split
         label = str(files[0]) if len(files) == 1 else f"{root}/{subset or ''}/{split}-*.parquet"
     else:
         rows, label = _hub_rows(spec, ctx, hub_id, subset, split, root)
-    return (apply_transform(spec, rows) if transform else rows), label
+    return (apply_transform(spec, rows, label) if transform else rows), label
 
 
-def apply_transform(spec: TaskSpec, rows: list[Row]) -> list[Row]:
-    """The spec's row hook (``"module:function"``, row -> row), if any."""
+def apply_transform(spec: TaskSpec, rows: list[Row], file: str) -> list[Row]:
+    """The spec's row hook (``"module:function"``, row -> row), if any; a row it cannot read is a DataError."""
     if not spec.transform:
         return rows
     fn = load_object(spec.transform)
-    return [fn(dict(r)) for r in rows]
+    out = []
+    for i, r in enumerate(rows):
+        try:
+            out.append(fn(dict(r)))
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+            raise DataError(f"malformed row ({type(e).__name__}: {e})", "fix or drop the row", task=spec.name,
+                            file=file, row=i) from None
+    return out
 
 
 def _hub_rows(spec: TaskSpec, ctx: LoadContext, hub_id: str, subset: str | None, split: str,

@@ -53,9 +53,14 @@ def load(spec: TaskSpec, ctx: LoadContext) -> TaskData:
             rel[cid] = max(score, rel.get(cid, 0.0))
 
     queries: list[Item] = []
+    seen_q: set[str] = set()
     for i, row in enumerate(q_rows):
         require(row, ("query-id", "query"), spec, q_file, i)
         qid = str(row["query-id"])
+        if qid in seen_q:
+            raise DataError(f"duplicate query-id '{qid}'", "make query ids unique", task=spec.name, file=q_file,
+                            row=i)
+        seen_q.add(qid)
         if qid not in qrels:
             continue
         queries.append(Item(id=qid, text=str(row["query"]), instruction=inst.query, source=(q_file, i)))

@@ -114,7 +114,7 @@ def load_qa(spec: TaskSpec, ctx: LoadContext) -> TaskData:
     for sub in subsets:
         part, file = read_rows(spec, ctx, subset=sub, transform=False)
         rows += [{**r, "subset": sub} for r in part]
-    rows = apply_transform(spec, rows)
+    rows = apply_transform(spec, rows, file)
     inst = spec.instruction(ctx.instruction_set)
     queries, candidates, qrels, pools = [], [], {}, []
     index: dict[str, int] = {}
