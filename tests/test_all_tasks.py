@@ -40,7 +40,7 @@ def test_the_benchmark_is_exactly_78_tasks(capsys):
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("mmeb")
-    for name, spec in discover_tasks().items():
+    for _, spec in discover_tasks().items():
         if not spec.source.generated:
             write_fixture(spec, root, seed=1)
     return root

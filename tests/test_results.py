@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from umeval.errors import UmevalError
-
 from umeval.results import LEADERBOARD_COLUMNS, atomic_write, leaderboard
 
 

@@ -10,6 +10,7 @@ batched by length so padding stays small.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -88,6 +89,7 @@ class Qwen2VLEncoder:
         self.num_workers = max(0, int(num_workers))
         self.prompt_format = get_prompt_format(model_cfg.prompt)
         self.calls = 0
+        self.wait_seconds = 0.0  # time the model waited for media decoding and the processor
         local = Path(self.model_id).is_dir()
         if not local and os.environ.get("HF_HUB_OFFLINE") == "1":
             raise ConfigError(f"checkpoint {self.model_id} is not a local folder and the hub is off",
@@ -161,7 +163,10 @@ class Qwen2VLEncoder:
         chunks = [order[i: i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         if self.num_workers == 0:
             for idx in chunks:
-                yield (idx, *self.prepare([items[i] for i in idx], task))
+                t0 = time.perf_counter()
+                prepared = self.prepare([items[i] for i in idx], task)
+                self.wait_seconds += time.perf_counter() - t0
+                yield (idx, *prepared)
             return
         with ThreadPoolExecutor(self.num_workers, thread_name_prefix="umeval-prep") as pool:
             pending: list[tuple[np.ndarray, Future[Any]]] = []
@@ -175,7 +180,10 @@ class Qwen2VLEncoder:
                 nxt = next(it, None)
                 if nxt is not None:
                     pending.append((nxt, pool.submit(self.prepare, [items[i] for i in nxt], task)))
-                yield (idx, *fut.result())
+                t0 = time.perf_counter()
+                prepared = fut.result()
+                self.wait_seconds += time.perf_counter() - t0  # the model idles while data is not ready
+                yield (idx, *prepared)
 
     # -------------------------------------------------------------- public
 
@@ -222,8 +230,6 @@ class Qwen2VLEncoder:
         under a per-item seed; each trace is then read out by one forward pass over prompt + generated token
         ids, truncated by :func:`umeval.encoders.base.gen_readout`.
         """
-        import time
-
         import torch
         from omegaconf import OmegaConf
 

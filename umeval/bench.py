@@ -1,0 +1,248 @@
+"""``make bench``: umeval's figures next to baselines measured in the same run, with ratios and peak memory.
+
+Cases (each scoring method runs in its own process, so its peak RSS is its own):
+
+1. scoring, global: exact top-10 for 10k queries x 100k candidates x 1536 dims (fp32): the bare matrix
+   product (the floor), umeval's scorer, the official per-query ``argsort(-scores)``, chunked ``torch.topk``;
+   identical top-k required.  Local: 1,000 queries, each ranking 1,000 of its own candidates.
+2. encode dedup: encoder calls / unique items on the image fixture family with shared candidates.
+3. rerun: wall time and encoder calls of re-running a finished suite.
+4. data pipeline: items/s of media decoding + processor alone, and the share of encoding time the model
+   waited for data with prefetching threads.
+5. generative: samples/s for k=4 sampled traces + embedding, vLLM vs HF backend, on the tiny model.
+
+``UMEVAL_BENCH_SCALE`` (default 1.0) scales the scoring sizes down for a quick look.  Results are printed and
+written to ``results/bench/bench.parquet`` with the machine description.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import platform
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+SCALE = float(os.environ.get("UMEVAL_BENCH_SCALE", "1.0"))
+NQ, NC, DIM, K = int(10_000 * SCALE), int(100_000 * SCALE), 1536, 10
+NL, PL = min(1000, NQ), min(1000, NC)  # local case: NL queries, each with PL candidates of its own
+
+
+def _data(seed: int, n: int, dim: int) -> np.ndarray:
+    x = np.random.default_rng(seed).standard_normal((n, dim), dtype=np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x
+
+
+def _scoring_worker(method: str, out: str, queue: Any) -> None:
+    q, c = _data(1, NQ, DIM), _data(2, NC, DIM)
+    t0 = time.perf_counter()
+    tile = 1024
+    if method == "matmul (floor)":
+        buf = np.empty((tile, NC), np.float32)
+        for t in range(0, NQ, tile):
+            np.matmul(q[t: t + tile], c.T, out=buf[: len(q[t: t + tile])])
+        top = None
+    elif method == "umeval":
+        from umeval.scoring.search import search_global
+
+        top = search_global(q, c, K, backend="auto")[0]
+    elif method == "numpy argsort (official)":
+        top = np.empty((NQ, K), np.int64)
+        for t in range(0, NQ, tile):
+            s = q[t: t + tile] @ c.T
+            for r in range(len(s)):
+                top[t + r] = np.argsort(-s[r])[:K]
+    elif method == "torch.topk (chunked)":
+        import torch
+
+        torch.set_num_threads(os.cpu_count() or 1)
+        tq, tc = torch.from_numpy(q), torch.from_numpy(c)
+        top = np.empty((NQ, K), np.int64)
+        for t in range(0, NQ, tile):
+            top[t: t + tile] = torch.topk(tq[t: t + tile] @ tc.T, K, dim=1).indices.numpy()
+    elif method == "umeval local":
+        from umeval.scoring.search import search_local
+
+        rng = np.random.default_rng(3)
+        pools = [rng.choice(NC, size=PL, replace=False) for _ in range(NL)]
+        top = search_local(q[:NL], c, pools, K)[0]
+    elif method == "numpy argsort local (official)":
+        rng = np.random.default_rng(3)
+        pools = [rng.choice(NC, size=PL, replace=False) for _ in range(NL)]
+        top = np.empty((NL, K), np.int64)
+        for r, p in enumerate(pools):
+            top[r] = p[np.argsort(-(c[p] @ q[r]))[:K]]
+    else:
+        raise ValueError(method)
+    seconds = time.perf_counter() - t0
+    if top is not None:
+        np.save(out, top)
+    queue.put({"seconds": seconds, "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024})
+
+
+def run_scoring(methods: list[str], tmp: Path) -> dict[str, dict[str, Any]]:
+    ctx = mp.get_context("spawn")
+    out: dict[str, dict[str, Any]] = {}
+    for m in methods:
+        path = str(tmp / f"{abs(hash(m))}.npy")
+        queue = ctx.Queue()
+        p = ctx.Process(target=_scoring_worker, args=(m, path, queue))
+        p.start()
+        p.join()
+        if p.exitcode != 0:
+            raise RuntimeError(f"bench case {m!r} failed (exit code {p.exitcode})")
+        res = queue.get(timeout=10)
+        res["top"] = np.load(path) if os.path.exists(path) else None
+        out[m] = res
+    return out
+
+
+def bench_scoring(tmp: Path) -> list[dict[str, Any]]:
+    rows = []
+    cand_bytes = NC * DIM * 4
+    glob = run_scoring(["matmul (floor)", "umeval", "torch.topk (chunked)", "numpy argsort (official)"], tmp)
+    floor, ours = glob["matmul (floor)"]["seconds"], glob["umeval"]
+    for m, r in glob.items():
+        same = None if r["top"] is None else bool(np.array_equal(r["top"], ours["top"]))
+        rows.append({"case": f"scoring {NQ}x{NC}x{DIM}", "method": m, "value": r["seconds"], "unit": "s",
+                     "ratio": r["seconds"] / ours["seconds"], "vs_floor": r["seconds"] / floor,
+                     "peak_vs_candidates": r["peak_rss"] / cand_bytes, "same_topk": same})
+    loc = run_scoring(["umeval local", "numpy argsort local (official)"], tmp)
+    for m, r in loc.items():
+        rows.append({"case": f"scoring local {NL}x{PL}", "method": m, "value": r["seconds"], "unit": "s",
+                     "ratio": r["seconds"] / loc["umeval local"]["seconds"], "vs_floor": None,
+                     "peak_vs_candidates": r["peak_rss"] / cand_bytes,
+                     "same_topk": bool(np.array_equal(r["top"], loc["umeval local"]["top"]))})
+    return rows
+
+
+def bench_pipeline(tmp: Path) -> list[dict[str, Any]]:
+    from umeval.config import compose_config
+    from umeval.encoders.qwen2vl import Qwen2VLEncoder
+    from umeval.fixtures import ensure_generated, write_fixture
+    from umeval.loaders import LoadContext, load_task
+    from umeval.registry import discover_tasks, resolve_tasks
+    from umeval.runner import run
+
+    rows = []
+    cache, out = tmp / "cache", tmp / "out"
+    base = ["task=mini", "model=tiny-qwen2vl", f"cache_dir={cache}", f"output_dir={out}", "progress=false"]
+    # 2. dedup on a fixture of the image family with shared candidates (ImageNet-1K shape).
+    spec = discover_tasks().get("ImageNet-1K")
+    root = write_fixture(spec, tmp / "data", n=60)
+    data = load_task(spec, LoadContext(data_root=root))
+    naive = len(data.queries) + sum(len(p) for p in data.pools or [])
+    unique = len({q.key for q in data.queries}) + len({c.key for c in data.candidates})
+    s = run(compose_config(["task=ImageNet-1K", *base[1:], f"data_root={root}", "hub=false"]))
+    rows.append({"case": "encode dedup (ImageNet-1K fixture)", "method": "umeval calls / unique items",
+                 "value": s.encoder_calls / unique, "unit": "x", "ratio": None})
+    rows.append({"case": "encode dedup (ImageNet-1K fixture)", "method": "naive calls / unique items",
+                 "value": naive / unique, "unit": "x", "ratio": naive / s.encoder_calls})
+    # 3. rerun of a finished suite.
+    t0 = time.perf_counter()
+    first = run(compose_config(base))
+    t1 = time.perf_counter()
+    again = run(compose_config(base))
+    t2 = time.perf_counter()
+    rows.append({"case": "rerun finished mini suite", "method": f"first run ({first.encoder_calls} items)",
+                 "value": t1 - t0, "unit": "s", "ratio": None})
+    rows.append({"case": "rerun finished mini suite", "method": f"rerun ({again.encoder_calls} encoder calls)",
+                 "value": t2 - t1, "unit": "s", "ratio": (t2 - t1) / (t1 - t0)})
+    # 4. data pipeline: preprocessing alone vs the model waiting for it with prefetch threads.
+    groot = ensure_generated(resolve_tasks("mini"), cache)
+    items = []
+    for sp in resolve_tasks("mini"):
+        d = load_task(sp, LoadContext(data_root=groot))
+        items += d.queries + d.candidates
+    items = items * 4
+    cfg = compose_config(base)
+    for workers in (0, 2):
+        enc = Qwen2VLEncoder(cfg.model, cache_dir=cache, batch_size=4, num_workers=workers)
+        t0 = time.perf_counter()
+        for i in range(0, len(items), 4):
+            enc.prepare(items[i: i + 4])
+        prep = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        enc.embed(items)
+        total = time.perf_counter() - t0
+        if workers == 0:
+            rows.append({"case": "data pipeline (mini items)", "method": "preprocess only (no model)",
+                         "value": len(items) / prep, "unit": "items/s", "ratio": None})
+        rows.append({"case": "data pipeline (mini items)", "method": f"encoder waits for data, num_workers={workers}",
+                     "value": enc.wait_seconds / total, "unit": "share of wall time", "ratio": None})
+    return rows
+
+
+def bench_generative(tmp: Path) -> list[dict[str, Any]]:
+    from umeval.config import compose_config
+    from umeval.fixtures import ensure_generated
+    from umeval.loaders import LoadContext, load_task
+    from umeval.registry import resolve_tasks
+
+    cache = tmp / "cache"
+    cfg = compose_config(["model=tiny-qwen2vl", "model.decoding.do_sample=true", "model.decoding.max_new_tokens=16"])
+    groot = ensure_generated(resolve_tasks("mini"), cache)
+    items = []
+    for sp in resolve_tasks("mini"):
+        items += load_task(sp, LoadContext(data_root=groot)).queries
+    rows, rates = [], {}
+    for name, ref in (("hf", "umeval.encoders.qwen2vl:Qwen2VLEncoder"),
+                      ("vllm", "umeval.encoders.vllm_backend:VllmEncoder")):
+        from umeval.registry import load_object
+
+        try:
+            enc = load_object(ref)(cfg.model, cache_dir=cache, batch_size=8)
+            enc.generate_embed(items[:1], samples=4, decoding=cfg.model.decoding)  # warm-up (engine start)
+        except Exception as e:  # noqa: BLE001 - a missing backend is reported, not fatal
+            rows.append({"case": "generative k=4", "method": name, "value": float("nan"), "unit": "samples/s",
+                         "ratio": None, "note": f"unavailable: {e}"})
+            continue
+        t0 = time.perf_counter()
+        enc.generate_embed(items, samples=4, decoding=cfg.model.decoding)
+        rates[name] = 4 * len(items) / (time.perf_counter() - t0)
+        if hasattr(enc, "close"):
+            enc.close()
+    for name, r in rates.items():
+        rows.append({"case": "generative k=4 (tiny model, 16 tokens)", "method": name, "value": r,
+                     "unit": "samples/s", "ratio": r / rates["hf"] if "hf" in rates else None})
+    return rows
+
+
+def main() -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="umeval-bench-"))
+    console = Console(width=160)
+    t0 = time.perf_counter()
+    try:
+        rows = bench_scoring(tmp) + bench_pipeline(tmp) + bench_generative(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    machine = f"{platform.machine()} {os.cpu_count()} cores, {platform.processor() or platform.platform()}"
+    df = pd.DataFrame(rows).assign(machine=machine, total_seconds=time.perf_counter() - t0)
+    table = Table(title=f"umeval bench ({machine}; ratio = method / umeval, or candidate / baseline)")
+    for c in ("case", "method", "value", "unit", "ratio", "vs_floor", "peak_vs_candidates", "same_topk"):
+        table.add_column(c)
+    for r in df.to_dict("records"):
+        table.add_row(*[f"{r.get(c):.3g}" if isinstance(r.get(c), float) and r.get(c) == r.get(c)
+                        else str(r.get(c, "")) for c in table.columns and
+                        ("case", "method", "value", "unit", "ratio", "vs_floor", "peak_vs_candidates", "same_topk")])
+    console.print(table)
+    out = Path("results/bench")
+    out.mkdir(parents=True, exist_ok=True)
+    from umeval.results import write_parquet
+
+    write_parquet(out / "bench.parquet", df.astype({"same_topk": "object"}))
+    console.print(f"written to {out / 'bench.parquet'} in {time.perf_counter() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
