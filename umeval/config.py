@@ -47,6 +47,7 @@ class ModelConfig:
     dtype: str = "auto"
     attn_implementation: str = "sdpa"
     trust_remote_code: bool = False
+    vllm_args: dict[str, Any] = field(default_factory=dict)  # passed to vllm.LLM(...), e.g. tensor_parallel_size
     decoding: DecodingConfig = field(default_factory=DecodingConfig)
     description: str = ""
 

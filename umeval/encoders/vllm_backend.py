@@ -244,6 +244,9 @@ class VllmEncoder:
             kw["gpu_memory_utilization"] = self.gpu_memory_utilization[runner]
         if runner == "pooling":
             kw.update(convert="embed", pooler_config={"pooling_type": "LAST", "use_activation": False})
+        # model.vllm_args: engine settings passed through as they are, e.g. tensor_parallel_size=2 for a model
+        # that does not fit one GPU, max_model_len, gpu_memory_utilization.
+        kw.update(dict(getattr(self.cfg, "vllm_args", None) or {}))
         return kw
 
     def _engine(self, runner: str) -> Any:
