@@ -34,6 +34,9 @@ class Prompt:
     pool_token: str | None = None  # read the last occurrence of this token; None: the last token
 
 
+PromptFormat = Callable[[Item, list[Image.Image], list[list[Image.Image]], Any], Prompt]
+
+
 def join_text(instruction: str, text: str) -> str:
     """Instruction then text, separated by one space (the official MMEB-V2 ``instr + " " + text``).
 
@@ -67,13 +70,23 @@ def vlm2vec(item: Item, images: list[Image.Image], videos: list[list[Image.Image
     return Prompt(text=f"{vis} {body}" if vis else body, images=images, videos=videos, pool_token=None)
 
 
-PROMPTS: dict[str, Callable[[Item, list[Image.Image], list[list[Image.Image]], Any], Prompt]] = {
+def render(fmt: PromptFormat, item: Item, processor: Any, task: str | None = None) -> Prompt:
+    """Decode the item's media (errors name the file) and write its prompt in format ``fmt``."""
+    from umeval.media import load_frames, load_image
+
+    images = [load_image(item.image, item, task)] if item.image is not None else []
+    images += [load_image(p, item, task) for p in item.images]
+    videos = [load_frames(item.video, item, task)] if item.video else []
+    return fmt(item, images, videos, processor)
+
+
+PROMPTS: dict[str, PromptFormat] = {
     "ume-r1": ume_r1,
     "vlm2vec": vlm2vec,
 }
 
 
-def get_prompt_format(name: str) -> Callable[[Item, list[Image.Image], list[list[Image.Image]], Any], Prompt]:
+def get_prompt_format(name: str) -> PromptFormat:
     if name not in PROMPTS:
         hint = suggest(name, PROMPTS)
         raise ConfigError(f"unknown prompt format '{name}'",

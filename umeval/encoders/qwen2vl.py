@@ -27,9 +27,8 @@ from umeval.encoders.base import (
     l2_normalise,
     sample_seed,
 )
-from umeval.encoders.prompts import GEN_TOKEN, Prompt, get_prompt_format
+from umeval.encoders.prompts import GEN_TOKEN, Prompt, get_prompt_format, render
 from umeval.errors import ConfigError, UmevalError
-from umeval.media import load_frames, load_image
 from umeval.registry import load_object
 from umeval.types import Item
 
@@ -124,12 +123,7 @@ class Qwen2VLEncoder:
                 "dtype": str(self.dtype).replace("torch.", ""), "prompt": self.cfg.prompt}
 
     def build_prompt(self, item: Item, task: str | None = None) -> Prompt:
-        images = []
-        if item.image is not None:
-            images.append(load_image(item.image, item, task))
-        images += [load_image(p, item, task) for p in item.images]
-        videos = [load_frames(item.video, item, task)] if item.video else []
-        return self.prompt_format(item, images, videos, self.processor)
+        return render(self.prompt_format, item, self.processor, task)
 
     def prepare(self, items: Sequence[Item], task: str | None = None,
                 prompts: Sequence[Prompt] | None = None) -> tuple[Any, list[Prompt]]:

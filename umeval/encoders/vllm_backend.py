@@ -38,10 +38,9 @@ from typing import Any
 import numpy as np
 
 from umeval.encoders.base import VISION_TOKENS, Advance, GenResult, Trace, gen_readout, l2_normalise, sample_seed
-from umeval.encoders.prompts import GEN_TOKEN, Prompt, get_prompt_format
+from umeval.encoders.prompts import GEN_TOKEN, Prompt, get_prompt_format, render
 from umeval.encoders.qwen2vl import pick_device, quiet_transformers, resolve_checkpoint
 from umeval.errors import ConfigError, DependencyError, UmevalError
-from umeval.media import load_frames, load_image
 from umeval.types import Item
 
 #: vLLM finish reasons -> the trace's ("stop": a stop token ended the turn, "length": out of tokens).
@@ -161,12 +160,7 @@ class VllmEncoder:
                 "prompt": self.cfg.prompt, "backend": "vllm", "vllm_version": self.vllm_version}
 
     def build_prompt(self, item: Item, task: str | None = None) -> Prompt:
-        images = []
-        if item.image is not None:
-            images.append(load_image(item.image, item, task))
-        images += [load_image(p, item, task) for p in item.images]
-        videos = [load_frames(item.video, item, task)] if item.video else []
-        return self.prompt_format(item, images, videos, self.processor)
+        return render(self.prompt_format, item, self.processor, task)
 
     def media(self, prompt: Prompt) -> dict[str, Any]:
         """The prompt's media as vLLM ``multi_modal_data``, in prompt order."""
