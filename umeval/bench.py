@@ -38,8 +38,12 @@ NL, PL = min(1000, NQ), min(1000, NC)  # local case: NL queries, each with PL ca
 
 
 def _data(seed: int, n: int, dim: int) -> np.ndarray:
-    x = np.random.default_rng(seed).standard_normal((n, dim), dtype=np.float32)
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    """Unit vectors, generated in chunks so no full-size temporary inflates the peak memory measured."""
+    rng = np.random.default_rng(seed)
+    x = np.empty((n, dim), np.float32)
+    for t in range(0, n, 4096):
+        part = rng.standard_normal((min(4096, n - t), dim), dtype=np.float32)
+        x[t: t + len(part)] = part / np.linalg.norm(part, axis=1, keepdims=True)
     return x
 
 
@@ -48,9 +52,8 @@ def _scoring_worker(method: str, out: str, queue: Any) -> None:
     t0 = time.perf_counter()
     tile = 1024
     if method == "matmul (floor)":
-        buf = np.empty((tile, NC), np.float32)
         for t in range(0, NQ, tile):
-            np.matmul(q[t: t + tile], c.T, out=buf[: len(q[t: t + tile])])
+            q[t: t + tile] @ c.T
         top = None
     elif method == "umeval":
         from umeval.scoring.search import search_global
