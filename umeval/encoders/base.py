@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
-from umeval.errors import UmevalError
+from umeval.errors import ConfigError, UmevalError
 from umeval.types import Item
 
 #: Called with the number of items just finished, for progress bars.
@@ -96,3 +96,36 @@ def sample_seed(base_seed: int, item_key: str) -> int:
     import hashlib
 
     return int.from_bytes(hashlib.sha256(f"{base_seed}:{item_key}".encode()).digest()[:4], "little") & 0x7FFFFFFF
+
+
+# ---------------------------------------------------------------- helpers shared by the backends
+
+#: Decoding fields and their defaults (umeval.config.DecodingConfig).
+DECODING_DEFAULTS = {"do_sample": False, "temperature": 1.0, "top_k": 50, "top_p": 1.0, "max_new_tokens": 8192}
+
+
+def decoding_dict(dec: Any) -> dict[str, Any]:
+    """A decoding policy as a dict, from a dict (what the runner passes), a DictConfig or a dataclass."""
+    if isinstance(dec, Mapping):
+        got = {k: dec[k] for k in DECODING_DEFAULTS if k in dec}
+    else:
+        got = {k: getattr(dec, k) for k in DECODING_DEFAULTS if hasattr(dec, k)}
+    return DECODING_DEFAULTS | got
+
+
+def token_id(tokenizer: Any, token: str, model_id: str) -> int:
+    """The id of an added token, looked up by string (ids are never hard-coded)."""
+    tid = tokenizer.convert_tokens_to_ids(token)
+    if tid is None or tid == tokenizer.unk_token_id:
+        raise ConfigError(f"checkpoint {model_id} has no token {token}",
+                          f"use a checkpoint that adds {token} or another prompt format (model.prompt=)")
+    return int(tid)
+
+
+def stop_ids(generation_config: Any, tokenizer: Any) -> list[int]:
+    """Stop tokens of generation: the generation config's EOS ids and the pad token."""
+    eos = generation_config.eos_token_id
+    ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+    if tokenizer.pad_token_id is not None:
+        ids.add(tokenizer.pad_token_id)
+    return sorted(int(i) for i in ids)

@@ -23,9 +23,12 @@ from umeval.encoders.base import (
     Advance,
     GenResult,
     Trace,
+    decoding_dict,
     gen_readout,
     l2_normalise,
     sample_seed,
+    stop_ids,
+    token_id,
 )
 from umeval.encoders.prompts import GEN_TOKEN, Prompt, get_prompt_format, render
 from umeval.errors import ConfigError, UmevalError
@@ -112,11 +115,7 @@ class Qwen2VLEncoder:
     # -------------------------------------------------------------- helpers
 
     def token_id(self, token: str) -> int:
-        tid = self.tokenizer.convert_tokens_to_ids(token)
-        if tid is None or tid == self.tokenizer.unk_token_id:
-            raise ConfigError(f"checkpoint {self.model_id} has no token {token}",
-                              f"use a checkpoint that adds {token} or another prompt format (model.prompt=)")
-        return int(tid)
+        return token_id(self.tokenizer, token, self.model_id)
 
     def info(self) -> dict[str, Any]:
         return {"model_id": self.model_id, "revision": self.revision, "device": self.device,
@@ -210,11 +209,7 @@ class Qwen2VLEncoder:
     # -------------------------------------------------------------- generative (reference backend)
 
     def stop_ids(self) -> list[int]:
-        eos = self.model.generation_config.eos_token_id
-        ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
-        if self.tokenizer.pad_token_id is not None:
-            ids.add(self.tokenizer.pad_token_id)
-        return sorted(int(i) for i in ids)
+        return stop_ids(self.model.generation_config, self.tokenizer)
 
     def generate_embed(self, items: Sequence[Item], *, samples: int = 1, base_seed: int = 0,
                        decoding: Any = None, task: str | None = None, advance: Advance | None = None) -> GenResult:
@@ -225,12 +220,8 @@ class Qwen2VLEncoder:
         ids, truncated by :func:`umeval.encoders.base.gen_readout`.
         """
         import torch
-        from omegaconf import OmegaConf
 
-        # Decoding arrives as a dict (runner), a DictConfig (model config) or any attribute object.
-        dec = OmegaConf.create(dict(decoding) if isinstance(decoding, dict) else
-                               OmegaConf.to_container(decoding) if OmegaConf.is_config(decoding) else
-                               vars(decoding)) if decoding is not None else self.cfg.decoding
+        dec = decoding_dict(decoding if decoding is not None else self.cfg.decoding)
         gen_emb = self.token_id(GEN_TOKEN)
         stops = self.stop_ids()
         vectors: list[np.ndarray] = []
@@ -240,15 +231,15 @@ class Qwen2VLEncoder:
             enc = enc.to(self.device)
             prompt_ids = enc["input_ids"][0].tolist()
             seed = sample_seed(base_seed, item.key)
-            n_ret = samples if dec.do_sample else 1
+            n_ret = samples if dec["do_sample"] else 1
             torch.manual_seed(seed)
             t0 = time.perf_counter()
-            kw: dict[str, Any] = {"do_sample": bool(dec.do_sample), "max_new_tokens": int(dec.max_new_tokens),
+            kw: dict[str, Any] = {"do_sample": bool(dec["do_sample"]), "max_new_tokens": int(dec["max_new_tokens"]),
                                   "num_return_sequences": n_ret, "eos_token_id": [s for s in stops],
                                   "pad_token_id": self.tokenizer.pad_token_id}
             kw["suppress_tokens"] = [self.token_id(t) for t in VISION_TOKENS]
-            if dec.do_sample:
-                kw.update(temperature=float(dec.temperature), top_k=int(dec.top_k), top_p=float(dec.top_p))
+            if dec["do_sample"]:
+                kw.update(temperature=float(dec["temperature"]), top_k=int(dec["top_k"]), top_p=float(dec["top_p"]))
             out = self.model.generate(**enc, **kw)
             secs = (time.perf_counter() - t0) / n_ret
             item_vecs, item_traces = [], []

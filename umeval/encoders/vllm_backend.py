@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -37,7 +37,18 @@ from typing import Any
 
 import numpy as np
 
-from umeval.encoders.base import VISION_TOKENS, Advance, GenResult, Trace, gen_readout, l2_normalise, sample_seed
+from umeval.encoders.base import (
+    VISION_TOKENS,
+    Advance,
+    GenResult,
+    Trace,
+    decoding_dict,
+    gen_readout,
+    l2_normalise,
+    sample_seed,
+    stop_ids,
+    token_id,
+)
 from umeval.encoders.prompts import GEN_TOKEN, Prompt, get_prompt_format, render
 from umeval.encoders.qwen2vl import pick_device, quiet_transformers, resolve_checkpoint
 from umeval.errors import ConfigError, DependencyError, UmevalError
@@ -46,7 +57,6 @@ from umeval.types import Item
 #: vLLM finish reasons -> the trace's ("stop": a stop token ended the turn, "length": out of tokens).
 FINISH_REASONS = {"stop": "stop", "length": "length"}
 
-_DECODING_DEFAULTS = {"do_sample": False, "temperature": 1.0, "top_k": 50, "top_p": 1.0, "max_new_tokens": 8192}
 
 
 def _import_vllm() -> Any:
@@ -63,15 +73,6 @@ def _import_vllm() -> Any:
                   else f"cannot be imported ({type(e).__name__})")
         raise DependencyError(f"backend=vllm needs vLLM, which {reason}", f"`{line}`, or use backend=hf") from None
     return vllm
-
-
-def _decoding(dec: Any) -> dict[str, Any]:
-    """A decoding policy as a dict, from a dict (what the runner passes), a DictConfig or a dataclass."""
-    if isinstance(dec, Mapping):
-        got = {k: dec[k] for k in _DECODING_DEFAULTS if k in dec}
-    else:
-        got = {k: getattr(dec, k) for k in _DECODING_DEFAULTS if hasattr(dec, k)}
-    return _DECODING_DEFAULTS | got
 
 
 class VllmEncoder:
@@ -141,19 +142,11 @@ class VllmEncoder:
             return GenerationConfig.from_model_config(getattr(cfg, "text_config", cfg))
 
     def token_id(self, token: str) -> int:
-        tid = self.tokenizer.convert_tokens_to_ids(token)
-        if tid is None or tid == self.tokenizer.unk_token_id:
-            raise ConfigError(f"checkpoint {self.model_id} has no token {token}",
-                              f"use a checkpoint that adds {token} or another prompt format (model.prompt=)")
-        return int(tid)
+        return token_id(self.tokenizer, token, self.model_id)
 
     def stop_ids(self) -> list[int]:
         """The HF backend's stop tokens: the generation config's EOS ids and the pad token."""
-        eos = self._generation_config.eos_token_id
-        ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
-        if self.tokenizer.pad_token_id is not None:
-            ids.add(self.tokenizer.pad_token_id)
-        return sorted(int(i) for i in ids)
+        return stop_ids(self._generation_config, self.tokenizer)
 
     def info(self) -> dict[str, Any]:
         return {"model_id": self.model_id, "revision": self.revision, "device": self.device, "dtype": self.dtype,
@@ -313,7 +306,7 @@ class VllmEncoder:
         Same output as :meth:`umeval.encoders.qwen2vl.Qwen2VLEncoder.generate_embed`; ``Trace.seconds`` is the
         chunk's generation time shared out over its traces.
         """
-        dec = _decoding(decoding if decoding is not None else self.cfg.decoding)
+        dec = decoding_dict(decoding if decoding is not None else self.cfg.decoding)
         gen_emb = self.token_id(GEN_TOKEN)
         stops = self.stop_ids()
         n_ret = samples if dec["do_sample"] else 1
