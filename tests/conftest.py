@@ -33,3 +33,22 @@ def tiny_encoder(tiny_model: Path, cache_dir: Path):  # type: ignore[no-untyped-
 
     cfg = compose_config(["model=tiny-qwen2vl"])
     return Qwen2VLEncoder(cfg.model, cache_dir=cache_dir, batch_size=4, num_workers=1)
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, tuple[str, ...]]:
+    """Two random images, eight random video frames and one corrupt image, shared by the encoder tests."""
+    import numpy as np
+    from PIL import Image
+
+    d = tmp_path_factory.mktemp("media")
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (40, 70, 3), dtype=np.uint8)).save(d / "a.png")
+    Image.fromarray(rng.integers(0, 255, (90, 50, 3), dtype=np.uint8)).save(d / "b.jpg")
+    frames = []
+    for i in range(8):
+        p = d / f"f{i}.jpg"
+        Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(p)
+        frames.append(str(p))
+    (d / "bad.png").write_bytes(b"not an image at all")
+    return d, tuple(frames)

@@ -5,26 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from umeval.encoders.prompts import DISC_TOKEN, UME_R1_GEN_PROMPT
 from umeval.errors import DataError
 from umeval.types import Item
-
-
-@pytest.fixture(scope="module")
-def media(tmp_path_factory):
-    d = tmp_path_factory.mktemp("media")
-    rng = np.random.default_rng(0)
-    Image.fromarray(rng.integers(0, 255, (40, 70, 3), dtype=np.uint8)).save(d / "a.png")
-    Image.fromarray(rng.integers(0, 255, (90, 50, 3), dtype=np.uint8)).save(d / "b.jpg")
-    frames = []
-    for i in range(8):
-        p = d / f"f{i}.jpg"
-        Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(p)
-        frames.append(str(p))
-    (d / "bad.png").write_bytes(b"not an image at all")
-    return d, tuple(frames)
 
 
 def items(media):

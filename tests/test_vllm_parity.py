@@ -11,7 +11,6 @@ from dataclasses import asdict
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from umeval.errors import DependencyError
 from umeval.types import Item
@@ -23,20 +22,6 @@ def _model_cfg():  # type: ignore[no-untyped-def]
     from umeval.config import compose_config
 
     return compose_config(["model=tiny-qwen2vl"]).model
-
-
-@pytest.fixture(scope="module")
-def media(tmp_path_factory):
-    d = tmp_path_factory.mktemp("vllm-media")
-    rng = np.random.default_rng(0)
-    Image.fromarray(rng.integers(0, 255, (40, 70, 3), dtype=np.uint8)).save(d / "a.png")
-    Image.fromarray(rng.integers(0, 255, (90, 50, 3), dtype=np.uint8)).save(d / "b.jpg")
-    frames = []
-    for i in range(8):
-        p = d / f"f{i}.jpg"
-        Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(p)
-        frames.append(str(p))
-    return d, tuple(frames)
 
 
 @pytest.fixture(scope="module")
