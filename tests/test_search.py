@@ -190,7 +190,15 @@ def test_faiss_boundary_ties_are_redone_whatever_faiss_kept(monkeypatch):
     assert tied.tolist() == [i % 3 != 0 for i in range(10)]
 
 
-def test_local_pools_match_brute_force():
+def _check_local(q, c, pools, k, idx, sc):
+    for r, p in enumerate(pools):
+        order = np.argsort(-(c[p] @ q[r]), kind="stable")[:k]
+        np.testing.assert_array_equal(idx[r, : len(order)], p[order])  # indices into candidates
+        assert (idx[r, len(order):] == -1).all() and np.isneginf(sc[r, len(order):]).all()
+        np.testing.assert_allclose(sc[r, : len(order)], c[p[order]] @ q[r], atol=1e-5)
+
+
+def test_local_pools_match_brute_force(backend):
     rng = np.random.default_rng(2)
     c = unit(rng.standard_normal((400, 24)))
     q = unit(rng.standard_normal((60, 24)))
@@ -198,16 +206,45 @@ def test_local_pools_match_brute_force():
     pools = [rng.choice(400, size=int(n), replace=False) for n in lengths]
     pools[5] = np.zeros(0, dtype=np.int64)  # an empty pool
     k = 5
-    idx, sc, tied = search_local(q, c, pools, k, budget_bytes=4096)  # tiny budget: many chunks
+    # Pools drawn from 400 candidates share few: the per-entry path (faiss) or gathered matvecs (numpy).
+    idx, sc, tied = search_local(q, c, pools, k, backend=backend, budget_bytes=64)  # tiny budget: many chunks
     assert idx.shape == sc.shape == (60, k)
-    for r, p in enumerate(pools):
-        order = np.argsort(-(c[p] @ q[r]), kind="stable")[:k]
-        np.testing.assert_array_equal(idx[r, : len(order)], p[order])  # indices into candidates
-        assert (idx[r, len(order):] == -1).all() and np.isneginf(sc[r, len(order):]).all()
-        np.testing.assert_allclose(sc[r, : len(order)], c[p[order]] @ q[r], atol=1e-5)
+    _check_local(q, c, pools, k, idx, sc)
     assert not tied.any()
-    same, _, _ = search_local(q, c, pools, k)  # default budget: one chunk per length
+    same, _, _ = search_local(q, c, pools, k, backend=backend)  # default budget: one chunk per length
     np.testing.assert_array_equal(same, idx)
+
+
+def test_local_shared_pools_one_product(backend, monkeypatch):
+    """Pools that are permutations of one label set take the union-product path; ranks keep pool order."""
+    rng = np.random.default_rng(4)
+    c = unit(rng.standard_normal((300, 16)))
+    c[7] = c[3]  # a tie inside the label set
+    labels = rng.choice(300, size=40, replace=False)
+    labels[:2] = [3, 7]
+    q = unit(rng.standard_normal((50, 16)))
+    q[0] = c[3]
+    pools = [rng.permutation(labels) for _ in range(50)]
+    import umeval.scoring.search as S
+
+    calls = []
+    monkeypatch.setattr(S, "_import_faiss", lambda: calls.append(1) or pytest.fail("per-entry path used"))
+    idx, sc, tied = S.search_local(q, c, pools, 6, backend=backend, budget_bytes=40 * 4 * 8)  # 8 queries a chunk
+    _check_local(q, c, pools, 6, idx, sc)
+    first = [int(i) for i in pools[0] if i in (3, 7)]
+    assert idx[0, :2].tolist() == first and tied[0]  # tied at 1.0: pool order decides
+    assert calls == []
+
+
+def test_local_backends_agree_on_large_pools():
+    pytest.importorskip("faiss")
+    rng = np.random.default_rng(5)
+    c, q = unit(rng.standard_normal((3000, 64))), unit(rng.standard_normal((40, 64)))
+    pools = [rng.choice(3000, size=200, replace=False) for _ in range(40)]
+    a = search_local(q, c, pools, 10, backend="faiss")
+    b = search_local(q, c, pools, 10, backend="numpy")
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_allclose(a[1], b[1], atol=1e-6)
 
 
 def test_local_ties_keep_pool_order():
