@@ -4,7 +4,9 @@ Cases (each scoring method runs in its own process, so its peak RSS is its own):
 
 1. scoring, global: exact top-10 for 10k queries x 100k candidates x 1536 dims (fp32): the bare matrix
    product (the floor), umeval's scorer, the official per-query ``argsort(-scores)``, chunked ``torch.topk``;
-   identical top-k required.  Local: 1,000 queries, each ranking 1,000 of its own candidates.
+   identical top-k required.  Local: 1,000 queries, each ranking 1,000 of its own candidates, drawn at random
+   from the 100k (``random``) or one shared label set in a different order per query (``shared``, the shape
+   of the classification tasks).  float16 storage: score change and top-k agreement against float32.
 2. encode dedup: encoder calls / unique items on the image fixture family with shared candidates.
 3. rerun: wall time and encoder calls of re-running a finished suite.
 4. data pipeline: items/s of media decoding + processor alone, and the share of encoding time the model
@@ -47,6 +49,15 @@ def _data(seed: int, n: int, dim: int) -> np.ndarray:
     return x
 
 
+def _pools(method: str) -> list[np.ndarray]:
+    """Local pools: PL candidates per query drawn from all NC, or (shared) one label set in shuffled orders."""
+    rng = np.random.default_rng(3)
+    if "shared" in method:
+        labels = rng.choice(NC, size=PL, replace=False)
+        return [rng.permutation(labels) for _ in range(NL)]
+    return [rng.choice(NC, size=PL, replace=False) for _ in range(NL)]
+
+
 def _scoring_worker(method: str, out: str, queue: Any) -> None:
     q, c = _data(1, NQ, DIM), _data(2, NC, DIM)
     t0 = time.perf_counter()
@@ -73,17 +84,13 @@ def _scoring_worker(method: str, out: str, queue: Any) -> None:
         top = np.empty((NQ, K), np.int64)
         for t in range(0, NQ, tile):
             top[t: t + tile] = torch.topk(tq[t: t + tile] @ tc.T, K, dim=1).indices.numpy()
-    elif method == "umeval local":
+    elif method.startswith("umeval local"):
         from umeval.scoring.search import search_local
 
-        rng = np.random.default_rng(3)
-        pools = [rng.choice(NC, size=PL, replace=False) for _ in range(NL)]
-        top = search_local(q[:NL], c, pools, K)[0]
-    elif method == "numpy argsort local (official)":
-        rng = np.random.default_rng(3)
-        pools = [rng.choice(NC, size=PL, replace=False) for _ in range(NL)]
+        top = search_local(q[:NL], c, _pools(method), K)[0]
+    elif method.startswith("numpy argsort local"):
         top = np.empty((NL, K), np.int64)
-        for r, p in enumerate(pools):
+        for r, p in enumerate(_pools(method)):
             top[r] = p[np.argsort(-(c[p] @ q[r]))[:K]]
     else:
         raise ValueError(method)
@@ -120,13 +127,44 @@ def bench_scoring(tmp: Path) -> list[dict[str, Any]]:
         rows.append({"case": f"scoring {NQ}x{NC}x{DIM}", "method": m, "value": r["seconds"], "unit": "s",
                      "ratio": r["seconds"] / ours["seconds"], "vs_floor": r["seconds"] / floor,
                      "peak_vs_candidates": r["peak_rss"] / cand_bytes, "same_topk": same})
-    loc = run_scoring(["umeval local", "numpy argsort local (official)"], tmp)
-    for m, r in loc.items():
-        rows.append({"case": f"scoring local {NL}x{PL}", "method": m, "value": r["seconds"], "unit": "s",
-                     "ratio": r["seconds"] / loc["umeval local"]["seconds"], "vs_floor": None,
-                     "peak_vs_candidates": r["peak_rss"] / cand_bytes,
-                     "same_topk": bool(np.array_equal(r["top"], loc["umeval local"]["top"]))})
+    for kind in ("random", "shared"):
+        names = [f"umeval local ({kind})", f"numpy argsort local ({kind}, official)"]
+        loc = run_scoring(names, tmp)
+        ours = loc[names[0]]
+        for m, r in loc.items():
+            rows.append({"case": f"scoring local {NL}x{PL}, {kind} pools", "method": m, "value": r["seconds"],
+                         "unit": "s", "ratio": r["seconds"] / ours["seconds"], "vs_floor": None,
+                         "peak_vs_candidates": r["peak_rss"] / cand_bytes,
+                         "same_topk": bool(np.array_equal(r["top"], ours["top"]))})
     return rows
+
+
+def bench_float16(tmp: Path) -> list[dict[str, Any]]:
+    """store_dtype=float16: the bytes saved, how far scores moved, how many top-k lists changed."""
+    from umeval.scoring.search import search_global
+    from umeval.store import EmbeddingStore
+
+    nq = max(1, NQ // 10)
+    q, c = _data(1, nq, DIM), _data(2, NC, DIM)
+    q16, c16 = (x.astype(np.float16).astype(np.float32) for x in (q, c))
+    i32, s32, _ = search_global(q, c, K)
+    i16, s16, _ = search_global(q16, c16, K)
+    case = f"float16 store ({nq}x{NC}x{DIM}, top-{K})"
+    size = {}
+    for dtype in ("float32", "float16"):  # the store's shard files for the first 10k candidates
+        part = c[:10_000]
+        EmbeddingStore(tmp / f"store-{dtype}", dtype=dtype).put([f"c{i}" for i in range(len(part))], part)
+        size[dtype] = sum(f.stat().st_size for f in (tmp / f"store-{dtype}").glob("shard-*.npz"))
+    return [
+        {"case": case, "method": "store bytes float16 / float32", "value": size["float16"] / size["float32"],
+         "unit": "x", "ratio": None},
+        {"case": case, "method": "max |score16 - score32| in the top-k (bound 9.8e-4)",
+         "value": float(np.abs(s16 - s32).max()), "unit": "abs", "ratio": None},
+        {"case": case, "method": "queries with an identical top-k list", "value": float((i16 == i32).all(1).mean()),
+         "unit": "share", "ratio": None},
+        {"case": case, "method": "queries with an identical top-1", "value": float((i16[:, 0] == i32[:, 0]).mean()),
+         "unit": "share", "ratio": None},
+    ]
 
 
 def bench_pipeline(tmp: Path) -> list[dict[str, Any]]:
@@ -226,7 +264,7 @@ def main() -> None:
     console = Console(width=160)
     t0 = time.perf_counter()
     try:
-        rows = bench_scoring(tmp) + bench_pipeline(tmp) + bench_generative(tmp)
+        rows = bench_scoring(tmp) + bench_float16(tmp) + bench_pipeline(tmp) + bench_generative(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     machine = f"{platform.machine()} {os.cpu_count()} cores, {platform.processor() or platform.platform()}"

@@ -88,6 +88,7 @@ class RunConfig:
     seed: int = 0
     progress: bool = True
     shard: str | None = None  # "i/n": encode this slice only; then run again without shard= to score
+    store_dtype: str = "float32"  # float32 | float16: how the embedding store keeps vectors (see umeval.store)
 
 
 _registered = False
@@ -153,6 +154,9 @@ def compose_config(overrides: list[str]) -> DictConfig:
         raise ConfigError(f"gen.samples={cfg.gen.samples} must be at least 1", "pass gen.samples=1 or more")
     if cfg.mode not in ("disc", "gen", "both"):
         raise ConfigError(f"mode={cfg.mode} is not one of disc, gen, both", "pass mode=disc, mode=gen or mode=both")
+    if cfg.store_dtype not in ("float32", "float16"):
+        raise ConfigError(f"store_dtype={cfg.store_dtype} is not one of float32, float16",
+                          "pass store_dtype=float32 (exact) or store_dtype=float16 (half the disk)")
     return cfg
 
 

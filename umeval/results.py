@@ -34,7 +34,7 @@ from umeval.registry import REPO_ROOT
 LEADERBOARD_COLUMNS = [
     "model", "mode", "level", "name", "task", "metric", "value", "is_main", "modality", "meta", "benchmark",
     "n_tasks", "n_tasks_expected", "n_queries", "n_tied", "status", "error", "instruction_set", "decoding",
-    "umeval_version", "git_commit", "model_id", "model_revision", "dataset_revision", "config_hash",
+    "store_dtype", "umeval_version", "git_commit", "model_id", "model_revision", "dataset_revision", "config_hash",
     "timestamp",
 ]
 
@@ -104,7 +104,7 @@ def rollups(task_df: pd.DataFrame, expected: dict[str, dict[str, int]] | None = 
     """
     main = task_df[task_df["is_main"] & (task_df["level"] == "task")]
     out = []
-    carry = ["instruction_set", "decoding", "umeval_version", "git_commit", "model_id", "model_revision",
+    carry = ["instruction_set", "decoding", "store_dtype", "umeval_version", "git_commit", "model_id", "model_revision",
              "config_hash", "timestamp", "benchmark"]
     for (model, mode), g in main.groupby(["model", "mode"], sort=False):
         for level, key in (("meta", "meta"), ("modality", "modality"), ("overall", None)):

@@ -109,7 +109,7 @@ def rank(data: TaskData, queries: Embeddings, candidates: Embeddings, *, k: int,
     if data.pools is None:
         found = search_global(queries.vectors, candidates.vectors, k, backend=backend, query_tile=query_tile)
     else:
-        found = search_local(queries.vectors, candidates.vectors, data.pools, k)
+        found = search_local(queries.vectors, candidates.vectors, data.pools, k, backend=backend)
     return to_rankings(queries.ids, candidates.ids, found)
 
 
@@ -172,6 +172,12 @@ def encoder_fingerprint(cfg: DictConfig) -> str:
                         "device": cfg.device if m.dtype == "auto" else None, "seed": cfg.seed})
 
 
+def open_store(cdir: Path, cfg: DictConfig) -> EmbeddingStore:
+    """The model's embedding store; float16 vectors live in their own folder, never mixed with float32 ones."""
+    name = cfg.model.name if cfg.store_dtype == "float32" else f"{cfg.model.name}@{cfg.store_dtype}"
+    return EmbeddingStore(cdir / "embeddings" / name, dtype=cfg.store_dtype)
+
+
 def task_fingerprint(spec: TaskSpec, cfg: DictConfig, mode: str, instruction_set: str) -> str:
     model = {k: v for k, v in to_dict(cfg.model).items() if k != "description"}
     return fingerprint({
@@ -179,6 +185,8 @@ def task_fingerprint(spec: TaskSpec, cfg: DictConfig, mode: str, instruction_set
                                   "options": spec.options, "metrics": spec.metrics, "max_queries": spec.max_queries},
         "model": model, "mode": mode, "instruction_set": instruction_set, "limit": cfg.limit,
         "k": metric_k(spec, cfg.scorer.k), "gen": to_dict(cfg.gen) if mode == "gen" else None,
+        # float32, the default, adds nothing, so fingerprints of earlier runs stay valid.
+        **({"store_dtype": cfg.store_dtype} if cfg.store_dtype != "float32" else {}),
     })
 
 
@@ -247,7 +255,7 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
                               num_workers=cfg.num_workers)
         return encoder
 
-    memo = EmbeddingMemo(EmbeddingStore(cdir / "embeddings" / cfg.model.name), encoder_fingerprint(cfg),
+    memo = EmbeddingMemo(open_store(cdir, cfg), encoder_fingerprint(cfg),
                          chunk=8 * int(cfg.batch_size))
     shard = parse_shard(cfg.shard)
     if shard is not None:
@@ -434,7 +442,7 @@ def _row_base(spec: TaskSpec, mode: str, cfg: DictConfig, inst_set: str, fp: str
             "decoding": json.dumps(to_dict(cfg.model.decoding), sort_keys=True) if mode == "gen" else None,
             "model_id": cfg.model.path or f"{cfg.model.name} (built by {cfg.model.builder})",
             "model_revision": str(cfg.model.revision), "dataset_revision": spec.source.revision,
-            "config_hash": fp, **res.provenance()}
+            "store_dtype": str(cfg.store_dtype), "config_hash": fp, **res.provenance()}
 
 
 def _read_scores(path: Path) -> dict[str, Any] | None:

@@ -5,9 +5,15 @@ the mode (disc/gen), for generative samples the sample index, seed and decoding 
 (instruction, text, and each media file's path, size and modification time, or the bytes of embedded
 images).  Change any of these and exactly the affected items are encoded again.
 
-Vectors are appended in shard files (``.npz`` of a string key array and a float32 matrix, read with
+Vectors are appended in shard files (``.npz`` of a string key array and a float32 or float16 matrix, read with
 ``allow_pickle=False``), each written atomically as soon as a batch is done, so a killed run keeps every
 finished batch and a rerun encodes only what is missing.
+
+float16 storage (``store_dtype=float16``) halves the store on disk and in memory; :meth:`EmbeddingStore.get`
+always returns float32.  Rounding a component to float16 changes it by at most ``u = 2**-11`` of its size
+(unit roundoff; subnormals aside, which for unit vectors of a few thousand dims are far below it), so for unit
+vectors ``|score16 - score32| <= 2u + u**2 < 9.8e-4``; two candidates can swap ranks only where their float32
+scores are within twice that.
 """
 
 from __future__ import annotations
@@ -40,11 +46,18 @@ def entry_key(encoder_id: str, mode: str, item: Item, extra: str = "") -> str:
     return hashlib.sha256(f"{encoder_id}|{mode}|{extra}|{media_fingerprint(item)}".encode()).hexdigest()[:40]
 
 
+#: Dtypes a store may hold its vectors in.
+STORE_DTYPES = ("float32", "float16")
+
+
 class EmbeddingStore:
     """A folder of shard files; an in-memory index of key -> (shard, row) built on open."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, dtype: str = "float32") -> None:
+        if dtype not in STORE_DTYPES:
+            raise ValueError(f"store dtype {dtype!r} is not one of {', '.join(STORE_DTYPES)}")
         self.root = Path(root)
+        self.dtype = np.dtype(dtype)
         self.root.mkdir(parents=True, exist_ok=True)
         self._index: dict[str, tuple[Path, int]] = {}
         self._loaded: dict[Path, np.ndarray] = {}
@@ -72,7 +85,7 @@ class EmbeddingStore:
                 with np.load(shard, allow_pickle=False) as z:
                     self._loaded[shard] = z["vectors"]
             rows.append(self._loaded[shard][i])
-        return np.stack(rows) if rows else np.zeros((0, 0), np.float32)
+        return np.stack(rows).astype(np.float32, copy=False) if rows else np.zeros((0, 0), np.float32)
 
     def get_meta(self, keys: Sequence[str]) -> list[str]:
         """The JSON strings stored beside the vectors (e.g. generative traces); "" where none."""
@@ -89,7 +102,7 @@ class EmbeddingStore:
         keys = [str(k) for k in keys]
         if not keys:
             return
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        vectors = np.ascontiguousarray(vectors, dtype=self.dtype)
         name = self.root / f"shard-{uuid.uuid4().hex}.npz"
         tmp = name.with_name("." + name.name + ".tmp")
         arrays = {"keys": np.array(keys), "vectors": vectors}
