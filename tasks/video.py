@@ -7,6 +7,7 @@ below (one small function per dataset, row -> row) renames or reshapes the field
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from umeval.registry import register_tasks
@@ -23,8 +24,15 @@ MVBENCH_SUBSETS = [
     "action_localization", "scene_transition", "action_count", "moving_count", "moving_attribute",
     "state_change", "fine_grained_pose", "character_order", "egocentric_navigation", "counterfactual_inference",
 ]
-BREAKFAST_LABELS = ["pancake", "cereal", "sandwich", "scrambledegg", "friedegg", "coffee", "milk", "tea", "juice",
-                    "salad"]
+
+
+def labels(dataset: str) -> list[str]:
+    """The fixed label list of a global video-classification dataset (``labels/<dataset>.txt``, one per line).
+
+    These are the class names the official evaluation adds to the candidate pool after the rows' own labels,
+    in the official order (which decides the candidates' order, and so ties).
+    """
+    return (Path(__file__).parent / "labels" / f"{dataset}.txt").read_text(encoding="utf-8").splitlines()
 
 
 # ---------------------------------------------------------------- row transforms (hub row -> loader fields)
@@ -105,14 +113,17 @@ def _qa(name: str, hub: str, transform: str, **kw: Any) -> TaskSpec:
 MRET_Q = "Find the clip that corresponds to the described scene in the given video:"
 
 register_tasks([
-    _cls("K700", "VLM2Vec/Kinetics-700", "K700", "Recognize the category of the video content."),
+    _cls("K700", "VLM2Vec/Kinetics-700", "K700", "Recognize the category of the video content.",
+         options={"labels": labels("K700")}),
     _cls("SmthSmthV2", "VLM2Vec/SmthSmthV2", "SSv2",
          "What actions or object interactions are being performed by the person in the video?", pool="local",
          max_queries=1000, options={"candidates_field": "neg_text"}),
-    _cls("HMDB51", "VLM2Vec/HMDB51", "HMDB51", "What actions or objects interactions are the person in the video doing?"),
-    _cls("UCF101", "VLM2Vec/UCF101", "UCF101", "What activities or sports are being performed by the person in the video?"),
+    _cls("HMDB51", "VLM2Vec/HMDB51", "HMDB51", "What actions or objects interactions are the person in the video doing?",
+         options={"labels": labels("HMDB51")}),
+    _cls("UCF101", "VLM2Vec/UCF101", "UCF101", "What activities or sports are being performed by the person in the video?",
+         options={"labels": labels("UCF101")}),
     _cls("Breakfast", "VLM2Vec/Breakfast", "Breakfast",
-         "Recognize the breakfast type that the person is cooking in the video. ", options={"labels": BREAKFAST_LABELS}),
+         "Recognize the breakfast type that the person is cooking in the video. ", options={"labels": labels("Breakfast")}),
     _qa("MVBench", "VLM2Vec/MVBench", "mvbench", split="train", options={"subsets": MVBENCH_SUBSETS}),
     _qa("Video-MME", "VLM2Vec/Video-MME", "videomme"),
     _qa("NExTQA", "VLM2Vec/NExTQA", "nextqa", subset="MC"),

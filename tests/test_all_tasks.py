@@ -56,3 +56,19 @@ def test_task_end_to_end(task, data_root, tmp_path, cache_dir, tiny_encoder):
     spec = discover_tasks().get(task)
     assert 0.0 <= scores["metrics"][spec.main_metric] <= 1.0
     assert (tmp_path / "tiny-qwen2vl" / "tasks" / task / "disc" / "per_query.parquet").exists()
+
+
+@pytest.mark.parametrize(("task", "n", "sample"), [("K700", 700, "playing_lute"), ("UCF101", 101, "ApplyEyeMakeup"),
+                                                   ("HMDB51", 51, "brush_hair"), ("Breakfast", 10, "scrambledegg")])
+def test_global_video_classification_ranks_the_official_label_list(task, n, sample, data_root):
+    """The pool is the rows' labels in order of first appearance, then the rest of the dataset's fixed list."""
+    from umeval.loaders import LoadContext, load_task
+
+    spec = discover_tasks().get(task)
+    labels = spec.options["labels"]
+    assert len(labels) == len(set(labels)) == n and sample in labels  # official names keep underscores/case
+    data = load_task(spec, LoadContext(data_root=data_root, allow_hub=False))
+    row_labels = list(dict.fromkeys(label for q in data.qrels.values() for label in q))
+    names = [c.id for c in data.candidates]
+    assert names[: len(row_labels)] == row_labels
+    assert names[len(row_labels):] == [x for x in labels if x not in set(row_labels)]
