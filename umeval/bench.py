@@ -12,7 +12,9 @@ Cases (each scoring method runs in its own process, so its peak RSS is its own):
 4. data pipeline: items/s of media decoding + processor alone, and the share of encoding time the model
    waited for data with prefetching threads.
 5. generative: samples/s for k=4 sampled traces + embedding, vLLM vs HF backend, on the tiny model.
+6. precision: one product in fp32, int8 and fp16, to see whether reduced precision could beat the fp32 floor.
 
+``python -m umeval.bench scoring float16`` runs only those sections (written to ``bench-scoring-float16.parquet``).
 ``UMEVAL_BENCH_SCALE`` (default 1.0) scales the scoring sizes down for a quick look.  Results are printed and
 written to ``results/bench/bench.parquet`` with the machine description.
 """
@@ -58,7 +60,19 @@ def _pools(method: str) -> list[np.ndarray]:
     return [rng.choice(NC, size=PL, replace=False) for _ in range(NL)]
 
 
+def _die_with_parent() -> None:
+    """Linux: end this worker when the bench process ends, so a stopped bench leaves nothing loading the CPU."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _scoring_worker(method: str, out: str, queue: Any) -> None:
+    _die_with_parent()
     q, c = _data(1, NQ, DIM), _data(2, NC, DIM)
     t0 = time.perf_counter()
     tile = 1024
@@ -259,12 +273,57 @@ def bench_generative(tmp: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def main() -> None:
+def bench_precision(tmp: Path) -> list[dict[str, Any]]:
+    """Throughput of one product (2048 x 20000 x 1536) in fp32, int8 and fp16 on this CPU.
+
+    Says whether a reduced-precision pre-screen could beat the fp32 product floor of exact scoring.
+    """
+    import warnings
+
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    m, n, d = 2048, 20_000, DIM
+    x, w = torch.from_numpy(_data(5, m, d)), torch.from_numpy(_data(6, n, d))
+    runs: dict[str, Any] = {"fp32 (numpy/BLAS)": lambda: x.numpy() @ w.numpy().T}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's quantized ops warn that they are deprecated
+        try:
+            xq = torch.quantize_per_tensor(x, 1 / 127, 128, torch.quint8)
+            wq = torch.ops.quantized.linear_prepack(torch.quantize_per_tensor(w, 1 / 127, 0, torch.qint8), None)
+            runs["int8 (fbgemm quantized.linear)"] = lambda: torch.ops.quantized.linear(xq, wq, 1.0, 0)
+            w16 = torch.ops.quantized.linear_prepack_fp16(w, None)
+            runs["fp16 (fbgemm linear_dynamic_fp16)"] = lambda: torch.ops.quantized.linear_dynamic_fp16(x, w16)
+        except (RuntimeError, AttributeError):
+            pass
+        rates = {}
+        for name, f in runs.items():
+            f()  # warm-up
+            t0 = time.perf_counter()
+            f()
+            rates[name] = 2 * m * n * d / (time.perf_counter() - t0) / 1e9
+    base = rates["fp32 (numpy/BLAS)"]
+    return [{"case": f"product {m}x{n}x{d} by precision", "method": k, "value": v, "unit": "G ops/s",
+             "ratio": v / base} for k, v in rates.items()]
+
+
+SECTIONS = {"scoring": bench_scoring, "float16": bench_float16, "precision": bench_precision,
+            "pipeline": bench_pipeline, "generative": bench_generative}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m umeval.bench [section ...]``: every section by default (see ``SECTIONS``)."""
+    import sys
+
+    names = (sys.argv[1:] if argv is None else argv) or list(SECTIONS)
+    unknown = [n for n in names if n not in SECTIONS]
+    if unknown:
+        raise SystemExit(f"umeval.bench: unknown section {unknown[0]!r}; use any of {', '.join(SECTIONS)}")
     tmp = Path(tempfile.mkdtemp(prefix="umeval-bench-"))
     console = Console(width=160)
     t0 = time.perf_counter()
     try:
-        rows = bench_scoring(tmp) + bench_float16(tmp) + bench_pipeline(tmp) + bench_generative(tmp)
+        rows = [r for n in names for r in SECTIONS[n](tmp)]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     machine = f"{platform.machine()} {os.cpu_count()} cores, {platform.processor() or platform.platform()}"
@@ -281,8 +340,9 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     from umeval.results import write_parquet
 
-    write_parquet(out / "bench.parquet", df.astype({"same_topk": "object"}))
-    console.print(f"written to {out / 'bench.parquet'} in {time.perf_counter() - t0:.0f} s")
+    path = out / ("bench.parquet" if names == list(SECTIONS) else f"bench-{'-'.join(names)}.parquet")
+    write_parquet(path, df.astype({"same_topk": "object"}) if "same_topk" in df else df)
+    console.print(f"written to {path} in {time.perf_counter() - t0:.0f} s")
 
 
 if __name__ == "__main__":

@@ -62,6 +62,11 @@ FINISH_REASONS = {"stop": "stop", "length": "length"}
 def _import_vllm() -> Any:
     """``vllm``, or a DependencyError with the install line for this machine."""
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")  # vLLM logs at INFO on stderr, in every process
+    os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")  # engine processes: torch's NUMA-binding notice
+    if os.environ["VLLM_LOGGING_LEVEL"].upper() in ("ERROR", "CRITICAL"):
+        from umeval.compat.vllm_cpu import quiet
+
+        quiet(force=True)  # this process; engine processes run it from the .pth that `make install` writes
     try:
         import vllm
         from vllm.platforms import current_platform  # noqa: F401
