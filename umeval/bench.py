@@ -307,6 +307,32 @@ def bench_precision(tmp: Path) -> list[dict[str, Any]]:
              "ratio": v / base} for k, v in rates.items()]
 
 
+def machine_description() -> str:
+    """CPU model, core count, memory and GPU, for the bench rows (figures mean little without them)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = f"{line.split(':', 1)[1].strip()} ({platform.machine()})"
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        mem = f", {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB"
+    except (ValueError, OSError, AttributeError):
+        pass
+    gpu = "no GPU"
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            gpu = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
+    except ImportError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores{mem}, {gpu}"
+
+
 SECTIONS = {"scoring": bench_scoring, "float16": bench_float16, "precision": bench_precision,
             "pipeline": bench_pipeline, "generative": bench_generative}
 
@@ -326,7 +352,7 @@ def main(argv: list[str] | None = None) -> None:
         rows = [r for n in names for r in SECTIONS[n](tmp)]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    machine = f"{platform.machine()} {os.cpu_count()} cores, {platform.processor() or platform.platform()}"
+    machine = machine_description()
     df = pd.DataFrame(rows).assign(machine=machine, total_seconds=time.perf_counter() - t0)
     table = Table(title=f"umeval bench ({machine}; ratio = method / umeval, or candidate / baseline)")
     for c in ("case", "method", "value", "unit", "ratio", "vs_floor", "peak_vs_candidates", "same_topk"):
