@@ -47,6 +47,21 @@ def _import_faiss():  # type: ignore[no-untyped-def]
     return faiss
 
 
+def _resolve(k: int, backend: str) -> str:
+    """Check ``k`` and the backend name; ``auto`` becomes faiss when importable, else numpy."""
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    if backend not in ("auto", "faiss", "numpy"):
+        raise ValueError(f"unknown search backend {backend!r}; use auto, faiss or numpy")
+    if backend != "auto":
+        return backend
+    try:
+        _import_faiss()
+        return "faiss"
+    except DependencyError:
+        return "numpy"
+
+
 def _f32(x: np.ndarray) -> np.ndarray:
     """A C-contiguous float32 view, or a copy when the caller's array is not one (never modified)."""
     x = np.ascontiguousarray(x, dtype=np.float32)
@@ -142,10 +157,7 @@ def search_global(queries: np.ndarray, candidates: np.ndarray, k: int, *, backen
     policy.  ``backend`` is ``"auto"``, ``"faiss"`` or ``"numpy"``; ``query_tile`` bounds the numpy
     backend's score block to ``query_tile x n_candidates``.
     """
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    if backend not in ("auto", "faiss", "numpy"):
-        raise ValueError(f"unknown search backend {backend!r}; use auto, faiss or numpy")
+    backend = _resolve(k, backend)
     q, c = _f32(queries), _f32(candidates)
     if q.shape[1] != c.shape[1]:
         raise ValueError(f"queries have dim {q.shape[1]} but candidates dim {c.shape[1]}")
@@ -153,12 +165,6 @@ def search_global(queries: np.ndarray, candidates: np.ndarray, k: int, *, backen
     kk = min(k + 1, nc)  # one past the cutoff, to see ties across it
     if nq == 0 or nc == 0:
         return _finish(np.zeros((nq, 0), np.int64), np.zeros((nq, 0), np.float32), k)
-    if backend == "auto":
-        try:
-            _import_faiss()
-            backend = "faiss"
-        except DependencyError:
-            backend = "numpy"
     if backend == "faiss":
         idx, sc = _faiss_top(q, c, kk)
     else:
@@ -206,16 +212,7 @@ def search_local(queries: np.ndarray, candidates: np.ndarray, pools: Sequence[np
     union; otherwise ``faiss`` computes one dot product per pool entry without copying the pool's vectors, and
     ``numpy`` gathers the pool's vectors in blocks of ``budget_bytes`` and runs batched matvecs.
     """
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    if backend not in ("auto", "faiss", "numpy"):
-        raise ValueError(f"unknown search backend {backend!r}; use auto, faiss or numpy")
-    if backend == "auto":
-        try:
-            _import_faiss()
-            backend = "faiss"
-        except DependencyError:
-            backend = "numpy"
+    backend = _resolve(k, backend)
     q, c = _f32(queries), _f32(candidates)
     nq, nc = len(q), len(c)
     if len(pools) != nq:
