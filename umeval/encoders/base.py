@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -41,6 +41,25 @@ def l2_normalise(vectors: np.ndarray, items: Sequence[Item], task: str | None = 
         raise UmevalError(f"task {task}: the embedding of item {it.id}{where} is NaN, inf or zero",
                           "check the checkpoint and its dtype (try dtype=float32)")
     return v / norms[:, None]
+
+
+def assemble(encoder: Encoder, items: Sequence[Item], batches: Iterable[tuple[Any, np.ndarray]],
+             task: str | None = None, advance: Advance | None = None) -> np.ndarray:
+    """The L2-normalised ``(len(items), dim)`` matrix from ``(row indices, vectors)`` batches in any order.
+
+    After each batch the encoder's ``calls`` counter and the progress callback move on by the batch's size.
+    """
+    out: np.ndarray | None = None
+    for idx, vec in batches:
+        if out is None:
+            out = np.empty((len(items), vec.shape[1]), dtype=np.float32)
+        out[idx] = vec
+        encoder.calls += len(vec)
+        if advance:
+            advance(len(vec))
+    if out is None:
+        return np.zeros((0, 0), dtype=np.float32)
+    return l2_normalise(out, items, task)
 
 
 # ---------------------------------------------------------------- generative embeddings

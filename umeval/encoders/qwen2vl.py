@@ -23,6 +23,7 @@ from umeval.encoders.base import (
     Advance,
     GenResult,
     Trace,
+    assemble,
     decoding_dict,
     gen_readout,
     l2_normalise,
@@ -190,21 +191,13 @@ class Qwen2VLEncoder:
               advance: Advance | None = None) -> np.ndarray:
         if mode != "disc":
             raise ConfigError(f"the HF discriminative encoder cannot run mode={mode}", "use mode=disc")
-        out: np.ndarray | None = None
-        for idx, enc, prompts in self._batches(items, batch_order(items), task):
-            pos = self.pool_positions(enc["input_ids"], enc["attention_mask"], prompts)
-            hs = self.hidden_states(enc)
-            rows = np.arange(len(prompts))
-            vec = hs[rows, pos].float().cpu().numpy()
-            if out is None:
-                out = np.empty((len(items), vec.shape[1]), dtype=np.float32)
-            out[idx] = vec
-            self.calls += len(idx)
-            if advance:
-                advance(len(idx))
-        if out is None:
-            return np.zeros((0, 0), dtype=np.float32)
-        return l2_normalise(out, items, task)
+
+        def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            for idx, enc, prompts in self._batches(items, batch_order(items), task):
+                pos = self.pool_positions(enc["input_ids"], enc["attention_mask"], prompts)
+                yield idx, self.hidden_states(enc)[np.arange(len(prompts)), pos].float().cpu().numpy()
+
+        return assemble(self, items, batches(), task, advance)
 
     # -------------------------------------------------------------- generative (reference backend)
 

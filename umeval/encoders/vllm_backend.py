@@ -42,6 +42,7 @@ from umeval.encoders.base import (
     Advance,
     GenResult,
     Trace,
+    assemble,
     decoding_dict,
     gen_readout,
     l2_normalise,
@@ -274,18 +275,10 @@ class VllmEncoder:
         if mode != "disc":
             raise ConfigError(f"VllmEncoder.embed cannot run mode={mode}",
                               "use mode=disc (mode=gen runs through generate_embed)")
-        out: np.ndarray | None = None
-        for idx, prompts in self._chunks(items, task):
-            vec = self.pool([self.request(self.disc_ids(p), self.media(p)) for p in prompts])
-            if out is None:
-                out = np.empty((len(items), vec.shape[1]), dtype=np.float32)
-            out[idx.start: idx.stop] = vec
-            self.calls += len(idx)
-            if advance:
-                advance(len(idx))
-        if out is None:
-            return np.zeros((0, 0), dtype=np.float32)
-        return l2_normalise(out, items, task)
+        batches = ((slice(idx.start, idx.stop), self.pool([self.request(self.disc_ids(p), self.media(p))
+                                                            for p in prompts]))
+                   for idx, prompts in self._chunks(items, task))
+        return assemble(self, items, batches, task, advance)
 
     def sampling_params(self, dec: dict[str, Any], samples: int, seed: int) -> Any:
         from vllm import SamplingParams
