@@ -52,19 +52,26 @@ class EmbeddingMemo:
     def embed(self, encoder: Callable[[], Encoder], items: Sequence[Item], *, mode: str, task: str,
               advance: Advance | None = None) -> Embeddings:
         keys = [entry_key(self.encoder_id, mode, it) for it in items]
-        todo: dict[str, Item] = {}
-        for k, it in zip(keys, items):
-            if k not in self.store and k not in todo:
-                todo[k] = it
+        for part in self._missing(items, [[k] for k in keys], advance):
+            vecs = encoder().embed([it for it, _ in part], mode=mode, task=task, advance=advance)
+            self.encoded += len(part)
+            self.store.put([ks[0] for _, ks in part], vecs)
+        return Embeddings(ids=[it.id for it in items], vectors=self.store.get(keys))
+
+    def _missing(self, items: Sequence[Item], keys: list[list[str]],
+                 advance: Advance | None) -> list[list[tuple[Item, list[str]]]]:
+        """The items with a key not yet stored (first occurrence of each), in chunks of ``self.chunk``.
+
+        ``keys[i]`` holds item i's keys (one per sample).  The items already stored are reported done at once.
+        """
+        todo: dict[str, tuple[Item, list[str]]] = {}
+        for ks, it in zip(keys, items):
+            if ks[0] not in todo and not all(k in self.store for k in ks):
+                todo[ks[0]] = (it, ks)
         if advance and len(items) > len(todo):
             advance(len(items) - len(todo))
-        pending = list(todo.items())
-        for start in range(0, len(pending), self.chunk):
-            part = pending[start: start + self.chunk]
-            vecs = encoder().embed([it for _, it in part], mode=mode, task=task, advance=advance)
-            self.encoded += len(part)
-            self.store.put([k for k, _ in part], vecs)
-        return Embeddings(ids=[it.id for it in items], vectors=self.store.get(keys))
+        pending = list(todo.values())
+        return [pending[start: start + self.chunk] for start in range(0, len(pending), self.chunk)]
 
     def gen_keys(self, items: Sequence[Item], *, samples: int, base_seed: int, decoding: Any) -> list[list[str]]:
         policy = fingerprint({"decoding": decoding, "n": samples, "seed": base_seed})
@@ -78,15 +85,7 @@ class EmbeddingMemo:
         ``SamplingParams(n=k)`` sample i depends on k), so changing any of them draws new samples.
         """
         keys = self.gen_keys(items, samples=samples, base_seed=base_seed, decoding=decoding)
-        todo: dict[str, tuple[Item, list[str]]] = {}
-        for ks, it in zip(keys, items):
-            if not all(k in self.store for k in ks) and ks[0] not in todo:
-                todo[ks[0]] = (it, ks)
-        if advance and len(items) > len(todo):
-            advance(len(items) - len(todo))
-        pending = list(todo.values())
-        for start in range(0, len(pending), self.chunk):
-            part = pending[start: start + self.chunk]
+        for part in self._missing(items, keys, advance):
             out = encoder().generate_embed([it for it, _ in part], samples=samples, base_seed=base_seed,
                                            decoding=decoding, task=task, advance=advance)
             self.encoded += len(part)
@@ -345,6 +344,8 @@ def evaluate_task(spec: TaskSpec, data: TaskData, encoder: Callable[[], Encoder]
             q = memo.embed(encoder, data.queries, mode=mode, task=spec.name, advance=adv)
         with progress.task(f"{spec.name} [disc] candidates", len(data.candidates)) as adv:
             c = memo.embed(encoder, data.candidates, mode=mode, task=spec.name, advance=adv)
+        rankings = rank(data, q, c, k=k, backend=cfg.scorer.backend, query_tile=cfg.scorer.query_tile)
+        per_query = score(rankings, data, spec)
         per_sample = None
     else:
         n, dec, seed = int(cfg.gen.samples), to_dict(cfg.model.decoding), int(cfg.gen.seed)
@@ -357,18 +358,18 @@ def evaluate_task(spec: TaskSpec, data: TaskData, encoder: Callable[[], Encoder]
         with progress.task(f"{spec.name} [gen] candidates", len(data.candidates)) as adv:
             cv, c_tr = memo.embed_gen(encoder, data.candidates, samples=n_cand, base_seed=seed, decoding=dec,
                                       task=spec.name, advance=adv)
-        q = Embeddings([it.id for it in data.queries], np.ascontiguousarray(qv[:, 0]))
-        c = Embeddings([it.id for it in data.candidates], np.ascontiguousarray(cv[:, 0]))
+        q_ids, c_ids = [it.id for it in data.queries], [it.id for it in data.candidates]
         per_sample = np.zeros((len(data.queries), n))
         for s in range(n):  # pass@k: every query sample against the candidates' first (or own) sample
-            cs = c if n_cand == 1 else Embeddings(c.ids, np.ascontiguousarray(cv[:, s]))
-            r = rank(data, Embeddings(q.ids, np.ascontiguousarray(qv[:, s])), cs, k=k,
+            r = rank(data, Embeddings(q_ids, np.ascontiguousarray(qv[:, s])),
+                     Embeddings(c_ids, np.ascontiguousarray(cv[:, s if n_cand > 1 else 0])), k=k,
                      backend=cfg.scorer.backend, query_tile=cfg.scorer.query_tile)
-            per_sample[:, s] = score(r, data, spec)[spec.main_metric]
+            sample_scores = score(r, data, spec)
+            per_sample[:, s] = sample_scores[spec.main_metric]
+            if s == 0:  # the gen row reports sample 0, ranked once here
+                rankings, per_query = r, sample_scores
         res.write_parquet(out / "traces.parquet", traces_table(spec.name, data, q_tr, c_tr))
         extra["diagnostics"] = trace_diagnostics(q_tr + c_tr, [qv, cv])
-    rankings = rank(data, q, c, k=k, backend=cfg.scorer.backend, query_tile=cfg.scorer.query_tile)
-    per_query = score(rankings, data, spec)
     metrics = M.mean(per_query)
     if per_sample is not None and per_sample.shape[1] > 1:
         metrics.update(pass_curve(per_sample))
