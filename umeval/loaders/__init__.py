@@ -136,6 +136,11 @@ def _hub_rows(spec: TaskSpec, ctx: LoadContext, hub_id: str, subset: str | None,
     return [dict(r) for r in ds], f"hub:{hub_id}/{subset}/{split}@{spec.source.revision}"
 
 
+def query_limit(spec: TaskSpec, ctx: LoadContext, n: int) -> int:
+    """How many of ``n`` query rows a run reads: the spec's ``max_queries`` and the run's ``limit`` cut them."""
+    return min(x for x in (n, spec.max_queries, ctx.limit) if x is not None)
+
+
 def require(row: Row, keys: tuple[str, ...], spec: TaskSpec, file: str, i: int) -> None:
     missing = [k for k in keys if k not in row or row[k] is None]
     if missing:

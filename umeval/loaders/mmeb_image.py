@@ -13,7 +13,7 @@ import re
 import numpy as np
 
 from umeval.errors import DataError
-from umeval.loaders import LoadContext, media_path, read_rows, require
+from umeval.loaders import LoadContext, media_path, query_limit, read_rows, require
 from umeval.spec import TaskSpec
 from umeval.types import Item, Qrels, TaskData
 
@@ -26,7 +26,7 @@ def _clean(text: object) -> str:
 
 def load(spec: TaskSpec, ctx: LoadContext) -> TaskData:
     rows, file = read_rows(spec, ctx)
-    n = min(x for x in (len(rows), spec.max_queries, ctx.limit) if x is not None)
+    n = query_limit(spec, ctx, len(rows))
     inst = spec.instruction(ctx.instruction_set)
     queries: list[Item] = []
     candidates: list[Item] = []

@@ -13,7 +13,15 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from umeval.errors import DataError
-from umeval.loaders import LoadContext, apply_transform, media_path, read_rows, require, sample_frames
+from umeval.loaders import (
+    LoadContext,
+    apply_transform,
+    media_path,
+    query_limit,
+    read_rows,
+    require,
+    sample_frames,
+)
 from umeval.spec import TaskSpec
 from umeval.types import Item, Qrels, TaskData
 
@@ -54,10 +62,6 @@ def load_retrieval(spec: TaskSpec, ctx: LoadContext) -> TaskData:
     return TaskData(task=spec.name, queries=queries, candidates=candidates, qrels=qrels, pools=None)
 
 
-def _limit(spec: TaskSpec, ctx: LoadContext, n: int) -> int:
-    return min(x for x in (n, spec.max_queries, ctx.limit) if x is not None)
-
-
 def load_classification(spec: TaskSpec, ctx: LoadContext) -> TaskData:
     """Video classification: a video query ranks label texts.
 
@@ -80,7 +84,7 @@ def load_classification(spec: TaskSpec, ctx: LoadContext) -> TaskData:
         return index[label]
 
     queries, qrels, pools = [], {}, []
-    for i, row in enumerate(rows[: _limit(spec, ctx, len(rows))]):
+    for i, row in enumerate(rows[: query_limit(spec, ctx, len(rows))]):
         require(row, (v_col, l_col), spec, file, i)
         label = str(row[l_col])
         qid = f"q{i}"
@@ -118,7 +122,7 @@ def load_qa(spec: TaskSpec, ctx: LoadContext) -> TaskData:
     inst = spec.instruction(ctx.instruction_set)
     queries, candidates, qrels, pools = [], [], {}, []
     index: dict[str, int] = {}
-    for i, row in enumerate(rows[: _limit(spec, ctx, len(rows))]):
+    for i, row in enumerate(rows[: query_limit(spec, ctx, len(rows))]):
         require(row, ("question", "options", "answer", "video"), spec, file, i)
         options = [str(o) for o in row["options"]]
         answer = int(row["answer"])
@@ -150,7 +154,7 @@ def load_moment(spec: TaskSpec, ctx: LoadContext) -> TaskData:
     rows, file = read_rows(spec, ctx)
     inst = spec.instruction(ctx.instruction_set)
     queries, candidates, qrels, pools = [], [], {}, []
-    for i, row in enumerate(rows[: _limit(spec, ctx, len(rows))]):
+    for i, row in enumerate(rows[: query_limit(spec, ctx, len(rows))]):
         require(row, ("query", "video_path"), spec, file, i)
         stem = _video_id(row["video_path"])
         folder = Path(media_path(ctx, spec, stem, file=file, row=i))
@@ -190,7 +194,7 @@ def load_momentseeker(spec: TaskSpec, ctx: LoadContext) -> TaskData:
     inst = spec.instruction(ctx.instruction_set)
     queries, candidates, qrels, pools = [], [], {}, []
     index: dict[str, int] = {}
-    for i, row in enumerate(rows[: _limit(spec, ctx, len(rows))]):
+    for i, row in enumerate(rows[: query_limit(spec, ctx, len(rows))]):
         require(row, ("query", "positive_frames"), spec, file, i)
         qid, inp, text = f"q{i}", str(row.get("input_frames") or ""), str(row["query"])
         if inp.endswith(".mp4"):
