@@ -181,12 +181,23 @@ def bench_float16(tmp: Path) -> list[dict[str, Any]]:
     ]
 
 
+def _mini_data(cache: Path) -> list[Any]:
+    """The embedded mini suite's loaded tasks (data generated into ``cache`` on first use)."""
+    from umeval.fixtures import ensure_generated
+    from umeval.loaders import LoadContext, load_task
+    from umeval.registry import resolve_tasks
+
+    specs = resolve_tasks("mini")
+    root = ensure_generated(specs, cache)
+    return [load_task(sp, LoadContext(data_root=root)) for sp in specs]
+
+
 def bench_pipeline(tmp: Path) -> list[dict[str, Any]]:
     from umeval.config import compose_config
     from umeval.encoders.qwen2vl import Qwen2VLEncoder
-    from umeval.fixtures import ensure_generated, write_fixture
+    from umeval.fixtures import write_fixture
     from umeval.loaders import LoadContext, load_task
-    from umeval.registry import discover_tasks, resolve_tasks
+    from umeval.registry import discover_tasks
     from umeval.runner import run
 
     rows = []
@@ -214,12 +225,7 @@ def bench_pipeline(tmp: Path) -> list[dict[str, Any]]:
     rows.append({"case": "rerun finished mini suite", "method": f"rerun ({again.encoder_calls} encoder calls)",
                  "value": t2 - t1, "unit": "s", "ratio": (t2 - t1) / (t1 - t0)})
     # 4. data pipeline: preprocessing alone vs the model waiting for it with prefetch threads.
-    groot = ensure_generated(resolve_tasks("mini"), cache)
-    items = []
-    for sp in resolve_tasks("mini"):
-        d = load_task(sp, LoadContext(data_root=groot))
-        items += d.queries + d.candidates
-    items = items * 4
+    items = [it for d in _mini_data(cache) for it in d.queries + d.candidates] * 4
     cfg = compose_config(base)
     for workers in (0, 2):
         enc = Qwen2VLEncoder(cfg.model, cache_dir=cache, batch_size=4, num_workers=workers)
@@ -240,16 +246,10 @@ def bench_pipeline(tmp: Path) -> list[dict[str, Any]]:
 
 def bench_generative(tmp: Path) -> list[dict[str, Any]]:
     from umeval.config import compose_config
-    from umeval.fixtures import ensure_generated
-    from umeval.loaders import LoadContext, load_task
-    from umeval.registry import resolve_tasks
 
     cache = tmp / "cache"
     cfg = compose_config(["model=tiny-qwen2vl", "model.decoding.do_sample=true", "model.decoding.max_new_tokens=16"])
-    groot = ensure_generated(resolve_tasks("mini"), cache)
-    items = []
-    for sp in resolve_tasks("mini"):
-        items += load_task(sp, LoadContext(data_root=groot)).queries
+    items = [it for d in _mini_data(cache) for it in d.queries]
     rows, rates = [], {}
     for name, ref in (("hf", "umeval.encoders.qwen2vl:Qwen2VLEncoder"),
                       ("vllm", "umeval.encoders.vllm_backend:VllmEncoder")):
