@@ -34,6 +34,16 @@ def one_line(e: pytest.ExceptionInfo) -> str:
     return msg
 
 
+def load_error_after_edit(task: str, tmp: Path, row: int, **fields: object) -> tuple[Path, str]:
+    """Write the task's fixture, set ``fields`` in one row of its first parquet file, load: the one-line error."""
+    root, spec = fixture(task, tmp)
+    f = next((root / spec.source.hub_id).rglob("*.parquet"))
+    rewrite_rows(f, lambda rows: [{**r, **fields} if i == row else r for i, r in enumerate(rows)])
+    with pytest.raises(DataError) as e:
+        load_task(spec, LoadContext(data_root=root))
+    return f, one_line(e)
+
+
 def test_missing_local_copy_with_hub_off(tmp_path):
     spec = discover_tasks().get("MSR-VTT")
     with pytest.raises(DataError) as e:
@@ -67,19 +77,10 @@ def test_empty_and_missing_frame_folders(tmp_path):
 
 
 def test_malformed_row_missing_field(tmp_path):
-    root, spec = fixture("NExTQA", tmp_path)
-    f = next((root / spec.source.hub_id).rglob("*.parquet"))
-    rewrite_rows(f, lambda rows: [{**r, "question": None} if i == 1 else r for i, r in enumerate(rows)])
-    with pytest.raises(DataError) as e:
-        load_task(spec, LoadContext(data_root=root))
-    msg = one_line(e)
+    f, msg = load_error_after_edit("NExTQA", tmp_path, 1, question=None)
     assert "task NExTQA" in msg and str(f) in msg and "row 1" in msg and "malformed row" in msg
-    root, spec = fixture("MSR-VTT", tmp_path / "b")
-    f = next((root / spec.source.hub_id).rglob("*.parquet"))
-    rewrite_rows(f, lambda rows: [{**r, "caption": None} if i == 3 else r for i, r in enumerate(rows)])
-    with pytest.raises(DataError) as e:
-        load_task(spec, LoadContext(data_root=root))
-    assert "row 3: missing field(s) caption" in one_line(e)
+    _, msg = load_error_after_edit("MSR-VTT", tmp_path / "b", 3, caption=None)
+    assert "row 3: missing field(s) caption" in msg
 
 
 def test_duplicate_ids_and_unknown_qrels_documents(tmp_path):
@@ -97,13 +98,8 @@ def test_duplicate_ids_and_unknown_qrels_documents(tmp_path):
 
 
 def test_path_escaping_the_data_root(tmp_path):
-    root, spec = fixture("NIGHTS", tmp_path)
-    f = next((root / spec.source.hub_id).rglob("*.parquet"))
-    rewrite_rows(f, lambda rows: [{**r, "qry_img_path": "../../../etc/passwd"} if i == 0 else r
-                                  for i, r in enumerate(rows)])
-    with pytest.raises(DataError) as e:
-        load_task(spec, LoadContext(data_root=root))
-    assert "escapes the data root" in one_line(e) and "row 0" in str(e.value)
+    _, msg = load_error_after_edit("NIGHTS", tmp_path, 0, qry_img_path="../../../etc/passwd")
+    assert "escapes the data root" in msg and "row 0" in msg
 
 
 def test_corrupt_parquet(tmp_path):
