@@ -27,6 +27,16 @@ settings of `run` (Hydra syntax): task=<name|group|glob|[a,b]> model=<name> mode
   output_dir= data_root= batch_size= device= limit= keep_going=true overwrite=true scorer.backend=faiss|numpy"""
 
 
+#: Subcommands: name -> "module:function(args) -> exit code", imported only when called (so `umeval list`
+#: never imports torch).  A new subcommand is one line here and a module of its own.
+COMMANDS: dict[str, str] = {
+    "run": "umeval.cli:cmd_run",
+    "list": "umeval.cli:cmd_list",
+    "launch": "umeval.launch:main",
+    "compare": "umeval.compare:main",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=os.environ.get("UMEVAL_LOG", "WARNING"), format="%(levelname)s %(message)s")
@@ -35,19 +45,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     cmd, rest = argv[0], argv[1:]
     try:
-        if cmd == "run":
-            return cmd_run(rest)
-        if cmd == "list":
-            return cmd_list(rest)
-        if cmd == "launch":
-            from umeval.launch import main as launch_main
+        if cmd not in COMMANDS:
+            from umeval.registry import suggest
 
-            return launch_main(rest)
-        if cmd == "compare":
-            from umeval.compare import main as compare_main
+            hint = suggest(cmd, COMMANDS)
+            raise UmevalError(f"unknown command '{cmd}'",
+                              (hint + " " if hint else "") + f"use one of: {', '.join(COMMANDS)}")
+        from umeval.registry import load_object
 
-            return compare_main(rest)
-        raise UmevalError(f"unknown command '{cmd}'", "use `umeval run`, `list`, `launch` or `compare`")
+        return int(load_object(COMMANDS[cmd])(rest))
     except UmevalError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
