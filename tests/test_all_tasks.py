@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from fixture_patch import fill_candidate_images
 
 from umeval.config import compose_config
 from umeval.fixtures import write_fixture
@@ -43,6 +44,7 @@ def data_root(tmp_path_factory) -> Path:
     for _, spec in discover_tasks().items():
         if not spec.source.generated:
             write_fixture(spec, root, seed=1)
+            fill_candidate_images(spec, root)
     return root
 
 
