@@ -153,7 +153,8 @@ def test_webqa_edis_candidates_are_keyed_by_image_path(task, tmp_path):
     assert data.candidates[0].text == ("<|image_pad|>\nRepresent the given image with related text information:  "
                                        "cap one\n")
     assert data.candidates[1].text.endswith(":  cap two\n")  # the first caption seen for p2 wins
-    assert [p.tolist() for p in data.pools or []] == [[0, 1, 0], [2, 1]]
+    # The third entry of q0 is the positive again: relevant, listed once (a set in the official scorer).
+    assert [p.tolist() for p in data.pools or []] == [[0, 1], [2, 1]]
     assert data.qrels == {"q0": {f"{task}/p1.jpg": 1.0}, "q1": {f"{task}/p3.jpg": 1.0}}
     assert data.notes == {"candidates_merged_by_name": 2, "queries_with_merged_candidates": 2,
                           "queries_with_repeated_positive": 1}
@@ -393,3 +394,11 @@ def test_page_tasks_read_the_fixed_data_and_answer_to_their_export_name(name, hu
     summary = s.summary()
     assert summary["data_version"] == f"{hub}@main" and summary["export_name"] == f"{name}-fixed"
     assert resolve_tasks("ViDoSeek-doc")[0].export_name is None
+
+
+def test_official_pool_lists_a_relevant_name_once_and_keeps_repeated_negatives():
+    """Catches: recall/precision counting a positive listed twice, or dropping a repeated negative (which takes
+    two places in the official ranking and so moves the positive down for hit@k)."""
+    from umeval.loaders import official_pool
+
+    assert official_pool([0, 1, 1, 0, 2, 0], {0}).tolist() == [0, 1, 1, 2]

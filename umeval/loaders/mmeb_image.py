@@ -19,8 +19,9 @@ only in how they write the text and which fields they read; each spec states its
   ``"\n"`` (or ``candidate_blank_suffix`` when the first caption is blank).
 - a candidate's id is its official name (``candidate_name``: the text, the image path, or
   ``path + ":" + caption`` without surrounding quotes); the first candidate seen under a name is the one
-  encoded, and every pool entry with the positive's name is relevant.  ``TaskData.notes`` counts the
-  candidates whose own content differed from the one kept under their name.
+  encoded, and every pool entry with the positive's name is relevant (listed once in the pool, see
+  :func:`umeval.loaders.official_pool`).  ``TaskData.notes`` counts the candidates whose own content differed
+  from the one kept under their name, and the queries whose list names the positive more than once.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from umeval.errors import DataError
-from umeval.loaders import LoadContext, Row, media_path, query_limit, read_rows, require
+from umeval.loaders import LoadContext, Row, media_path, official_pool, query_limit, read_rows, require
 from umeval.loaders.text import ROW_IMAGE_TOKEN, compose
 from umeval.spec import TaskSpec
 from umeval.types import Item, Qrels, TaskData
@@ -130,8 +131,8 @@ def load(spec: TaskSpec, ctx: LoadContext) -> TaskData:
                 merged.add((item.id, item.key))
                 row_merged = True
             pool.append(index[item.id])
-        pools.append(np.asarray(pool, dtype=np.int64))
         positive = items[0].id
+        pools.append(official_pool(pool, {index[positive]}))
         qrels[qid] = {positive: 1.0}
         merged_queries += row_merged
         repeated_positive += sum(it.id == positive for it in items) > 1

@@ -23,6 +23,7 @@ from umeval.loaders import (
     _natural_key,
     apply_transform,
     media_path,
+    official_pool,
     query_limit,
     read_rows,
     require,
@@ -126,7 +127,7 @@ def load_classification(spec: TaskSpec, ctx: LoadContext) -> TaskData:
             require(row, (opts.get("candidates_field", "neg_text"),), spec, file, i)
             names = [str(x) for x in row[opts.get("candidates_field", "neg_text")]]
             missing += label not in names
-            pools.append(np.asarray([cand(x, i) for x in names], dtype=np.int64))
+            pools.append(official_pool([cand(x, i) for x in names], {index[label]} if label in index else set()))
         else:
             cand(label, i)
     if spec.pool == "global":
@@ -189,7 +190,7 @@ def load_qa(spec: TaskSpec, ctx: LoadContext) -> TaskData:
         qid = f"q{i}"
         queries.append(video_item(spec, ctx, str(row["video"]), text=text, file=file, row=i, item_id=qid))
         pool = [_add(candidates, index, Item(id=nm, text=o, source=(file, i))) for nm, o in zip(names, options)]
-        pools.append(np.asarray(pool, dtype=np.int64))
+        pools.append(official_pool(pool, {index[label]} if label in index else set()))
         qrels[qid] = {label: 1.0}
         notes["positive_not_in_pool"] += label not in names
     return TaskData(task=spec.name, queries=queries, candidates=candidates, qrels=qrels, pools=pools, notes=notes)
@@ -268,7 +269,7 @@ def load_momentseeker(spec: TaskSpec, ctx: LoadContext) -> TaskData:
         pool = [_add(candidates, index, video_item(spec, ctx, name, text=clip_text, file=file, row=i, item_id=name,
                                                    all_frames=True)) if name not in index else index[name]
                 for name in pos + neg]
-        pools.append(np.asarray(pool, dtype=np.int64))
+        pools.append(official_pool(pool, {index[p] for p in pos}))
         qrels[qid] = {p: 1.0 for p in pos}
     return TaskData(task=spec.name, queries=queries, candidates=candidates, qrels=qrels, pools=pools,
                     notes={"inputs_read_as_text": as_text})
