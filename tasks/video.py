@@ -7,9 +7,11 @@ below (one small function per dataset, row -> row) renames or reshapes the field
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
+from umeval.loaders.text import letter
 from umeval.registry import register_tasks
 from umeval.spec import DataSource, Instructions, TaskSpec
 
@@ -17,7 +19,6 @@ F = "video-tasks/frames"
 VIDEO_CAND = "Understand the content of the provided video."
 QA_PROMPT = ("Given a video and a question, select the most accurate answer from the provided candidates. "
              "Return only the exact text of your chosen answer. Question: ")
-LETTERS = "ABCDEFGHIJ"
 MVBENCH_SUBSETS = [
     "episodic_reasoning", "action_sequence", "action_prediction", "action_antonym", "fine_grained_action",
     "unexpected_action", "object_existence", "object_interaction", "object_shuffle", "moving_direction",
@@ -36,6 +37,8 @@ def labels(dataset: str) -> list[str]:
 
 
 # ---------------------------------------------------------------- row transforms (hub row -> loader fields)
+# The QA fields (question, options, names, listed, answer/label, video, notes) are described in
+# umeval.loaders.video.load_qa; each transform restates its official parser (src/data/eval_dataset/*.py).
 
 def first_caption(row: dict[str, Any]) -> dict[str, Any]:
     """MSVD: ``caption`` is a list; the first one is the query."""
@@ -46,43 +49,65 @@ def vatex(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "video_id": row["videoID"], "caption": row["enCap"][0]}
 
 
+def didemo(row: dict[str, Any]) -> dict[str, Any]:
+    """DiDeMo names a video by file path; the official id is the file name without its extension."""
+    return {**row, "video": os.path.splitext(os.path.basename(str(row["video"])))[0]}
+
+
 def _strip_letter(option: str) -> str:
-    """``"A. a red ball."`` -> ``"a red ball"``: the text after the first ". ", stripped of dots and spaces."""
-    return option.split(". ", 1)[1].strip(". ") if ". " in option else option.strip(". ")
+    """``"A. a red ball."`` -> ``"a red ball"``: from the first ". " on, dots and spaces stripped at both ends.
+
+    The official ``o[o.find('. '):].strip('. ')`` keeps only the last character of an option without ". "
+    (``find`` gives -1); such an option keeps its whole text here instead (a deliberate deviation, counted).
+    """
+    return option[option.find(". "):].strip(". ") if ". " in option else option.strip(". ")
 
 
-def _lettered(question: str, options: list[str]) -> str:
-    return (question + "\nOptions:\n" + "\n".join(f"({LETTERS[i]}) {o}" for i, o in enumerate(options))).rstrip()
+def _unlettered(options: list[str]) -> dict[str, int]:
+    return {"queries_with_unlettered_options": int(any(". " not in o for o in options))}
 
 
 def videomme(row: dict[str, Any]) -> dict[str, Any]:
-    opts = list(row["options"])
+    """videomme_dataset.py:32-71: options listed under the question, candidates named by the full option."""
+    opts = [str(o) for o in row["options"]]
     return {"question": row["question"] + "\n" + "\n".join(opts), "options": [_strip_letter(o) for o in opts],
-            "answer": "ABCD".index(row["answer"]), "video": row["videoID"]}
+            "names": opts, "answer": "ABCD".index(row["answer"]), "video": str(row["videoID"]),
+            "notes": _unlettered(opts)}
 
 
 def egoschema(row: dict[str, Any]) -> dict[str, Any]:
-    opts = list(row["option"])
+    """egoschema_dataset.py:32-73: options joined by spaces straight after the question."""
+    opts = [str(o) for o in row["option"]]
     return {"question": row["question"] + " ".join(opts), "options": [_strip_letter(o) for o in opts],
-            "answer": int(row["answer"]), "video": row["video_idx"]}
+            "names": opts, "answer": int(row["answer"]), "video": str(row["video_idx"]),
+            "notes": _unlettered(opts)}
 
 
 def nextqa(row: dict[str, Any]) -> dict[str, Any]:
+    """nextqa_dataset.py:32-73: options listed as (A)..(E) after the prompted question; bare option candidates."""
     opts = [str(row[f"a{i}"]) for i in range(5)]
-    return {"question": _lettered(row["question"], opts), "options": opts, "answer": int(row["answer"]),
+    return {"question": row["question"], "listed": opts, "options": opts, "answer": int(row["answer"]),
             "video": str(row["video"])}
 
 
 def mvbench(row: dict[str, Any]) -> dict[str, Any]:
-    cands = [str(c) for c in row["candidates"]]
-    return {"question": _lettered(row["question"], cands),
-            "options": [f"({LETTERS[i]}) {c}" for i, c in enumerate(cands)],
-            "answer": cands.index(str(row["answer"])), "video": f"{row['subset']}/{row['video']}"}
+    """mvbench_dataset.py:116-159 with qa_template: candidates "(A) c", listed after the question.
+
+    The positive is the last candidate equal to ``answer``, or, when none is, "(@) answer", which matches no
+    candidate (the query scores 0; counted).
+    """
+    cands = list(row["candidates"])
+    hit = max((i for i, c in enumerate(cands) if c == row["answer"]), default=-1)
+    named = [f"({letter(i)}) {c}" for i, c in enumerate(cands)]
+    return {"question": row["question"], "listed": [str(c) for c in cands], "options": named,
+            "label": f"({letter(hit)}) {row['answer']}", "video": f"{row['subset']}/{row['video']}",
+            "notes": {"answer_not_in_candidates": int(hit < 0)}}
 
 
 def activitynetqa(row: dict[str, Any]) -> dict[str, Any]:
+    """activitynetqa_dataset.py:36-76: a yes/no question; an answer other than "yes"/"no" is an error there too."""
     return {"question": row["question"] + "? (A) yes; (B) no.", "options": ["yes", "no"],
-            "answer": ["yes", "no"].index(str(row["answer"]).strip().lower()), "video": f"v_{row['video_name']}"}
+            "answer": ["yes", "no"].index(str(row["answer"])), "video": f"v_{row['video_name']}"}
 
 
 # ---------------------------------------------------------------- specs
@@ -130,7 +155,7 @@ register_tasks([
     _qa("EgoSchema", "VLM2Vec/EgoSchema", "egoschema", subset="Subset"),
     _qa("ActivityNetQA", "VLM2Vec/ActivityNetQA", "activitynetqa"),
     _ret("DiDeMo", "VLM2Vec/DiDeMo", "Find a video that includes the following described scenes:",
-         options={"video_field": "video"}),
+         options={"video_field": "video"}, transform="umeval_tasks.video:didemo"),
     _ret("MSR-VTT", "VLM2Vec/MSR-VTT", "Find a video that contains the following visual content:", subset="test_1k"),
     _ret("MSVD", "VLM2Vec/MSVD", "Find the video snippet that corresponds to the given summary:",
          transform="umeval_tasks.video:first_caption"),

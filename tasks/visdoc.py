@@ -4,8 +4,16 @@ BEIR layout (``queries``/``corpus``/``qrels`` subsets), every query ranks the wh
 graded relevance, main metric ndcg_linear@5.
 
 Instruction sets: ``official`` is the current MMEB-V2 prompt; ``ume-r1`` is the UME-R1 authors' copy of the
-evaluation, which used empty instructions for the ViDoRe tasks.  The three English-only ViDoRe-V2 variants of
-the official config are not among the 78 tasks and are not registered.
+evaluation (Kikcer/lume at 08891de, ``src/eval/VLM2Vec/src/data/eval_dataset/vidore_dataset.py``), which set
+both instructions to "" in the ``vidore`` parser, i.e. for every task that parser reads: the ViDoRe tasks and
+ViDoSeek/MMLongBench (page and doc); VisRAG (its own parser) kept the official ones.  The three English-only
+ViDoRe-V2 variants of the official config are not among the 78 tasks and are not registered.
+
+ViDoSeek-page and MMLongBench-page read the fixed page-level data (``VLM2Vec/*-page-fixed``, the official
+``src/constant/dataset_hf_path.py``); the official report script exports them as ``<task>-fixed``, which
+is their ``export_name`` and also selects them.  Every result row records ``data_version`` (hub id and
+revision), so a score on the earlier data (``VLM2Vec/ViDoSeek-page``, ``VLM2Vec/MMLongBench``, which the
+UME-R1 authors' copy read) is never mistaken for one on the fixed data.
 """
 
 from umeval.registry import register_tasks
@@ -46,12 +54,20 @@ TASKS = [
     ("MMLongBench-doc", "VisDoc-OOD", "VLM2Vec/MMLongBench-doc", "test"),
 ]
 
-register_tasks(
-    TaskSpec(
+FIXED = {"ViDoSeek-page", "MMLongBench-page"}  # report_score_v2.py:142 exports these as "<name>-fixed"
+
+
+def _spec(name: str, meta: str, hub: str, split: str) -> TaskSpec:
+    visrag = meta == "VisRAG"
+    return TaskSpec(
         name=name, modality="visdoc", meta=meta, family="beir",
         source=DataSource(hub_id=hub, split=split, media_dir=f"visdoc-tasks/{name}"),
         query_modality="text", candidate_modality="image", pool="global", main_metric="ndcg_linear@5",
-        instructions={"official": OFFICIAL, "ume-r1": EMPTY if name.startswith("ViDoRe_") else OFFICIAL},
+        instructions={"official": OFFICIAL, "ume-r1": OFFICIAL if visrag else EMPTY},
+        options={"page_format": "corpus_id_extension"} if visrag else {},
+        export_name=f"{name}-fixed" if name in FIXED else None,
+        aliases=(f"{name}-fixed",) if name in FIXED else (),
     )
-    for name, meta, hub, split in TASKS
-)
+
+
+register_tasks(_spec(*t) for t in TASKS)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from fixture_patch import fill_candidate_images
 
 from umeval.config import compose_config
 from umeval.fixtures import write_fixture
@@ -43,6 +44,7 @@ def data_root(tmp_path_factory) -> Path:
     for _, spec in discover_tasks().items():
         if not spec.source.generated:
             write_fixture(spec, root, seed=1)
+            fill_candidate_images(spec, root)
     return root
 
 
@@ -54,6 +56,8 @@ def test_task_end_to_end(task, data_root, tmp_path, cache_dir, tiny_encoder):
     (scores,) = summary.scores
     assert scores["status"] == "ok" and scores["n_queries"] > 0
     spec = discover_tasks().get(task)
+    assert scores["data_version"] == f"{spec.source.hub_id}@{spec.source.revision}"
+    assert all(isinstance(v, int) for v in scores["notes"].values())
     assert 0.0 <= scores["metrics"][spec.main_metric] <= 1.0
     assert (tmp_path / "tiny-qwen2vl" / "tasks" / task / "disc" / "per_query.parquet").exists()
 

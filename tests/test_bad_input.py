@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from fixture_patch import fill_candidate_images
 
 from umeval.encoders.base import l2_normalise
 from umeval.errors import DataError, UmevalError
@@ -19,7 +20,9 @@ from umeval.types import Item
 
 def fixture(task: str, tmp: Path) -> tuple[Path, object]:
     spec = discover_tasks().get(task)
-    return write_fixture(spec, tmp), spec
+    root = write_fixture(spec, tmp)
+    fill_candidate_images(spec, root)
+    return root, spec
 
 
 def rewrite_rows(path: Path, edit) -> None:  # type: ignore[no-untyped-def]
@@ -78,7 +81,9 @@ def test_empty_and_missing_frame_folders(tmp_path):
 
 def test_malformed_row_missing_field(tmp_path):
     f, msg = load_error_after_edit("NExTQA", tmp_path, 1, question=None)
-    assert "task NExTQA" in msg and str(f) in msg and "row 1" in msg and "malformed row" in msg
+    assert "task NExTQA" in msg and str(f) in msg and "row 1: missing field(s) question" in msg
+    f, msg = load_error_after_edit("Video-MME", tmp_path / "a", 1, question=None)
+    assert "task Video-MME" in msg and str(f) in msg and "row 1" in msg and "malformed row" in msg
     _, msg = load_error_after_edit("MSR-VTT", tmp_path / "b", 3, caption=None)
     assert "row 3: missing field(s) caption" in msg
 

@@ -81,8 +81,21 @@ TASKS: Registry[TaskSpec] = Registry("task")
 _TASK_PACKAGES = ["umeval_tasks"]  # the top-level tasks/ folder, installed under this name
 
 
+#: Other names that select a task (alias -> task name), e.g. the name the official report script exports.
+TASK_ALIASES: dict[str, str] = {}
+
+
 def register_task(spec: TaskSpec) -> TaskSpec:
-    return TASKS.register(spec.name, spec)
+    if spec.name in TASK_ALIASES:
+        raise ConfigError(f"task '{spec.name}' is already an alias of '{TASK_ALIASES[spec.name]}'",
+                          "give one of them another name")
+    for alias in spec.aliases:
+        if alias in TASK_ALIASES or alias in TASKS or alias == spec.name:
+            raise ConfigError(f"task alias '{alias}' of '{spec.name}' is already a task name or alias",
+                              "give the alias another name")
+    TASKS.register(spec.name, spec)
+    TASK_ALIASES.update({alias: spec.name for alias in spec.aliases})
+    return spec
 
 
 def register_tasks(specs: Iterable[TaskSpec]) -> None:
@@ -129,13 +142,15 @@ def resolve_tasks(selector: str | list[str] | tuple[str, ...]) -> list[TaskSpec]
             chosen.update(groups[sel])
         elif sel in reg:
             chosen.add(sel)
+        elif sel in TASK_ALIASES:
+            chosen.add(TASK_ALIASES[sel])
         elif any(c in sel for c in "*?["):
             hits = fnmatch.filter(list(reg), sel)
             if not hits:
                 raise ConfigError(f"task pattern '{sel}' matches no task", "see `umeval list tasks`")
             chosen.update(hits)
         else:
-            hint = suggest(sel, [*reg, *groups])
+            hint = suggest(sel, [*reg, *groups, *TASK_ALIASES])
             raise ConfigError(
                 f"unknown task or group '{sel}'", (hint + " " if hint else "") + "see `umeval list tasks`"
             )

@@ -34,8 +34,8 @@ from umeval.registry import REPO_ROOT
 LEADERBOARD_COLUMNS = [
     "model", "mode", "level", "name", "task", "metric", "value", "is_main", "modality", "meta", "benchmark",
     "n_tasks", "n_tasks_expected", "n_queries", "n_tied", "status", "error", "instruction_set", "decoding",
-    "store_dtype", "umeval_version", "git_commit", "model_id", "model_revision", "dataset_revision", "config_hash",
-    "timestamp",
+    "store_dtype", "umeval_version", "git_commit", "model_id", "model_revision", "dataset_revision", "data_version",
+    "config_hash", "timestamp",
 ]
 
 

@@ -380,7 +380,7 @@ def evaluate_task(spec: TaskSpec, data: TaskData, encoder: Callable[[], Encoder]
     scores = {
         **_row_base(spec, mode, cfg, inst_set, fp), "status": "ok", "error": None, "metrics": metrics,
         "n_queries": len(data.queries), "n_candidates": len(data.candidates), "n_tied": int(rankings.tied.sum()),
-        **extra,
+        "notes": dict(data.notes), **extra,
     }
     res.write_json(out / "scores.json", scores)
     return scores
@@ -443,6 +443,7 @@ def _row_base(spec: TaskSpec, mode: str, cfg: DictConfig, inst_set: str, fp: str
             "decoding": json.dumps(to_dict(cfg.model.decoding), sort_keys=True) if mode == "gen" else None,
             "model_id": cfg.model.path or f"{cfg.model.name} (built by {cfg.model.builder})",
             "model_revision": str(cfg.model.revision), "dataset_revision": spec.source.revision,
+            "data_version": spec.data_version, "export_name": spec.export_name or spec.name,
             "store_dtype": str(cfg.store_dtype), "config_hash": fp, **res.provenance()}
 
 

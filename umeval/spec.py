@@ -63,12 +63,21 @@ class TaskSpec:
     options: dict[str, Any] = field(default_factory=dict)  # family-specific, read by the loader
     transform: str | None = None  # "module:function" applied to each raw row before the loader reads it
     description: str = ""
+    # The key the official report script (experiments/report_score_v2.py) writes for this task in exports;
+    # None: the task's name.
+    export_name: str | None = None
+    aliases: tuple[str, ...] = ()  # other names that select this task (e.g. the export name)
 
     def instruction(self, name: str = DEFAULT_INSTRUCTION_SET) -> Instructions:
         """The instruction set ``name``, falling back to the official one."""
         if name in self.instructions:
             return self.instructions[name]
         return self.instructions.get(DEFAULT_INSTRUCTION_SET, Instructions())
+
+    @property
+    def data_version(self) -> str:
+        """``hub_id@revision``: which data a number was computed on (fixed and unfixed hub copies differ)."""
+        return f"{self.source.hub_id}@{self.source.revision}"
 
     def with_options(self, **kw: Any) -> TaskSpec:
         return replace(self, options={**self.options, **kw})
@@ -89,6 +98,9 @@ class TaskSpec:
             "subset": self.source.subset,
             "split": self.source.split,
             "revision": self.source.revision,
+            "data_version": self.data_version,
+            "export_name": self.export_name or self.name,
+            "aliases": list(self.aliases),
             "instruction_sets": sorted(self.instructions),
             "groups": list(self.groups),
         }

@@ -23,7 +23,9 @@ Qrels = dict[str, dict[str, float]]
 class Item:
     """One thing to embed: a query or a candidate, as the task describes it.
 
-    ``instruction`` and ``text`` are kept apart: the encoder decides how to join them into its prompt.
+    The MMEB-V2 loaders put the whole official input string into ``text`` (placeholders such as
+    ``<|image_pad|>``, spaces and newlines as the official parsers write them, see
+    :mod:`umeval.loaders.text`) and leave ``instruction`` empty; the model's prompt format rewrites it.
     ``image`` is a file path or the encoded bytes of an image; ``video`` is the tuple of frame files
     already sampled by the loader.  ``key`` hashes everything that determines the item's embedding for a
     given model, so equal items are encoded once.
@@ -71,7 +73,9 @@ class TaskData:
 
     ``candidates`` holds each distinct candidate once.  For a ``local`` pool, ``pools[i]`` is the ordered
     list of candidate indices that query ``i`` ranks (its order is the tie-break order); for a ``global``
-    pool, ``pools`` is None and every query ranks every candidate.
+    pool, ``pools`` is None and every query ranks every candidate.  ``notes`` counts what the loader did
+    where the official rule is lenient, ambiguous or deliberately not followed (e.g. candidates merged
+    because they share an official candidate name); the runner copies it into ``scores.json``.
     """
 
     task: str
@@ -79,6 +83,7 @@ class TaskData:
     candidates: list[Item]
     qrels: Qrels
     pools: list[np.ndarray] | None = None
+    notes: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.pools is not None and len(self.pools) != len(self.queries):

@@ -41,7 +41,10 @@ def join_text(instruction: str, text: str) -> str:
     """Instruction then text, separated by one space (the official MMEB-V2 ``instr + " " + text``).
 
     Neither part is stripped: the official video-QA prompt ends in a space, which gives two spaces there.
+    Stop-gap until the model-input formats land: the loaders now put the official text, placeholders included,
+    into ``text``; these formats place media themselves, so the placeholders are dropped here.
     """
+    text = text.replace("<|image_pad|>", "").replace("<|video_pad|>", "")
     return f"{instruction} {text}" if instruction.strip() and text.strip() else (instruction or text).strip()
 
 

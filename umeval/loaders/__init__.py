@@ -141,6 +141,24 @@ def query_limit(spec: TaskSpec, ctx: LoadContext, n: int) -> int:
     return min(x for x in (n, spec.max_queries, ctx.limit) if x is not None)
 
 
+def official_pool(entries: list[int], relevant: set[int]) -> np.ndarray:
+    """A local pool as the official list of candidate names, with later repeats of a relevant entry left out.
+
+    The official scorer ranks the name list as given (a repeated negative takes two places) but counts hits
+    through ``set(prediction[:k]) & labels``, so a relevant name listed twice counts once.  A repeat has the
+    same vector, so it ranks right next to its first copy; leaving it out changes no official metric and
+    keeps recall and precision from counting it twice.
+    """
+    seen: set[int] = set()
+    out = []
+    for e in entries:
+        if e in relevant and e in seen:
+            continue
+        seen.add(e)
+        out.append(e)
+    return np.asarray(out, dtype=np.int64)
+
+
 def require(row: Row, keys: tuple[str, ...], spec: TaskSpec, file: str, i: int) -> None:
     missing = [k for k in keys if k not in row or row[k] is None]
     if missing:

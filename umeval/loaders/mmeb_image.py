@@ -1,65 +1,142 @@
-"""The MMEB image family (``ziyjiang/MMEB_Test_Instruct``, one subset per task, split ``test``).
+r"""The MMEB image family (``ziyjiang/MMEB_Test_Instruct``, one subset per task, split ``test``).
 
 Each row is one query with its own candidate list: ``qry_inst``, ``qry_text``, ``qry_img_path``,
 ``tgt_inst``, ``tgt_text[]``, ``tgt_img_path[]``; the first candidate is the positive.  Image paths are
-relative to ``<data_root>/image-tasks/``.  Older copies put the instruction inside ``qry_text`` behind a
-``<|image_1|>`` placeholder; the placeholder is dropped (the encoder places images itself).
+relative to ``<data_root>/image-tasks/``.
+
+The official parsers (``image_cls``, ``image_qa``, ``image_i2t``, ``image_t2i``, ``image_i2i_vg``) differ
+only in how they write the text and which fields they read; each spec states its parser's rules as data in
+``options`` (see :data:`DEFAULTS` and ``tasks/image.py``), and this loader applies them:
+
+- query: ``qry_inst`` with ``<|image_1|>`` replaced by ``query_inst_token``; with ``query_inst_newline`` it is
+  stripped and put after a ``"\n"``.  An image query (``query_image``) is ``"<|image_pad|> " + inst`` plus
+  ``" " + qry_text`` when that is non-empty; a text query is ``inst + " " + qry_text`` (the space even when the
+  text is empty) and ignores ``qry_img_path``.  ``query_fix_newlines`` turns every ``" \n"`` into ``"\n"``,
+  then ``query_suffix`` is appended.
+- candidates: text candidates are the bare ``tgt_text`` (``tgt_inst`` and ``tgt_img_path`` are not read);
+  image candidates (``candidate_image``) are ``tgt_img_path`` with ``"<|image_pad|> " + tgt_inst`` (without
+  ``<|image_1|>``) plus ``" " + caption`` when the row's first caption is not blank, ``" \n"`` -> ``"\n"``, and
+  ``"\n"`` (or ``candidate_blank_suffix`` when the first caption is blank).
+- a candidate's id is its official name (``candidate_name``: the text, the image path, or
+  ``path + ":" + caption`` without surrounding quotes); the first candidate seen under a name is the one
+  encoded, and every pool entry with the positive's name is relevant (listed once in the pool, see
+  :func:`umeval.loaders.official_pool`).  ``TaskData.notes`` counts the candidates whose own content differed
+  from the one kept under their name, and the queries whose list names the positive more than once.
 """
 
 from __future__ import annotations
 
-import re
+from typing import Any
 
 import numpy as np
 
 from umeval.errors import DataError
-from umeval.loaders import LoadContext, media_path, query_limit, read_rows, require
+from umeval.loaders import LoadContext, Row, media_path, official_pool, query_limit, read_rows, require
+from umeval.loaders.text import ROW_IMAGE_TOKEN, compose
 from umeval.spec import TaskSpec
 from umeval.types import Item, Qrels, TaskData
 
-_PLACEHOLDER = re.compile(r"<\|image_\d+\|>\s*")
+#: The ``image_cls`` / ``image_i2t`` rules; a spec's ``options`` override them key by key.
+DEFAULTS: dict[str, Any] = {
+    "query_image": True,
+    "query_inst_token": "",
+    "query_inst_newline": False,
+    "query_join_empty": False,
+    "query_fix_newlines": True,
+    "query_suffix": "\n",
+    "candidate_image": False,
+    "candidate_name": "text",
+    "candidate_blank_suffix": "\n",
+}
+NAMES = ("text", "path", "path:caption")
 
 
-def _clean(text: object) -> str:
-    return _PLACEHOLDER.sub("", str(text or "")).strip()
+def _query_text(row: Row, inst: str, f: dict[str, Any]) -> str:
+    inst = inst.replace(ROW_IMAGE_TOKEN, f["query_inst_token"])
+    if f["query_inst_newline"]:
+        inst = "\n" + inst.strip()
+    text = str(row["qry_text"])
+    if f["query_image"]:
+        out = compose(inst, text, image=True)
+    else:
+        out = f"{inst} {text}" if (text or f["query_join_empty"]) else inst
+    if f["query_fix_newlines"]:
+        out = out.replace(" \n", "\n")
+    return out + f["query_suffix"]
+
+
+def _image_candidate_texts(captions: list[str], inst: str, f: dict[str, Any]) -> list[str]:
+    inst = inst.replace(ROW_IMAGE_TOKEN, "")
+    if captions[0].strip():  # the first caption decides for the whole row, as in the official parsers
+        return [compose(f"{inst} {c}", image=True).replace(" \n", "\n") + "\n" for c in captions]
+    blank = compose(inst, image=True).replace(" \n", "\n") + f["candidate_blank_suffix"]
+    return [blank] * len(captions)
+
+
+def _name(kind: str, text: str, path: str) -> str:
+    if kind == "text":
+        return text
+    if kind == "path":
+        return path
+    return f"{path}:{text.strip(chr(34))}"
 
 
 def load(spec: TaskSpec, ctx: LoadContext) -> TaskData:
+    f = {**DEFAULTS, **{k: v for k, v in spec.options.items() if k in DEFAULTS}}
+    if f["candidate_name"] not in NAMES:
+        raise DataError(f"unknown candidate_name '{f['candidate_name']}'", f"use one of {', '.join(NAMES)}",
+                        task=spec.name)
     rows, file = read_rows(spec, ctx)
     n = query_limit(spec, ctx, len(rows))
     inst = spec.instruction(ctx.instruction_set)
     queries: list[Item] = []
     candidates: list[Item] = []
     index: dict[str, int] = {}
+    merged: set[tuple[str, str]] = set()  # (name, content key) of candidates that lost to an earlier one
+    merged_queries = repeated_positive = 0
     pools: list[np.ndarray] = []
     qrels: Qrels = {}
     for i, row in enumerate(rows[:n]):
-        require(row, ("qry_text", "tgt_text"), spec, file, i)
-        texts = list(row["tgt_text"] or [])
-        imgs = list(row.get("tgt_img_path") or [])
-        if not texts and not imgs:
+        require(row, ("qry_inst", "qry_text", "tgt_text"), spec, file, i)
+        texts = [str(t) for t in row["tgt_text"] or []]
+        if not texts:
             raise DataError("the row has no candidates", "fix or drop the row", task=spec.name, file=file, row=i)
-        if imgs and texts and len(imgs) != len(texts):
-            raise DataError(f"{len(texts)} tgt_text but {len(imgs)} tgt_img_path", "make them the same length",
-                            task=spec.name, file=file, row=i)
-        q_img = row.get("qry_img_path") or None
         qid = f"q{i}"
-        queries.append(Item(
-            id=qid, text=_clean(row["qry_text"]), instruction=inst.query or _clean(row.get("qry_inst")),
-            image=media_path(ctx, spec, q_img, file=file, row=i) if q_img else None, source=(file, i),
-        ))
-        c_inst = inst.candidate or _clean(row.get("tgt_inst"))
-        pool = []
-        for j in range(max(len(texts), len(imgs))):
-            img = imgs[j] if j < len(imgs) and imgs[j] else None
-            item = Item(id="", text=_clean(texts[j]) if j < len(texts) else "", instruction=c_inst,
-                        image=media_path(ctx, spec, img, file=file, row=i) if img else None, source=(file, i))
-            key = item.key
-            if key not in index:
-                index[key] = len(candidates)
-                candidates.append(Item(id=key, text=item.text, instruction=item.instruction,
-                                       image=item.image, source=(file, i)))
-            pool.append(index[key])
-        pools.append(np.asarray(pool, dtype=np.int64))
-        qrels[qid] = {candidates[pool[0]].id: 1.0}
-    return TaskData(task=spec.name, queries=queries, candidates=candidates, qrels=qrels, pools=pools)
+        q_img = None
+        if f["query_image"]:
+            if not row.get("qry_img_path"):
+                raise DataError("the query has no qry_img_path", "fix or drop the row", task=spec.name,
+                                file=file, row=i)
+            q_img = media_path(ctx, spec, str(row["qry_img_path"]), file=file, row=i)
+        queries.append(Item(id=qid, text=_query_text(row, inst.query or str(row["qry_inst"]), f), image=q_img,
+                            source=(file, i)))
+
+        if f["candidate_image"]:
+            paths = [str(p or "") for p in row.get("tgt_img_path") or []]
+            if len(paths) != len(texts) or not all(paths):
+                raise DataError(f"{len(texts)} tgt_text but {sum(map(bool, paths))} non-empty tgt_img_path",
+                                "give every candidate an image path", task=spec.name, file=file, row=i)
+            shown = _image_candidate_texts(texts, inst.candidate or str(row.get("tgt_inst") or ""), f)
+            items = [Item(id=_name(f["candidate_name"], t, p), text=s,
+                          image=media_path(ctx, spec, p, file=file, row=i), source=(file, i))
+                     for t, p, s in zip(texts, paths, shown)]
+        else:
+            items = [Item(id=t, text=t, source=(file, i)) for t in texts]
+        pool, row_merged = [], False
+        for item in items:
+            if item.id not in index:
+                index[item.id] = len(candidates)
+                candidates.append(item)
+            elif candidates[index[item.id]].key != item.key:
+                merged.add((item.id, item.key))
+                row_merged = True
+            pool.append(index[item.id])
+        positive = items[0].id
+        pools.append(official_pool(pool, {index[positive]}))
+        qrels[qid] = {positive: 1.0}
+        merged_queries += row_merged
+        repeated_positive += sum(it.id == positive for it in items) > 1
+    notes = {"candidates_merged_by_name": len(merged), "queries_with_merged_candidates": merged_queries,
+             "queries_with_repeated_positive": repeated_positive}
+    return TaskData(task=spec.name, queries=queries, candidates=candidates, qrels=qrels, pools=pools,
+                    notes=notes)

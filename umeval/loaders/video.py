@@ -2,44 +2,78 @@
 
 Frames are read from ``<data_root>/<source.media_dir>/<video id>/`` (the official layout is
 ``video-tasks/frames/{video_cls,video_ret,video_mret,video_qa}/<dataset>/<video id>/``), natural-sorted,
-and ``num_frames`` of them are taken uniformly (:func:`umeval.loaders.sample_frames`).
-Column names differ between the hub datasets, so each spec names its columns in ``options``.
+and ``num_frames`` of them are taken uniformly (:func:`umeval.loaders.sample_frames`); the video id is the
+row's raw value, as the official code uses it (a dataset whose rows hold a file path instead gets a
+``transform``).  Column names differ between the hub datasets, so each spec names its columns in ``options``.
+Items carry the official input text (:mod:`umeval.loaders.text`); candidate ids are the official candidate
+names, and the first candidate seen under a name is the one encoded.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
 from umeval.errors import DataError
 from umeval.loaders import (
+    FRAME_SUFFIXES,
     LoadContext,
+    _natural_key,
     apply_transform,
     media_path,
+    official_pool,
     query_limit,
     read_rows,
     require,
     sample_frames,
 )
+from umeval.loaders.text import compose, list_options, qa_query
 from umeval.spec import TaskSpec
 from umeval.types import Item, Qrels, TaskData
 
 
 def _video_id(value: object) -> str:
-    # Rows name a video as "video7020", "video7020.mp4" or "all/video7020.mp4"; the frame folder is the stem.
+    # Moment retrieval names its video by file path; the official code takes the file name without extension.
     return PurePosixPath(str(value)).stem
 
 
 def video_item(spec: TaskSpec, ctx: LoadContext, vid: str, *, text: str = "", instruction: str = "",
-               file: str, row: int | str, item_id: str = "") -> Item:
+               file: str, row: int | str, item_id: str = "", all_frames: bool = False) -> Item:
+    """An item whose video is the frames of ``<media_dir>/<vid>/``: ``num_frames`` of them, or all."""
     folder = media_path(ctx, spec, vid, file=file, row=row)
-    frames = sample_frames(folder, ctx.num_frames, task=spec.name, file=file, row=row)
+    frames = (all_frames_of(folder, task=spec.name, file=file, row=row) if all_frames
+              else sample_frames(folder, ctx.num_frames, task=spec.name, file=file, row=row))
     return Item(id=item_id or vid, text=text, instruction=instruction, video=frames, source=(file, row))
 
 
+def all_frames_of(folder: str, *, task: str, file: str, row: int | str) -> tuple[str, ...]:
+    """Every frame file of a folder, natural-sorted (the official ``load_frames``)."""
+    d = Path(folder)
+    if not d.is_dir():
+        raise DataError(f"frame folder {folder} does not exist", "extract the video's frames there",
+                        task=task, file=file, row=row)
+    frames = sorted((p.name for p in d.iterdir() if p.suffix.lower() in FRAME_SUFFIXES), key=_natural_key)
+    if not frames:
+        raise DataError(f"frame folder {folder} has no .jpg/.jpeg/.png frames", "re-extract the video's frames",
+                        task=task, file=file, row=row)
+    return tuple(str(d / f) for f in frames)
+
+
+def _add(candidates: list[Item], index: dict[str, int], item: Item) -> int:
+    """The index of the candidate named ``item.id``, adding ``item`` when the name is new (first one wins)."""
+    if item.id not in index:
+        index[item.id] = len(candidates)
+        candidates.append(item)
+    return index[item.id]
+
+
 def load_retrieval(spec: TaskSpec, ctx: LoadContext) -> TaskData:
-    """Text-to-video retrieval: each row is a caption and its video; every caption ranks all videos."""
+    """Text-to-video retrieval: each row is a caption and its video; every caption ranks all videos.
+
+    Query ``inst + " " + caption``; candidate ``"<|video_pad|> " + inst``, named by the raw video id.
+    """
     opts = spec.options
     q_col, v_col = opts.get("query_field", "caption"), opts.get("video_field", "video_id")
     rows, file = read_rows(spec, ctx)
@@ -51,24 +85,25 @@ def load_retrieval(spec: TaskSpec, ctx: LoadContext) -> TaskData:
     qrels: Qrels = {}
     for i, row in enumerate(rows[:n]):
         require(row, (q_col, v_col), spec, file, i)
-        vid = _video_id(row[v_col])
+        vid = str(row[v_col])
         if vid not in index:
-            index[vid] = len(candidates)
-            candidates.append(video_item(spec, ctx, vid, instruction=inst.candidate, file=file, row=i))
+            _add(candidates, index, video_item(spec, ctx, vid, text=compose(inst.candidate, video=True),
+                                               file=file, row=i))
         if ctx.limit is None or len(queries) < ctx.limit:
             qid = f"q{i}"
-            queries.append(Item(id=qid, text=str(row[q_col]), instruction=inst.query, source=(file, i)))
+            queries.append(Item(id=qid, text=compose(inst.query, str(row[q_col])), source=(file, i)))
             qrels[qid] = {vid: 1.0}
     return TaskData(task=spec.name, queries=queries, candidates=candidates, qrels=qrels, pools=None)
 
 
 def load_classification(spec: TaskSpec, ctx: LoadContext) -> TaskData:
-    """Video classification: a video query ranks label texts.
+    """Video classification: a video query (``"<|video_pad|> " + inst``) ranks bare label texts.
 
     ``global`` (K700, UCF101, HMDB51, Breakfast): every query ranks the pool of all labels, i.e. the rows'
     labels in order of first appearance followed by ``options["labels"]`` (the dataset's fixed label list).
-    ``local`` (SmthSmthV2): a query ranks its own ``options["candidates_field"]`` list (``neg_text``); its
-    positive is added in front when the list lacks it.
+    ``local`` (SmthSmthV2): a query ranks exactly its own ``options["candidates_field"]`` list (``neg_text``),
+    as the official code does; a query whose positive is not in that list cannot score (counted in
+    ``notes["positive_not_in_pool"]``).
     """
     opts = spec.options
     v_col, l_col = opts.get("video_field", "video_id"), opts.get("label_field", "pos_text")
@@ -78,70 +113,87 @@ def load_classification(spec: TaskSpec, ctx: LoadContext) -> TaskData:
     index: dict[str, int] = {}
 
     def cand(label: str, i: int) -> int:
-        if label not in index:
-            index[label] = len(candidates)
-            candidates.append(Item(id=label, text=label, instruction=inst.candidate, source=(file, i)))
-        return index[label]
+        return _add(candidates, index, Item(id=label, text=label, source=(file, i)))
 
-    queries, qrels, pools = [], {}, []
+    queries, qrels, pools, missing = [], {}, [], 0
     for i, row in enumerate(rows[: query_limit(spec, ctx, len(rows))]):
         require(row, (v_col, l_col), spec, file, i)
         label = str(row[l_col])
         qid = f"q{i}"
-        queries.append(video_item(spec, ctx, _video_id(row[v_col]), instruction=inst.query, file=file, row=i,
-                                  item_id=qid))
+        queries.append(video_item(spec, ctx, str(row[v_col]), text=compose(inst.query, video=True), file=file,
+                                  row=i, item_id=qid))
         qrels[qid] = {label: 1.0}
         if spec.pool == "local":
             require(row, (opts.get("candidates_field", "neg_text"),), spec, file, i)
             names = [str(x) for x in row[opts.get("candidates_field", "neg_text")]]
-            names = names if label in names else [label, *names]
-            pools.append(np.asarray([cand(x, i) for x in names], dtype=np.int64))
+            missing += label not in names
+            pools.append(official_pool([cand(x, i) for x in names], {index[label]} if label in index else set()))
         else:
             cand(label, i)
     if spec.pool == "global":
         for label in opts.get("labels", ()):
             cand(str(label), -1)
+    notes = {"positive_not_in_pool": missing} if spec.pool == "local" else {}
     return TaskData(task=spec.name, queries=queries, candidates=candidates, qrels=qrels,
-                    pools=pools if spec.pool == "local" else None)
+                    pools=pools if spec.pool == "local" else None, notes=notes)
+
+
+def _sum_notes(rows: Sequence[dict[str, object]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for r in rows:
+        for k, v in dict(r.get("notes") or {}).items():  # type: ignore[call-overload]
+            out[k] = out.get(k, 0) + int(v)
+    return out
 
 
 def load_qa(spec: TaskSpec, ctx: LoadContext) -> TaskData:
     """Video QA: a video + question query ranks that question's options (local).
 
-    Hub rows differ per dataset; each spec's ``transform`` turns a row into ``question`` (the query text),
-    ``options`` (candidate texts), ``answer`` (index of the right option) and ``video`` (frame folder, relative
-    to the media dir).  ``options["subsets"]`` lists hub subsets read one after another (MVBench), each row
-    getting a ``subset`` field.
+    Hub rows differ per dataset; each spec's ``transform`` turns a row into ``question`` (what follows the
+    prompt), ``options`` (candidate texts), optionally ``names`` (the official candidate names, default the
+    texts), ``listed`` (options the official code appends as ``(A) ...`` lines), the positive as ``answer``
+    (an index into the options) or ``label`` (a name that may match no option: the query then cannot score),
+    ``video`` (frame folder, relative to the media dir) and optionally ``notes`` (counts summed into
+    ``TaskData.notes``).  The query text is ``"<|video_pad|> " + prompt + " " + question``.
+    ``options["subsets"]`` lists hub subsets read one after another (MVBench), each row getting a ``subset``.
     """
     subsets = spec.options.get("subsets") or [spec.source.subset]
     rows, file = [], ""
     for sub in subsets:
         part, file = read_rows(spec, ctx, subset=sub, transform=False)
         rows += [{**r, "subset": sub} for r in part]
-    rows = apply_transform(spec, rows, file)
+    rows = apply_transform(spec, rows, file)[: query_limit(spec, ctx, len(rows))]
     inst = spec.instruction(ctx.instruction_set)
     queries, candidates, qrels, pools = [], [], {}, []
     index: dict[str, int] = {}
-    for i, row in enumerate(rows[: query_limit(spec, ctx, len(rows))]):
-        require(row, ("question", "options", "answer", "video"), spec, file, i)
+    notes = _sum_notes(rows)
+    notes.setdefault("positive_not_in_pool", 0)
+    for i, row in enumerate(rows):
+        require(row, ("question", "options", "video"), spec, file, i)
         options = [str(o) for o in row["options"]]
-        answer = int(row["answer"])
-        if not 0 <= answer < len(options):
-            raise DataError(f"answer index {answer} is outside the {len(options)} options",
-                            "fix the row's answer", task=spec.name, file=file, row=i)
+        names = [str(o) for o in row.get("names") or options]
+        if len(names) != len(options):
+            raise DataError(f"{len(names)} option names for {len(options)} options", "fix the row's transform",
+                            task=spec.name, file=file, row=i)
+        if row.get("label") is not None:
+            label = str(row["label"])
+        else:
+            require(row, ("answer",), spec, file, i)
+            answer = int(row["answer"])
+            if not 0 <= answer < len(options):
+                raise DataError(f"answer index {answer} is outside the {len(options)} options",
+                                "fix the row's answer", task=spec.name, file=file, row=i)
+            label = names[answer]
+        text = qa_query(str(row["question"]), inst.query)
+        if row.get("listed") is not None:
+            text = list_options(text, [str(o) for o in row["listed"]])
         qid = f"q{i}"
-        queries.append(video_item(spec, ctx, str(row["video"]), text=str(row["question"]),
-                                  instruction=inst.query, file=file, row=i, item_id=qid))
-        pool = []
-        for o in options:
-            item = Item(id="", text=o, instruction=inst.candidate)
-            if item.key not in index:
-                index[item.key] = len(candidates)
-                candidates.append(Item(id=item.key, text=o, instruction=inst.candidate, source=(file, i)))
-            pool.append(index[item.key])
-        pools.append(np.asarray(pool, dtype=np.int64))
-        qrels[qid] = {candidates[pool[answer]].id: 1.0}
-    return TaskData(task=spec.name, queries=queries, candidates=candidates, qrels=qrels, pools=pools)
+        queries.append(video_item(spec, ctx, str(row["video"]), text=text, file=file, row=i, item_id=qid))
+        pool = [_add(candidates, index, Item(id=nm, text=o, source=(file, i))) for nm, o in zip(names, options)]
+        pools.append(official_pool(pool, {index[label]} if label in index else set()))
+        qrels[qid] = {label: 1.0}
+        notes["positive_not_in_pool"] += label not in names
+    return TaskData(task=spec.name, queries=queries, candidates=candidates, qrels=qrels, pools=pools, notes=notes)
 
 
 def load_moment(spec: TaskSpec, ctx: LoadContext) -> TaskData:
@@ -163,13 +215,13 @@ def load_moment(spec: TaskSpec, ctx: LoadContext) -> TaskData:
                             task=spec.name, file=file, row=i)
         clips = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name != "query")
         qid = f"q{i}"
-        queries.append(video_item(spec, ctx, f"{stem}/query", text=str(row["query"]), instruction=inst.query,
+        queries.append(video_item(spec, ctx, f"{stem}/query", text=compose(inst.query, str(row["query"]), video=True),
                                   file=file, row=i, item_id=qid))
         pool = []
         for clip in clips:
             pool.append(len(candidates))
-            candidates.append(video_item(spec, ctx, f"{stem}/{clip}", instruction=inst.candidate, file=file, row=i,
-                                         item_id=f"{stem}/{clip}"))
+            candidates.append(video_item(spec, ctx, f"{stem}/{clip}", text=compose(inst.candidate, video=True),
+                                         file=file, row=i, item_id=f"{stem}/{clip}"))
         qrels[qid] = {f"{stem}/{c}": 1.0 for c in clips if c.startswith("positive")}
         if not qrels[qid]:
             raise DataError(f"no clip folder of {folder} starts with 'positive'", "restore the positive clip",
@@ -179,45 +231,48 @@ def load_moment(spec: TaskSpec, ctx: LoadContext) -> TaskData:
 
 
 def _clip_folder(path: str) -> str:
-    return "video_frames/" + str(path).removesuffix(".mp4").replace("/", "_")
+    return "video_frames/" + str(path).replace("/", "_").split(".mp4")[0]
 
 
 def load_momentseeker(spec: TaskSpec, ctx: LoadContext) -> TaskData:
     """MomentSeeker: text, text+image or text+video queries rank their own positive and negative clips.
 
-    ``input_frames`` picks the query type (``.mp4``: a video segment, ``.jpg``: an image, empty: text only) and
-    with it the instruction (``options["instructions"]``, keyed video/image/text); clips live under
-    ``video_frames/<output_path without .mp4, '/' -> '_'>/``; several positives are possible.
+    ``input_frames`` picks the query type (ending in ``.mp4``: a video segment, ``.jpg``: an image, anything
+    else: text only, as the official code decides; a non-empty input read as text only is counted in
+    ``notes["inputs_read_as_text"]``) and with it the instruction (``options["instructions"]``, keyed
+    video/image/text).  Clips live under ``video_frames/<output_path, '/' -> '_', cut at .mp4>/``; the query
+    video and every clip use all the frames of their folder (the official ``load_frames``, no sampling);
+    several positives are possible.
     """
     rows, file = read_rows(spec, ctx)
     instr = spec.options["instructions"]
     inst = spec.instruction(ctx.instruction_set)
     queries, candidates, qrels, pools = [], [], {}, []
     index: dict[str, int] = {}
+    as_text = 0
     for i, row in enumerate(rows[: query_limit(spec, ctx, len(rows))]):
         require(row, ("query", "positive_frames"), spec, file, i)
         qid, inp, text = f"q{i}", str(row.get("input_frames") or ""), str(row["query"])
         if inp.endswith(".mp4"):
-            q = video_item(spec, ctx, _clip_folder(inp), text=text, instruction=instr["video"], file=file, row=i,
-                           item_id=qid)
-        elif inp:
-            q = Item(id=qid, text=text, instruction=instr["image"], source=(file, i),
+            q = video_item(spec, ctx, _clip_folder(inp), text=compose(instr["video"], text, video=True), file=file,
+                           row=i, item_id=qid, all_frames=True)
+        elif inp.endswith(".jpg"):
+            q = Item(id=qid, text=compose(instr["image"], text, image=True), source=(file, i),
                      image=media_path(ctx, spec, f"query_{inp}", file=file, row=i))
         else:
-            q = Item(id=qid, text=text, instruction=instr["text"], source=(file, i))
+            as_text += bool(inp)
+            q = Item(id=qid, text=compose(instr["text"], text), source=(file, i))
         queries.append(q)
         pos = [_clip_folder(d["output_path"]) for d in row["positive_frames"] or []]
         neg = [_clip_folder(d["output_path"]) for d in row.get("negative_frames") or []]
-        pool = []
-        for name in pos + neg:
-            if name not in index:
-                index[name] = len(candidates)
-                candidates.append(video_item(spec, ctx, name, instruction=inst.candidate, file=file, row=i,
-                                             item_id=name))
-            pool.append(index[name])
-        pools.append(np.asarray(pool, dtype=np.int64))
+        clip_text = compose(inst.candidate, video=True)
+        pool = [_add(candidates, index, video_item(spec, ctx, name, text=clip_text, file=file, row=i, item_id=name,
+                                                   all_frames=True)) if name not in index else index[name]
+                for name in pos + neg]
+        pools.append(official_pool(pool, {index[p] for p in pos}))
         qrels[qid] = {p: 1.0 for p in pos}
-    return TaskData(task=spec.name, queries=queries, candidates=candidates, qrels=qrels, pools=pools)
+    return TaskData(task=spec.name, queries=queries, candidates=candidates, qrels=qrels, pools=pools,
+                    notes={"inputs_read_as_text": as_text})
 
 
 def probe_subset(spec: TaskSpec) -> str | None:

@@ -1,0 +1,47 @@
+"""The official MMEB-V2 input text, as the VLM2Vec parsers write it for the Qwen2-VL backbone.
+
+Loaders put the whole string into ``Item.text`` (placeholders, spaces and newlines included) and leave
+``Item.instruction`` empty; each model's prompt format then rewrites that text its own way.  The rules
+below restate ``process_input_text`` (``src/model/processor.py``) and the video-QA ``process_query`` /
+``qa_template`` helpers of TIGER-AI-Lab/VLM2Vec (read at commit 6e1e1d4) in our own words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+IMAGE_TOKEN = "<|image_pad|>"  # the Qwen2-VL image placeholder the official parsers write
+VIDEO_TOKEN = "<|video_pad|>"
+ROW_IMAGE_TOKEN = "<|image_1|>"  # the placeholder inside MMEB_Test_Instruct's qry_inst / tgt_inst
+
+
+def compose(instruction: str, text: str | None = None, *, image: bool = False, video: bool = False) -> str:
+    """Instruction, then ``" " + text`` when the text is non-empty, then the placeholder(s) in front.
+
+    Nothing is stripped: an instruction ending in a space keeps it (Breakfast), an empty instruction
+    leaves the separating space (``" " + text``), and a placeholder is followed by one space.
+    """
+    out = instruction
+    if text:
+        out = f"{out} {text}"
+    if video:
+        out = f"{VIDEO_TOKEN} {out}"
+    if image:
+        out = f"{IMAGE_TOKEN} {out}"
+    return out
+
+
+def qa_query(question: str, prompt: str) -> str:
+    """The video-QA query: placeholder, prompt, question (the prompt ends in a space, giving two)."""
+    return f"{VIDEO_TOKEN} {prompt} {question}" if prompt else f"{question} {VIDEO_TOKEN}"
+
+
+def letter(i: int) -> str:
+    """``A``, ``B``, ...; index -1 (an answer matching no option) gives ``@``, as the official code does."""
+    return chr(ord("A") + i)
+
+
+def list_options(query: str, options: Sequence[str]) -> str:
+    r"""``query`` + ``"\nOptions:\n(A) ...\n(B) ..."``, trailing whitespace of the whole string removed."""
+    body = "".join(f"({letter(i)}) {o}\n" for i, o in enumerate(options))
+    return f"{query}\nOptions:\n{body}".rstrip()
