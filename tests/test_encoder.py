@@ -49,8 +49,9 @@ def test_reads_last_disc_token_state(tiny_encoder, media):
 
 
 def test_text_only_gets_blank_image(tiny_encoder):
+    """The authors' blank 28x28 JPEG goes through qwen-vl-utils, which makes it 56x56 (4 visual tokens)."""
     prompt = tiny_encoder.build_prompt(Item(id="t", text="hello"))
-    assert len(prompt.images) == 1 and prompt.images[0].size == (28, 28)
+    assert len(prompt.images) == 1 and prompt.images[0].size == (56, 56)
     assert prompt.images[0].getpixel((0, 0)) == (255, 255, 255)
 
 

@@ -157,3 +157,37 @@ def test_engine_processes_start_quietly(level, noisy):
         assert r.stderr == ""
     elif "doesn't include CPU backend" not in r.stderr:
         pytest.skip("this vLLM build has no Triton notice to silence")
+
+
+@pytest.mark.slow
+@pytest.mark.vllm
+def test_visual_token_counts_match_hf(tiny_encoder, vllm_encoder, tmp_path):
+    """Bug caught (issue 11 item 14): the backends resizing differently.  The tiny checkpoint declares
+    3,136..12,845,056 pixels in its preprocessor_config.json; both must apply the preset's 784..50,176 at call
+    time (a 2000x2800 page gave 7,100 visual tokens on HF and 2,944 on vLLM before).  Hand-computed counts:
+    page -> 168x252 (54 tokens), four 640x480 frames -> 252x168 each (108), the text-only blank image -> 56x56 (4).
+    """
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+
+    def save(name: str, w: int, h: int) -> str:
+        Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(tmp_path / name)
+        return str(tmp_path / name)
+
+    cases = [
+        (Item(id="page", text="<|image_pad|> Understand the content of the provided document image.",
+              image=save("page.png", 2000, 2800)), 54),
+        (Item(id="clip", text="<|video_pad|> Understand the content of the provided video.",
+              video=tuple(save(f"f{i}.jpg", 640, 480) for i in range(4))), 108),
+        (Item(id="text", text="Find a document image that matches the given query: revenue"), 4),
+    ]
+    pads = {tiny_encoder.token_id("<|image_pad|>"), tiny_encoder.token_id("<|video_pad|>")}
+    for item, expected in cases:
+        enc, _ = tiny_encoder.prepare([item])
+        hf = sum(int(t) in pads for t in enc["input_ids"][0].tolist())
+        p = vllm_encoder.build_prompt(item)
+        (out,) = vllm_encoder._engine("pooling").embed(
+            [vllm_encoder.request(vllm_encoder.disc_ids(p), vllm_encoder.media(p))], use_tqdm=False)
+        vl = sum(int(t) in pads for t in out.prompt_token_ids)
+        assert (hf, vl) == (expected, expected), f"item {item.id}: HF {hf}, vLLM {vl}, hand {expected}"

@@ -159,7 +159,7 @@ def encoder_ref(cfg: DictConfig) -> str:
 
 
 #: Bump when a prompt format changes what the model sees, so stored embeddings are not reused.
-PROMPT_VERSION = "1"
+PROMPT_VERSION = "2"  # 2: official texts, qwen-vl-utils media for UME-R1, call-time pixel bounds
 
 
 def encoder_fingerprint(cfg: DictConfig) -> str:

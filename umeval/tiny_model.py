@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-BUILD_VERSION = "2"  # bump when the checkpoint below changes, so caches rebuild
+BUILD_VERSION = "3"  # bump when the checkpoint below changes, so caches rebuild
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
                   "<|image_pad|>", "<|video_pad|>"]
@@ -110,6 +110,7 @@ def build(dest: str | os.PathLike[str], *, seed: int = 0, min_pixels: int = 784,
     try:
         model.save_pretrained(tmp, safe_serialization=True)
         processor.save_pretrained(tmp)
+        _real_processor_layout(tmp)
         (tmp / "umeval_build.json").write_text(json.dumps({"version": BUILD_VERSION, "seed": seed}))
         dest.parent.mkdir(parents=True, exist_ok=True)
         if dest.exists():
@@ -118,6 +119,35 @@ def build(dest: str | os.PathLike[str], *, seed: int = 0, min_pixels: int = 784,
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return dest
+
+
+#: The pixel bounds a real Qwen2-VL checkpoint declares at the top of its ``preprocessor_config.json``
+#: (Qwen2-VL-2B-Instruct's values).  They differ from every preset's bounds on purpose: transformers applies them
+#: over a ``size`` given to ``from_pretrained``, so a backend that does not pass the preset's bounds at call time
+#: shows up in the tests with the wrong visual-token counts.
+CHECKPOINT_MIN_PIXELS = 3136
+CHECKPOINT_MAX_PIXELS = 12845056
+
+
+def _real_processor_layout(folder: Path) -> None:
+    """Rewrite the saved processor files in a real Qwen2-VL checkpoint's layout.
+
+    That is one ``preprocessor_config.json`` with top-level ``min_pixels``/``max_pixels`` (read by the image *and*
+    the video processor), and no image/video sections in ``processor_config.json``.
+    """
+    pc_path = folder / "processor_config.json"
+    pc = json.loads(pc_path.read_text())
+    image = pc.pop("image_processor")
+    pc.pop("video_processor", None)
+    pre = {"min_pixels": CHECKPOINT_MIN_PIXELS, "max_pixels": CHECKPOINT_MAX_PIXELS,
+           "patch_size": image["patch_size"], "temporal_patch_size": image["temporal_patch_size"],
+           "merge_size": image["merge_size"], "image_mean": image["image_mean"], "image_std": image["image_std"],
+           "image_processor_type": "Qwen2VLImageProcessor", "processor_class": "Qwen2VLProcessor"}
+    (folder / "preprocessor_config.json").write_text(json.dumps(pre, indent=2) + "\n")
+    if set(pc) - {"processor_class"}:
+        pc_path.write_text(json.dumps(pc, indent=2) + "\n")
+    else:
+        pc_path.unlink()
 
 
 def ensure(cache_dir: str | os.PathLike[str], *, seed: int = 0) -> Path:

@@ -31,6 +31,7 @@ from umeval.encoders.base import (
     stop_ids,
     token_id,
 )
+from umeval.encoders.pixels import pixel_size, processor_kwargs
 from umeval.encoders.prompts import GEN_TOKEN, Prompt, get_prompt_format, render
 from umeval.errors import ConfigError, UmevalError
 from umeval.registry import load_object
@@ -79,7 +80,8 @@ def batch_order(items: Sequence[Item]) -> np.ndarray:
 
 class Qwen2VLEncoder:
     def __init__(self, model_cfg: Any, *, cache_dir: Path, device: str = "auto", batch_size: int = 8,
-                 num_workers: int = 2) -> None:
+                 num_workers: int = 2, weights: bool = True) -> None:
+        """``weights=False`` loads the processor only (``umeval prompts``): same prompts and processor calls."""
         import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
@@ -101,15 +103,17 @@ class Qwen2VLEncoder:
         if not local:
             kw["revision"] = self.revision
         try:
-            # Qwen2-VL pixel bounds: shortest_edge/longest_edge hold min/max *pixels* for this processor.
-            size = {"shortest_edge": int(model_cfg.min_pixels), "longest_edge": int(model_cfg.max_pixels)}
-            self.processor = AutoProcessor.from_pretrained(self.model_id, size=size, **kw)
+            # The bounds also go to every processor call (umeval.encoders.pixels): a checkpoint's own
+            # min_pixels/max_pixels override this constructor argument.
+            self.processor = AutoProcessor.from_pretrained(self.model_id, size=pixel_size(model_cfg), **kw)
             self.model = AutoModelForImageTextToText.from_pretrained(
-                self.model_id, dtype=self.dtype, attn_implementation=model_cfg.attn_implementation, **kw)
+                self.model_id, dtype=self.dtype, attn_implementation=model_cfg.attn_implementation, **kw) \
+                if weights else None
         except OSError as e:
             raise ConfigError(f"cannot load checkpoint {self.model_id}: {str(e).splitlines()[0]}",
                               "check model.path (a local folder or hub id) and model.revision") from None
-        self.model.to(self.device).eval()
+        if self.model is not None:
+            self.model.to(self.device).eval()
         self.tokenizer = self.processor.tokenizer
         torch.set_grad_enabled(False)
 
@@ -131,11 +135,8 @@ class Qwen2VLEncoder:
         prompts = list(prompts) if prompts is not None else [self.build_prompt(it, task) for it in items]
         images = [im for p in prompts for im in p.images]
         videos = [v for p in prompts for v in p.videos]
-        kw: dict[str, Any] = {}
-        if videos:
-            kw["do_sample_frames"] = False  # the loader already sampled the frames
         enc = self.processor(text=[p.text for p in prompts], images=images or None, videos=videos or None,
-                             return_tensors="pt", padding=True, padding_side="right", **kw)
+                             return_tensors="pt", padding=True, padding_side="right", **processor_kwargs(self.cfg))
         return enc, prompts
 
     def pool_positions(self, input_ids: Any, attention_mask: Any, prompts: Sequence[Prompt]) -> np.ndarray:

@@ -50,6 +50,7 @@ from umeval.encoders.base import (
     stop_ids,
     token_id,
 )
+from umeval.encoders.pixels import pixel_size, processor_kwargs
 from umeval.encoders.prompts import GEN_TOKEN, Prompt, get_prompt_format, render
 from umeval.encoders.qwen2vl import pick_device, quiet_transformers, resolve_checkpoint
 from umeval.errors import ConfigError, DependencyError, UmevalError
@@ -122,10 +123,8 @@ class VllmEncoder:
         self._hf_kw: dict[str, Any] = {"trust_remote_code": bool(model_cfg.trust_remote_code)}
         if not self.local:
             self._hf_kw["revision"] = self.revision
-        # Qwen2-VL pixel bounds, as the HF encoder sets them: shortest/longest_edge hold min/max *pixels*.
-        self.size = {"shortest_edge": int(model_cfg.min_pixels), "longest_edge": int(model_cfg.max_pixels)}
         try:
-            self.processor = AutoProcessor.from_pretrained(self.model_id, size=self.size, **self._hf_kw)
+            self.processor = AutoProcessor.from_pretrained(self.model_id, size=pixel_size(model_cfg), **self._hf_kw)
         except OSError as e:
             raise ConfigError(f"cannot load checkpoint {self.model_id}: {str(e).splitlines()[0]}",
                               "check model.path (a local folder or hub id) and model.revision") from None
@@ -226,7 +225,8 @@ class VllmEncoder:
         kw: dict[str, Any] = {
             "model": self.model_id, "runner": runner, "dtype": self.dtype, "seed": 0,
             "trust_remote_code": bool(self.cfg.trust_remote_code),
-            "mm_processor_kwargs": {"size": dict(self.size)}, "use_tqdm_on_load": False,
+            # The HF encoder's call-time pixel bounds (a checkpoint's own min/max_pixels must not win here either).
+            "mm_processor_kwargs": processor_kwargs(self.cfg), "use_tqdm_on_load": False,
         }
         if not self.local:
             kw["revision"] = self.revision
