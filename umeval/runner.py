@@ -123,6 +123,34 @@ def per_query_table(rankings: Rankings, per_query: dict[str, np.ndarray]) -> pd.
     return df
 
 
+def readable(table: pd.DataFrame, task: str, mode: str, data: TaskData) -> pd.DataFrame:
+    """The per-query table with columns for error analysis in pandas or duckdb.
+
+    ``task``, ``mode``, the query's display text, and ``topk_text`` next to ``topk_ids``: each ranked
+    candidate's text (label, caption) and its media path.  An image given as bytes shows as
+    ``image <file>#<row>`` (where it came from) or ``image (bytes)``.
+    """
+    def show(it: Item) -> str:
+        parts = [" ".join(it.text.split())] if it.text.strip() else []
+        if isinstance(it.image, str):
+            parts.append(f"image {it.image}")
+        elif isinstance(it.image, bytes):
+            parts.append(f"image {it.source[0]}#{it.source[1]}" if it.source else "image (bytes)")
+        parts += [f"image {p}" for p in it.images]
+        if it.video:
+            parts.append(f"video {Path(it.video[0]).parent}")
+        return " | ".join(parts)
+
+    by_id = {it.id: it for it in data.candidates}
+    queries = {it.id: it for it in data.queries}
+    front = pd.DataFrame({"task": task, "mode": mode, "query_text": [show(queries[q]) if q in queries else ""
+                                                                     for q in table["query_id"]]})
+    out = pd.concat([front, table.reset_index(drop=True)], axis=1)
+    pos = list(out.columns).index("topk_ids") + 1
+    out.insert(pos, "topk_text", [[show(by_id[c]) if c in by_id else "" for c in ids] for ids in out["topk_ids"]])
+    return out
+
+
 # ---------------------------------------------------------------- run
 
 @dataclass
@@ -378,7 +406,7 @@ def evaluate_task(spec: TaskSpec, data: TaskData, encoder: Callable[[], Encoder]
     metrics = M.mean(per_query)
     if per_sample is not None and per_sample.shape[1] > 1:
         metrics.update(pass_curve(per_sample))
-    table = per_query_table(rankings, per_query)
+    table = readable(per_query_table(rankings, per_query), spec.name, mode, data)
     if per_sample is not None:
         table["main_per_sample"] = per_sample.tolist()
     res.write_parquet(out / "per_query.parquet", table)
