@@ -25,6 +25,7 @@ USAGE = """usage:
   umeval launch shards=N [key=value ...]   N shards as Ray tasks, then the merge
   umeval compare BASELINE CANDIDATE [--fail-on-regression]
   umeval export RESULTS... --format mmeb-v2|csv|markdown|json [-o PATH]
+  umeval show RESULTS... [--format table|csv|markdown|json]
   umeval --version
 `umeval <command> --help` describes each command; `umeval run --help` lists every setting with its default."""
 
@@ -37,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "launch": "umeval.launch:main",
     "compare": "umeval.compare:main",
     "export": "umeval.export:main",
+    "show": "umeval.show:main",
 }
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import os
 import re
 import shutil
 import sys
@@ -168,14 +167,14 @@ def wants_help(args: list[str]) -> bool:
 def console(stderr: bool = False) -> Console:
     """A rich console that never cuts a table to 80 columns when the output is not a terminal.
 
-    On a terminal rich uses its width (and the tables fold long names); otherwise (a file, a pipe, a CI log)
-    the width is ``$COLUMNS`` when set, else wide enough for any table.
+    On a terminal rich uses its width (and the tables fold long names rather than cut them); otherwise (a
+    file, a pipe, a CI log) the width is wide enough for any table, whatever ``$COLUMNS`` an inherited
+    environment holds, so tables keep their natural width.
     """
     stream = sys.stderr if stderr else sys.stdout
     if stream.isatty():
         return Console(stderr=stderr)
-    cols = os.environ.get("COLUMNS", "")
-    return Console(stderr=stderr, width=int(cols) if cols.isdigit() else 400, soft_wrap=False)
+    return Console(stderr=stderr, width=400, soft_wrap=False)
 
 
 def resolved_config_request(args: list[str]) -> tuple[list[str], bool]:
