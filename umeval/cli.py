@@ -26,6 +26,7 @@ USAGE = """usage:
   umeval compare BASELINE CANDIDATE [--fail-on-regression]
   umeval export RESULTS... --format mmeb-v2|csv|markdown|json [-o PATH]
   umeval show RESULTS... [--format table|csv|markdown|json]
+  umeval report RESULTS... [-o report.html]   one self-contained HTML page with charts and traces
   umeval --version
 `umeval <command> --help` describes each command; `umeval run --help` lists every setting with its default."""
 
@@ -39,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "compare": "umeval.compare:main",
     "export": "umeval.export:main",
     "show": "umeval.show:main",
+    "report": "umeval.report:main",
 }
 
 

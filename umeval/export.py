@@ -114,9 +114,15 @@ def _task_order() -> dict[str, int]:
 
 
 def _in_task_order(scores: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Models in the order they were found (the folders' order: the first is the baseline).
+
+    Then tasks in registry order, then modes.
+    """
+    scores = list(scores)
     order = _task_order()
+    model_rank = {m: i for i, m in enumerate(dict.fromkeys(s["model"] for s in scores))}
     mode_rank = {m: i for i, m in enumerate(MODE_ORDER)}
-    return sorted(scores, key=lambda s: (s["model"], order.get(s["task"], len(order)), s["task"],
+    return sorted(scores, key=lambda s: (model_rank[s["model"]], order.get(s["task"], len(order)), s["task"],
                                          mode_rank.get(s["mode"], 9), s["mode"]))
 
 
