@@ -128,7 +128,8 @@ def delta_chart(rs: ResultSet, table: pd.DataFrame) -> tuple[str, str] | None:
     ax.bar_label(bars, fmt="%+.1f", fontsize=7, padding=2)
     ax.axvline(0, color="#333333", linewidth=0.8)
     ax.set_title(title)
-    ax.margins(x=0.15)
+    lim = max(1.0, float(d["delta"].abs().max())) * 1.3  # symmetric around 0: gains and losses read alike
+    ax.set_xlim(-lim, lim)
     return title, _svg(fig, "deltas")
 
 
