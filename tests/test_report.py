@@ -126,3 +126,12 @@ def test_report_without_gen_runs(results, tmp_path):
         shutil.copytree(f, only_disc / "tiny-qwen2vl/tasks" / f.parent.name / "disc")
     page = build(load_results([only_disc]))
     assert page.count("<svg") == 2 and "Generative traces" not in page and "pass@k</h2>" not in page
+
+
+def test_thumbnails_are_bounded(results):
+    """A full-benchmark report must not embed every image it names: the budget caps the page's size."""
+    rs = load_results([results / "a"])
+    assert 'class="thumb"' in build(rs)
+    capped = build(rs, max_thumbnails=2)
+    assert len(set(re.findall(r'class="thumb" src="([^"]+)"', capped))) == 2
+    assert 'class="thumb"' not in build(rs, max_thumbnails=0)

@@ -34,6 +34,8 @@ from umeval.export import ResultSet, load_results, value_columns, wide_table
 MODE_COLOURS = {"disc": "#4c78a8", "gen": "#f58518", "oracle": "#54a24b"}
 EXTRA_COLOURS = ["#e45756", "#72b7b2", "#b279a2", "#ff9da6", "#9d755d", "#bab0ac", "#eeca3b"]
 THUMB_PX = 96
+#: Most thumbnails one page embeds (about 3 KB each), so a 78-task report stays a few MB; later items show text.
+MAX_THUMBNAILS = 400
 
 
 # ---------------------------------------------------------------- charts
@@ -190,16 +192,23 @@ def html_table(df: pd.DataFrame, table_id: str) -> str:
 # ---------------------------------------------------------------- trace browser
 
 _thumb_cache: dict[str, str | None] = {}
+_thumb_budget = [MAX_THUMBNAILS]
 
 
 def thumbnail(display: str) -> str | None:
-    """A data URI of a small JPEG for the first readable image or video frame named in a display text."""
+    """A data URI of a small JPEG for the first readable image or video frame named in a display text.
+
+    A path seen before reuses its thumbnail; new ones stop once the page's budget is spent.
+    """
     for part in display.split(" | "):
         kind, _, path = part.partition(" ")
         if kind not in ("image", "video") or not path:
             continue
         if path in _thumb_cache:
             return _thumb_cache[path]
+        if _thumb_budget[0] <= 0:
+            return None
+        _thumb_budget[0] -= 1
         uri = None
         p = Path(path)
         if kind == "video" and p.is_dir():
@@ -326,7 +335,9 @@ function sortBy(id, col) {
 """
 
 
-def build(rs: ResultSet, *, traces_per_task: int = 20) -> str:
+def build(rs: ResultSet, *, traces_per_task: int = 10, max_thumbnails: int = MAX_THUMBNAILS) -> str:
+    _thumb_cache.clear()
+    _thumb_budget[0] = max_thumbnails
     table = wide_table(rs)
     tasks = table[table["level"] == "task"]
     rolls = table[table["level"] != "task"]
@@ -371,13 +382,15 @@ def parser() -> argparse.ArgumentParser:
         "disc/gen/oracle bars, per-task deltas, pass@k curves and a trace browser of generative runs."))
     p.add_argument("folders", nargs="+", metavar="RESULTS", help="result folders (an output_dir or a model folder)")
     p.add_argument("-o", "--output", default="report.html", help="the HTML file to write (default: report.html)")
-    p.add_argument("--traces", type=int, default=20, metavar="N", help="queries per task in the trace browser")
+    p.add_argument("--traces", type=int, default=10, metavar="N", help="queries per task in the trace browser")
+    p.add_argument("--thumbnails", type=int, default=MAX_THUMBNAILS, metavar="N",
+                   help="most image thumbnails in the page (bounds its size)")
     return p
 
 
 def main(args: list[str]) -> int:
     ns = parser().parse_args(args)
-    page = build(load_results(ns.folders), traces_per_task=ns.traces)
+    page = build(load_results(ns.folders), traces_per_task=ns.traces, max_thumbnails=ns.thumbnails)
     from umeval.results import atomic_write
 
     out = Path(ns.output)
