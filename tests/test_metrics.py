@@ -190,3 +190,94 @@ def test_equal_to_pytrec_eval_on_random_graded_cases():
     r = Rankings([f"q{q}" for q in range(nq)], cands, order, np.take_along_axis(scores, order, axis=1))
     cut_run = {f"q{q}": {cands[c]: float(scores[q, c]) for c in order[q]} for q in range(nq)}
     check(per_query(r, qrels, [*pairs.values(), f"mrr@{depth}"]), cut_run, f"mrr@{depth}")
+
+
+# ---------------------------------------------------------------- the official families: f1, map, ndcg_exponential
+
+def test_official_families_by_hand():
+    """Catches a wrong map normaliser (R instead of min(R, k)), a wrong gain in ndcg_exponential, or an f1 that
+    is not the harmonic mean of precision and recall."""
+    # Ranked [a b c d e]; relevant: b (grade 2), d (grade 1), z (grade 3, not ranked).  R = 3.
+    r = ranking([list("abcde")], list("abcdez"))
+    qrels = {"q0": {"b": 2, "d": 1, "z": 3}}
+    v = per_query(r, qrels, ["map@1", "map@2", "map@5", "f1@1", "f1@5", "ndcg_exponential@5", "ndcg_exponential@1"])
+    assert v["map@1"][0] == 0.0
+    assert v["map@2"][0] == pytest.approx((1 / 2) / 2)  # one hit at rank 2: P@2 = 1/2, over min(R=3, k=2) = 2
+    assert v["map@5"][0] == pytest.approx((1 / 2 + 2 / 4) / 3)  # hits at 2 and 4, over min(3, 5) = 3
+    assert v["f1@1"][0] == 0.0
+    # P@5 = 2/5, R@5 = 2/3: F1 = 2 * (2/5)(2/3) / (2/5 + 2/3) = (8/15) / (16/15) = 0.5
+    assert v["f1@5"][0] == pytest.approx(0.5)
+    # DCG@5 = (2^2-1)/log2(3) + (2^1-1)/log2(5) = 3/1.5849625 + 1/2.3219281 = 1.8927893 + 0.4306766
+    # IDCG@5 = (2^3-1)/1 + (2^2-1)/log2(3) + (2^1-1)/2 = 7 + 1.8927893 + 0.5
+    dcg = 3 / math.log2(3) + 1 / math.log2(5)
+    idcg = 7 + 3 / math.log2(3) + 0.5
+    assert v["ndcg_exponential@5"][0] == pytest.approx(dcg / idcg)
+    assert v["ndcg_exponential@1"][0] == 0.0
+
+
+def test_map_is_normalised_by_k_when_more_relevant_than_k():
+    """The official map@k divides by min(R, k): all of the top 2 relevant out of R = 4 gives 1, not 2/4."""
+    r = ranking([list("abcd")], list("abcd"))
+    v = per_query(r, {"q0": dict.fromkeys("abcd", 1)}, ["map@2", "map@4"])
+    assert v["map@2"][0] == 1.0 and v["map@4"][0] == 1.0
+
+
+def test_ndcg_exponential_equals_linear_on_binary_grades():
+    """Catches an exponential gain applied to the ideal ranking only (or to the DCG only)."""
+    rng = np.random.default_rng(5)
+    scores, rel = rng.random((30, 12)), rng.choice([0, 0, 1], size=(30, 12))
+    v = from_scores(scores, rel, ["ndcg_linear@5", "ndcg_exponential@5", "ndcg_linear@10", "ndcg_exponential@10"])
+    np.testing.assert_allclose(v["ndcg_linear@5"], v["ndcg_exponential@5"])
+    np.testing.assert_allclose(v["ndcg_linear@10"], v["ndcg_exponential@10"])
+
+
+def test_official_families_equal_pytrec_eval():
+    """map@k against trec_eval map_cut_k (equal when R <= k), ndcg_exponential against ndcg_cut on qrels with
+    grades 2^g - 1, f1 against the harmonic mean of trec_eval's P_k and recall_k.  Catches an off-by-one rank in
+    map's precision@i and any gain or cut-off slip."""
+    pytrec_eval = pytest.importorskip("pytrec_eval")
+    rng = np.random.default_rng(11)
+    nq, nc = 50, 40
+    scores = rng.random((nq, nc))
+    grades = np.zeros((nq, nc), dtype=int)
+    for q in range(nq):  # 1 to 5 relevant candidates, so that R <= 5 <= k for map@5 and map@10
+        grades[q, rng.choice(nc, size=rng.integers(1, 6), replace=False)] = rng.integers(1, 4, size=1)
+    cands = [f"d{c}" for c in range(nc)]
+    qrels = {f"q{q}": {cands[c]: int(grades[q, c]) for c in range(nc) if grades[q, c] > 0} for q in range(nq)}
+    exp_qrels = {q: {d: 2 ** g - 1 for d, g in rel.items()} for q, rel in qrels.items()}
+    run = {f"q{q}": {cands[c]: float(scores[q, c]) for c in range(nc)} for q in range(nq)}
+    names = ["map@5", "map@10", "ndcg_exponential@5", "ndcg_exponential@10", "f1@1", "f1@5", "f1@10"]
+    ours = from_scores(scores, grades, names)
+    ref = pytrec_eval.RelevanceEvaluator(qrels, {"map_cut.5,10", "P.1,5,10", "recall.1,5,10"}).evaluate(run)
+    ref_exp = pytrec_eval.RelevanceEvaluator(exp_qrels, {"ndcg_cut.5,10"}).evaluate(run)
+    for q in range(nq):
+        t, e = ref[f"q{q}"], ref_exp[f"q{q}"]
+        assert ours["map@5"][q] == pytest.approx(t["map_cut_5"])
+        assert ours["map@10"][q] == pytest.approx(t["map_cut_10"])
+        assert ours["ndcg_exponential@5"][q] == pytest.approx(e["ndcg_cut_5"])
+        assert ours["ndcg_exponential@10"][q] == pytest.approx(e["ndcg_cut_10"])
+        for k in (1, 5, 10):
+            p, rc = t[f"P_{k}"], t[f"recall_{k}"]
+            assert ours[f"f1@{k}"][q] == pytest.approx(2 * p * rc / (p + rc) if p + rc else 0.0)
+
+
+def test_official_key_set_and_task_default():
+    """Catches a family or a k missing from the score dict the export writes (the official dict has 24 keys)."""
+    from umeval.scoring.metrics import OFFICIAL
+    from umeval.spec import TaskSpec
+
+    assert OFFICIAL[:4] == ("hit@1", "hit@5", "hit@10", "ndcg_linear@1")
+    assert len(OFFICIAL) == 24 and {n.split("@")[0] for n in OFFICIAL} == {
+        "hit", "ndcg_linear", "ndcg_exponential", "precision", "recall", "f1", "map", "mrr"}
+    assert TaskSpec.__dataclass_fields__["metrics"].default == OFFICIAL
+    for name in OFFICIAL:
+        parse_metric(name)
+
+
+def test_a_kind_without_an_implementation_raises(monkeypatch):
+    """A kind accepted by the name parser but not implemented must raise, not be computed as another metric."""
+    import umeval.scoring.metrics as M
+
+    monkeypatch.setattr(M, "parse_metric", lambda name: ("bogus", 1))
+    with pytest.raises(ValueError, match="metric kind 'bogus' has no implementation"):
+        M.from_scores(np.ones((1, 2)), np.ones((1, 2)), ["bogus@1"])

@@ -16,6 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from umeval.cli_help import console
 from umeval.errors import UmevalError
 
 USAGE = """usage:
@@ -23,8 +24,11 @@ USAGE = """usage:
   umeval list tasks|models [--json]
   umeval launch shards=N [key=value ...]   N shards as Ray tasks, then the merge
   umeval compare BASELINE CANDIDATE [--fail-on-regression]
-settings of `run` (Hydra syntax): task=<name|group|glob|[a,b]> model=<name> mode=disc|gen|both
-  output_dir= data_root= batch_size= device= limit= keep_going=true overwrite=true scorer.backend=faiss|numpy"""
+  umeval export RESULTS... --format mmeb-v2|csv|markdown|json [-o PATH]
+  umeval show RESULTS... [--format table|csv|markdown|json]
+  umeval report RESULTS... [-o report.html]   one self-contained HTML page with charts and traces
+  umeval --version
+`umeval <command> --help` describes each command; `umeval run --help` lists every setting with its default."""
 
 
 #: Subcommands: name -> "module:function(args) -> exit code", imported only when called (so `umeval list`
@@ -35,6 +39,9 @@ COMMANDS: dict[str, str] = {
     "launch": "umeval.launch:main",
     "compare": "umeval.compare:main",
     "prompts": "umeval.show_prompts:main",
+    "export": "umeval.export:main",
+    "show": "umeval.show:main",
+    "report": "umeval.report:main",
 }
 
 
@@ -43,6 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("UMEVAL_LOG", "WARNING"), format="%(levelname)s %(message)s")
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)
+        return 0
+    if argv[0] in ("--version", "-V"):
+        import umeval
+
+        print(f"umeval {umeval.__version__}")
         return 0
     cmd, rest = argv[0], argv[1:]
     try:
@@ -61,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: finished tasks are saved; run the same command again to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `umeval ... | head`: the reader left; stop quietly, no traceback at exit either
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def cmd_list(args: list[str]) -> int:
@@ -87,10 +102,10 @@ def cmd_list(args: list[str]) -> int:
     cols = ["name", "modality", "meta_category", "pool", "main_metric", "hub_id"] if ns.what == "tasks" \
         else ["name", "path", "prompt", "modes", "description"]
     for c in cols:
-        table.add_column(c)
+        table.add_column(c, overflow="fold")
     for r in rows:
         table.add_row(*[", ".join(r[c]) if isinstance(r[c], list) else str(r[c]) for c in cols])
-    Console().print(table)
+    console().print(table)
     if ns.what == "tasks":
         groups = registry.task_groups()
         print("groups: " + ", ".join(f"{g} ({len(v)})" for g, v in groups.items()))
@@ -98,13 +113,27 @@ def cmd_list(args: list[str]) -> int:
 
 
 def cmd_run(overrides: list[str]) -> int:
+    from umeval.cli_help import resolved_config_request, run_help, shard_next_step, wants_help
+
+    if wants_help(overrides):
+        print(run_help())
+        return 0
+    overrides, print_cfg = resolved_config_request(overrides)
     from umeval.config import compose_config
 
     cfg = compose_config(overrides)  # bad settings fail here, before torch is imported
+    if print_cfg:
+        from omegaconf import OmegaConf
+
+        print(OmegaConf.to_yaml(cfg), end="")
+        return 0
     from umeval.runner import run
 
     summary = run(cfg)
-    print_summary(summary.leaderboard, Console(width=None if sys.stdout.isatty() else 160))
+    if cfg.shard:
+        print(shard_next_step(overrides, summary.encoder_calls))
+        return 0
+    print_summary(summary.leaderboard, console())
     print(f"results: {summary.output_dir / summary.model}/leaderboard.parquet "
           f"({summary.encoder_calls} items encoded)")
     return 0
@@ -122,7 +151,7 @@ def print_summary(board: Any, console: Console) -> None:
     modes = list(dict.fromkeys(main["mode"]))
     table = Table(title=f"umeval: {', '.join(dict.fromkeys(main['model']))}")
     for c in ("level", "name", "metric"):
-        table.add_column(c)
+        table.add_column(c, overflow="fold")
     for m in modes:
         table.add_column(m, justify="right")
         if m != modes[0]:

@@ -133,7 +133,10 @@ def compose_config(overrides: list[str]) -> DictConfig:
             full = m.group(2) or m.group(1)
             *parents, key = full.split(".")
             schema: Any = RunConfig
-            for part in parents:
+            for i, part in enumerate(parents):  # stop at the first unknown part: that is the typo
+                if part not in schema.__dataclass_fields__:
+                    parents, key = parents[:i], part
+                    break
                 schema = getattr(schema.__dataclass_fields__.get(part), "type", None)
                 schema = globals().get(schema) if isinstance(schema, str) else schema
                 if not hasattr(schema, "__dataclass_fields__"):

@@ -47,10 +47,12 @@ def launch(overrides: list[str], shards: int, address: str | None = None) -> tup
 
 
 def main(argv: list[str]) -> int:
-    from rich.console import Console
-
     from umeval.cli import print_summary
+    from umeval.cli_help import console, launch_help, wants_help
 
+    if wants_help(argv):
+        print(launch_help())
+        return 0
     shards, address, rest = 0, None, []
     for a in argv:
         if a.startswith("shards="):
@@ -64,6 +66,6 @@ def main(argv: list[str]) -> int:
     reports, summary = launch(rest, shards, address)
     for r in reports:
         print(f"{r['shard']}: {r['encoder_calls']} items encoded")
-    print_summary(summary.leaderboard, Console())
+    print_summary(summary.leaderboard, console())
     print(f"merge: {summary.encoder_calls} items encoded; results in {summary.output_dir / summary.model}")
     return 0

@@ -27,8 +27,18 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = REPO_ROOT / "conf"
 
 
+def _folded(name: str) -> str:
+    """Lower case, letters and digits only: ``msrvtt`` and ``MSR-VTT`` fold to the same key."""
+    return "".join(c for c in name.lower() if c.isalnum())
+
+
 def suggest(name: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.7)
+    known = list(known)
+    same = [k for k in known if _folded(k) == _folded(name)]  # differs only in case or punctuation
+    close = same[:3] or difflib.get_close_matches(name, known, n=3, cutoff=0.7)
+    if not close:
+        folded = {_folded(k): k for k in known}
+        close = [folded[k] for k in difflib.get_close_matches(_folded(name), list(folded), n=3, cutoff=0.75)]
     if not close:
         lowered = {k.lower(): k for k in known}
         close = [v for k, v in lowered.items() if name.lower() in k][:3]

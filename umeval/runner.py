@@ -123,6 +123,34 @@ def per_query_table(rankings: Rankings, per_query: dict[str, np.ndarray]) -> pd.
     return df
 
 
+def readable(table: pd.DataFrame, task: str, mode: str, data: TaskData) -> pd.DataFrame:
+    """The per-query table with columns for error analysis in pandas or duckdb.
+
+    ``task``, ``mode``, the query's display text, and ``topk_text`` next to ``topk_ids``: each ranked
+    candidate's text (label, caption) and its media path.  An image given as bytes shows as
+    ``image <file>#<row>`` (where it came from) or ``image (bytes)``.
+    """
+    def show(it: Item) -> str:
+        parts = [" ".join(it.text.split())] if it.text.strip() else []
+        if isinstance(it.image, str):
+            parts.append(f"image {it.image}")
+        elif isinstance(it.image, bytes):
+            parts.append(f"image {it.source[0]}#{it.source[1]}" if it.source else "image (bytes)")
+        parts += [f"image {p}" for p in it.images]
+        if it.video:
+            parts.append(f"video {Path(it.video[0]).parent}")
+        return " | ".join(parts)
+
+    by_id = {it.id: it for it in data.candidates}
+    queries = {it.id: it for it in data.queries}
+    front = pd.DataFrame({"task": task, "mode": mode, "query_text": [show(queries[q]) if q in queries else ""
+                                                                     for q in table["query_id"]]})
+    out = pd.concat([front, table.reset_index(drop=True)], axis=1)
+    pos = list(out.columns).index("topk_ids") + 1
+    out.insert(pos, "topk_text", [[show(by_id[c]) if c in by_id else "" for c in ids] for ids in out["topk_ids"]])
+    return out
+
+
 # ---------------------------------------------------------------- run
 
 @dataclass
@@ -266,6 +294,7 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
                           encoder_calls=calls)
     calls = 0
     with Progress(enabled=bool(cfg.progress), console=console) as progress:
+        progress.suite(len(plan))
         cached_data: tuple[str, TaskData] | None = None
         for spec, mode, fp, d in plan:
             try:
@@ -275,7 +304,9 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
                 scores = evaluate_task(spec, data, get_encoder, mode=mode, cfg=cfg, fp=fp, out=d,
                                        inst_set=inst_set, progress=progress, memo=memo)
                 done[(spec.name, mode)] = scores
+                progress.task_done(f"{spec.name} [{mode}]")
             except UmevalError as e:
+                progress.task_done(f"{spec.name} [{mode}]", ok=False)
                 if not cfg.keep_going:
                     raise
                 failed[(spec.name, mode)] = _failure(spec, mode, fp, e, cfg, inst_set)
@@ -307,30 +338,32 @@ def encode_shard(shard: tuple[int, int], plan: list[tuple[TaskSpec, str, str, Pa
 
     i, n = shard
     dec, seed, samples = to_dict(cfg.model.decoding), int(cfg.gen.seed), int(cfg.gen.samples)
-    work: list[tuple[TaskSpec, str, list[Item], list[str], int]] = []  # spec, mode, items, keys, samples
+    work: list[tuple[TaskSpec, str, list[Item], list[str], int, str]] = []  # spec, mode, items, keys, samples, role
     datas: dict[str, TaskData] = {}
     for spec, mode, _, _ in plan:
         data = datas.setdefault(spec.name, load_task(spec, ctx_for(spec)))
         n_cand = samples if cfg.gen.resample_candidates else 1
-        for items, s in ((data.queries, samples), (data.candidates, n_cand)):
+        for role, items, s in (("queries", data.queries, samples), ("candidates", data.candidates, n_cand)):
             s = s if mode == "gen" else 1
             keys = ([k[0] for k in memo.gen_keys(items, samples=s, base_seed=seed, decoding=dec)] if mode == "gen"
                     else [entry_key(memo.encoder_id, mode, it) for it in items])
-            work.append((spec, mode, list(items), keys, s))
+            work.append((spec, mode, list(items), keys, s, role))
     costs: dict[str, float] = {}
-    for _, _, items, keys, s in work:
+    for _, _, items, keys, s, _ in work:
         for it, k in zip(items, keys):
             costs.setdefault(k, item_cost(it, s))
     owner = assign(list(costs), list(costs.values()), n)
     with Progress(enabled=bool(cfg.progress), console=console) as progress:
-        for spec, mode, items, keys, s in work:
+        progress.suite(len(work))
+        for spec, mode, items, keys, s, role in work:
             mine = [it for it, k in zip(items, keys) if owner[k] == i]
-            with progress.task(f"{spec.name} [{mode}] shard {i}/{n}", len(mine)) as adv:
+            with progress.task(f"{spec.name} [{mode}] {role} shard {i}/{n}", len(mine)) as adv:
                 if mode == "gen":
                     memo.embed_gen(encoder, mine, samples=s, base_seed=seed, decoding=dec, task=spec.name,
                                    advance=adv)
                 else:
                     memo.embed(encoder, mine, mode=mode, task=spec.name, advance=adv)
+            progress.task_done(f"{spec.name} [{mode}] {role} shard {i}/{n}")
     return memo.encoded
 
 
@@ -373,7 +406,7 @@ def evaluate_task(spec: TaskSpec, data: TaskData, encoder: Callable[[], Encoder]
     metrics = M.mean(per_query)
     if per_sample is not None and per_sample.shape[1] > 1:
         metrics.update(pass_curve(per_sample))
-    table = per_query_table(rankings, per_query)
+    table = readable(per_query_table(rankings, per_query), spec.name, mode, data)
     if per_sample is not None:
         table["main_per_sample"] = per_sample.tolist()
     res.write_parquet(out / "per_query.parquet", table)

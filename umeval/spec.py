@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from umeval.scoring.metrics import OFFICIAL as OFFICIAL_METRICS
+
 Modality = Literal["image", "video", "visdoc"]
 Pool = Literal["local", "global"]
 
@@ -55,8 +57,7 @@ class TaskSpec:
     pool: Pool
     instructions: dict[str, Instructions] = field(default_factory=dict)
     main_metric: str = "hit@1"
-    metrics: tuple[str, ...] = ("hit@1", "hit@5", "hit@10", "ndcg_linear@5", "ndcg_linear@10",
-                                "recall@1", "recall@5", "recall@10", "mrr@10")
+    metrics: tuple[str, ...] = OFFICIAL_METRICS  # every key of the official score dict
     benchmark: str = "MMEB-V2"
     groups: tuple[str, ...] = ()
     max_queries: int | None = None  # the official evaluation keeps only the first N rows

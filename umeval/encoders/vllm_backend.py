@@ -247,6 +247,9 @@ class VllmEncoder:
         if getattr(self, attr) is None:
             from vllm import LLM
 
+            from umeval.progress import note
+
+            note(f"starting vLLM {runner} engine for {self.cfg.name} (this takes about a minute)")
             setattr(self, attr, LLM(**self._engine_kwargs(runner)))
         return getattr(self, attr)
 

@@ -1,7 +1,9 @@
 """Ranking metrics: a small public API usable on any ranking or dense score matrix.
 
-Names are ``<kind>@<k>`` with k a positive integer and kind one of ``hit``, ``ndcg_linear``, ``recall``,
-``mrr``, ``precision``.  Grades come from the qrels (or a relevance matrix); a grade <= 0 is non-relevant.
+Names are ``<kind>@<k>`` with k a positive integer and kind one of ``hit``, ``ndcg_linear``,
+``ndcg_exponential``, ``precision``, ``recall``, ``f1``, ``map``, ``mrr`` (the eight families of the official
+MMEB-V2 score dict, ``src/utils/eval_utils/metrics.py`` of TIGER-AI-Lab/VLM2Vec; see :data:`OFFICIAL`).
+Grades come from the qrels (or a relevance matrix); a grade <= 0 is non-relevant.
 A query with no relevant candidate scores 0 on every metric (trec_eval instead drops such queries from
 its average; we keep them so that every query of a task counts the same).  Relevant candidates that are
 missing from the ranking or from the candidate list still count in recall's denominator and in IDCG, as
@@ -16,7 +18,15 @@ in trec_eval.  With ``rel_i`` = 1 if the candidate at rank i is relevant, ``g_i`
   DCG@k = sum_{i=1..k} g_i / log2(i + 1) and IDCG@k the same sum over the query's grades sorted
   descending, cut at k (Järvelin & Kekäläinen 2002, "Cumulated gain-based evaluation of IR techniques";
   trec_eval ``ndcg_cut_k``, which also uses the grade as gain; the ``ndcg_linear`` of the MMEB-V2 visdoc
-  tasks).  Not the exponential gain 2^g - 1 of Burges et al. 2005.
+  tasks).
+- ndcg_exponential@k = the same ratio with the exponential gain 2^g - 1 in both DCG and IDCG (Burges et al.
+  2005, "Learning to rank using gradient descent"; the official ``ndcg_exponential``; trec_eval ``ndcg_cut_k``
+  on qrels whose grades are replaced by 2^g - 1).  Equal to ndcg_linear@k on binary grades.
+- f1@k = 2 * precision@k * recall@k / (precision@k + recall@k), 0 when both are 0 (the official ``f1``;
+  trec_eval has no cut-off F measure).
+- map@k = (sum over relevant ranks i <= k of precision@i) / min(R, k), the official ``map``: average
+  precision cut at k, normalised by the most relevant candidates the top k could hold.  trec_eval
+  ``map_cut_k`` divides by R instead; the two agree whenever R <= k.
 """
 
 from __future__ import annotations
@@ -29,7 +39,10 @@ import numpy as np
 from umeval.errors import ConfigError
 from umeval.types import Qrels, Rankings
 
-KINDS = ("hit", "ndcg_linear", "recall", "mrr", "precision")
+KINDS = ("hit", "ndcg_linear", "ndcg_exponential", "precision", "recall", "f1", "map", "mrr")
+#: Every key of the official per-task score dict (besides its counts ``num_pred`` and ``num_data``), in its
+#: order: each family at k = 1, 5, 10.
+OFFICIAL: tuple[str, ...] = tuple(f"{kind}@{k}" for kind in KINDS for k in (1, 5, 10))
 _NAME = re.compile(r"^(" + "|".join(KINDS) + r")@([1-9][0-9]*)$")
 
 
@@ -67,14 +80,27 @@ def _from_gains(gains: np.ndarray, ideal: np.ndarray, n_relevant: np.ndarray, na
             v = np.divide(rel.sum(axis=1), n_relevant, out=np.zeros(nq), where=n_relevant > 0)
         elif kind == "precision":
             v = rel.sum(axis=1) / k
+        elif kind == "f1":
+            p = rel.sum(axis=1) / k
+            r = np.divide(rel.sum(axis=1), n_relevant, out=np.zeros(nq), where=n_relevant > 0)
+            v = np.divide(2 * p * r, p + r, out=np.zeros(nq), where=(p + r) > 0)
+        elif kind == "map":
+            prec_at = np.cumsum(rel, axis=1) / np.arange(1, k + 1)  # precision@i for i = 1..k
+            norm = np.minimum(n_relevant, k)
+            v = np.divide((prec_at * rel).sum(axis=1), norm, out=np.zeros(nq), where=norm > 0)
         elif kind == "mrr":
             first = np.argmax(rel, axis=1)  # index of the first True; 0 when none, masked below
             v = np.where(rel.any(axis=1), 1.0 / (first + 1), 0.0)
-        else:
+        elif kind in ("ndcg_linear", "ndcg_exponential"):
             disc = _discounts(k)
+            best = ideal[:, :k]
+            if kind == "ndcg_exponential":
+                g, best = np.exp2(g) - 1, np.exp2(best) - 1  # absent grades are 0 and stay 0
             dcg = g @ disc
-            idcg = ideal[:, :k] @ disc
+            idcg = best @ disc
             v = np.divide(dcg, idcg, out=np.zeros(nq), where=idcg > 0)
+        else:  # parse_metric only lets KINDS through; a kind added there without a branch here must not pass
+            raise ValueError(f"metric kind '{kind}' has no implementation")
         out[name] = v
     return out
 
