@@ -37,4 +37,5 @@ def test_written_tables_carry_the_columns(tmp_path):
             assert all(len(a) == len(b) for a, b in zip(df["topk_ids"], df["topk_text"]))
     cls = pd.read_parquet(out / "tiny-qwen2vl/tasks/Mini-ImageCLS/disc/per_query.parquet")
     assert all(t and not t.startswith("image") for ts in cls["topk_text"] for t in ts)  # label texts
-    assert all(q.startswith("image ") and q.endswith(".png") for q in cls["query_text"])
+    # The official query text (placeholder dropped for display), then the query image.
+    assert all(" | image " in q and "<|image_pad|>" not in q and q.endswith(".png") for q in cls["query_text"])

@@ -131,7 +131,9 @@ def readable(table: pd.DataFrame, task: str, mode: str, data: TaskData) -> pd.Da
     ``image <file>#<row>`` (where it came from) or ``image (bytes)``.
     """
     def show(it: Item) -> str:
-        parts = [" ".join(it.text.split())] if it.text.strip() else []
+        # The official text carries media placeholders; the media themselves are named after it.
+        text = " ".join(it.text.replace("<|image_pad|>", " ").replace("<|video_pad|>", " ").split())
+        parts = [text] if text else []
         if isinstance(it.image, str):
             parts.append(f"image {it.image}")
         elif isinstance(it.image, bytes):

@@ -86,8 +86,13 @@ def format_row(r: dict[str, Any]) -> str:
 
 
 def main(args: list[str]) -> int:
+    from umeval.cli_help import wants_help
     from umeval.config import compose_config
 
+    if wants_help(args):
+        _, usage, body = (__doc__ or "").split("\n\n", 2)
+        print("usage: " + usage.strip("`") + "\n\n" + body.strip())
+        return 0
     as_json = "--json" in args
     cfg = compose_config([a for a in args if a != "--json"])
     rows = prompt_rows(cfg)
