@@ -103,10 +103,39 @@ def cmd_run(overrides: list[str]) -> int:
     from umeval.runner import run
 
     summary = run(cfg)
-    print_summary(summary.leaderboard, Console(width=None if sys.stdout.isatty() else 160))
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    print_summary(summary.leaderboard, console)
+    print_sampling(summary.leaderboard, console)
     print(f"results: {summary.output_dir / summary.model}/leaderboard.parquet "
           f"({summary.encoder_calls} items encoded)")
-    return 0
+    return failed_exit(summary.failed)
+
+
+def failed_exit(failed: list[str]) -> int:
+    """1 when any task of the command failed (keep_going=true records failures and goes on), else 0."""
+    if not failed:
+        return 0
+    print(f"error: {len(failed)} task(s) failed: {', '.join(failed)}; their errors are in the leaderboard's "
+          "error column and in tasks/<task>/<mode>/scores.json", file=sys.stderr)
+    return 1
+
+
+def print_sampling(board: Any, console: Console) -> None:
+    """pass@k of the gen mode per roll-up (meta-category, modality, All): the mean over samples is pass@1."""
+    if board.empty:
+        return
+    rows = board[(board["level"] != "task") & board["metric"].str.startswith("pass@")]
+    if rows.empty:
+        return
+    ks = sorted(set(rows["metric"]), key=lambda m: int(m[5:]))
+    table = Table(title="gen sampling: pass@k (pass@1 = mean over samples, the gen headline)")
+    for c in ("level", "name", "mode", *ks):
+        table.add_column(c, justify="right" if c.startswith("pass@") else "left")
+    for (level, name, mode), g in rows.groupby(["level", "name", "mode"], sort=False):
+        vals = g.set_index("metric")["value"]
+        status = "" if (g["status"] == "ok").all() else " (incomplete)"
+        table.add_row(level, f"{name}{status}", mode, *[_fmt(vals.get(k)) for k in ks])
+    console.print(table)
 
 
 def _fmt(v: Any) -> str:
