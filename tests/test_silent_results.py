@@ -157,25 +157,25 @@ def test_hf_encoder_seed_ignores_the_media_path(tiny_encoder, media, tmp_path):
 def test_encoder_fingerprint_holds_resolved_device_dtype_and_versions(tmp_path, monkeypatch):
     """Failure 4: the fingerprint said `device: auto` and no library versions, so CPU-fp32 and GPU-bf16
     vectors, or vectors from two transformers versions, shared cache keys."""
+    import importlib.metadata
+
     import torch
 
-    from umeval import provenance
     from umeval.runner import encoder_fingerprint
 
     cfg = compose_config([f"model={MODEL}", "model.dtype=auto", "backend=hf"])
     cpu = encoder_fingerprint(cfg)
-    assert provenance.resolve_runtime(cfg)["device"] == "cpu"
-    assert provenance.resolve_runtime(cfg)["dtype"] == "float32"
-    real = provenance.dist_version
-    monkeypatch.setattr(provenance, "dist_version",
-                        lambda *n: "99.0" if n[0] == "transformers" else real(*n))
+    real = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, "version", lambda n: "99.0" if n == "transformers" else real(n))
     assert encoder_fingerprint(cfg) != cpu  # a transformers upgrade is a new cache key
-    monkeypatch.setattr(provenance, "dist_version", real)
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(importlib.metadata, "version", real)
+    assert encoder_fingerprint(cfg) == cpu
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # the same settings on a GPU machine
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
-    gpu_runtime = provenance.resolve_runtime(cfg)
-    assert (gpu_runtime["device"], gpu_runtime["dtype"]) == ("cuda", "bfloat16")
     assert encoder_fingerprint(cfg) != cpu
+    from umeval.provenance import resolve_runtime
+
+    assert [resolve_runtime(cfg)[k] for k in ("device", "dtype")] == ["cuda", "bfloat16"]
 
 
 def test_rows_carry_the_resolved_runtime(tmp_path):
@@ -192,8 +192,6 @@ def test_rows_carry_the_resolved_runtime(tmp_path):
 def test_gen_headline_is_the_mean_over_samples_and_pass_at_k_rolls_up(tmp_path):
     """Failure 6: the gen score was sample 0's (50.0 where pass@1 was 25.0); the oracle used sample 0; pass@k
     was not rolled up nor printed."""
-    from umeval.cli import print_sampling
-
     out = tmp_path / "out"
     go(make_cfg(tmp_path, "mode=both", "gen.samples=4", "model.decoding.do_sample=true"))
     df = board(out)
@@ -216,6 +214,8 @@ def test_gen_headline_is_the_mean_over_samples_and_pass_at_k_rolls_up(tmp_path):
         for k in ("pass@1", "pass@2", "pass@4"):
             assert (level, name, k) in roll.index
         assert roll[(level, name, "pass@1")] == pytest.approx(roll[(level, name, "main")])
+    from umeval.cli import print_sampling
+
     buf = io.StringIO()
     print_sampling(df, Console(file=buf, width=200))
     text = buf.getvalue()
@@ -298,20 +298,20 @@ def test_disc_and_gen_leaderboards_concatenate(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from umeval.results import LEADERBOARD_SCHEMA, SCHEMA_VERSION
-
     go(make_cfg(tmp_path, "task=Mini-VisDoc", out=tmp_path / "disc"))
     go(make_cfg(tmp_path, "task=Mini-VisDoc", "mode=gen", out=tmp_path / "gen"))
     files = [tmp_path / m / MODEL / "leaderboard.parquet" for m in ("disc", "gen")]
     tables = [pq.read_table(f) for f in files]
-    assert all(t.schema.equals(LEADERBOARD_SCHEMA, check_metadata=False) for t in tables)
     both = pa.concat_tables(tables)
     assert both.num_rows == sum(t.num_rows for t in tables)
-    assert set(both.column("schema_version").to_pylist()) == {SCHEMA_VERSION}
     con = duckdb.connect()
     n, modes = con.execute(f"select count(*), count(distinct mode) from read_parquet({[str(f) for f in files]})"
                            ).fetchone()
     assert (n, modes) == (both.num_rows, 2)
+    from umeval.results import LEADERBOARD_SCHEMA, SCHEMA_VERSION
+
+    assert all(t.schema.equals(LEADERBOARD_SCHEMA, check_metadata=False) for t in tables)
+    assert set(both.column("schema_version").to_pylist()) == {SCHEMA_VERSION}
 
 
 # ---------------------------------------------------------------- 9. media behind a symlink
