@@ -49,7 +49,7 @@ def launch(overrides: list[str], shards: int, address: str | None = None) -> tup
 def main(argv: list[str]) -> int:
     from rich.console import Console
 
-    from umeval.cli import print_summary
+    from umeval.cli import failed_exit, print_sampling, print_summary
 
     shards, address, rest = 0, None, []
     for a in argv:
@@ -65,5 +65,6 @@ def main(argv: list[str]) -> int:
     for r in reports:
         print(f"{r['shard']}: {r['encoder_calls']} items encoded")
     print_summary(summary.leaderboard, Console())
+    print_sampling(summary.leaderboard, Console())
     print(f"merge: {summary.encoder_calls} items encoded; results in {summary.output_dir / summary.model}")
-    return 0
+    return failed_exit(summary.failed)

@@ -152,32 +152,42 @@ def task_rows(scores: dict[str, Any]) -> list[dict[str, Any]]:
             for m, v in scores["metrics"].items()]
 
 
-def rollups(task_df: pd.DataFrame, expected: dict[str, dict[str, int]] | None = None) -> pd.DataFrame:
+def rollups(task_df: pd.DataFrame, expected: dict[str, dict[str, int]] | None = None,
+            expected_by_benchmark: dict[str, dict[str, dict[str, int]]] | None = None) -> pd.DataFrame:
     """Unweighted means of task scores per (model, mode) and meta-category, modality, and overall.
 
     Rolled up: the main score (metric "main"; for gen the mean over samples, i.e. pass@1) and every pass@k a
     task reports.  Only tasks with status "ok" are averaged: a failed task (NaN value) or a stale one (its
     result came from an older config) is left out, and the roll-up says so: ``n_tasks`` counts the tasks
     averaged, ``n_tasks_expected`` the tasks that should have been, and ``status`` is "incomplete" when they
-    differ.  ``expected`` maps level -> group name -> task count (e.g. the full benchmark's counts).
+    differ.  ``expected`` maps level -> group name -> task count (e.g. the full benchmark's counts);
+    ``expected_by_benchmark`` holds such a map per benchmark.  Tasks of different benchmarks (the ``mini``
+    demo and MMEB-V2 under one model) are never averaged together: with more than one benchmark in a
+    (model, mode), every roll-up name gets the benchmark in brackets ("All (mini)").
     """
     tasks = task_df[task_df["level"] == "task"]
     out = []
     carry = ["instruction_set", "decoding", "store_dtype", "umeval_version", "git_commit", "model_id", "model_revision",
              "config_hash", "timestamp", "benchmark", *RUNTIME_COLUMNS]
-    for (model, mode), g in tasks.groupby(["model", "mode"], sort=False):
-        main = g[g["is_main"]]
-        passk = sorted({m for m in g["metric"] if str(m).startswith("pass@")}, key=lambda m: int(m[5:]))
-        for metric in ["main", *passk]:
-            rows = main
-            if metric != "main":  # a task without this pass@k (fewer samples) is not averaged in
-                rows = main.assign(value=main["task"].map(g[g["metric"] == metric].set_index("task")["value"]))
-            out += _rollup_rows(model, mode, metric, rows, expected, carry)
+    tasks = tasks.assign(_bench=tasks["benchmark"].fillna("").astype(str))
+    for (model, mode), by_mode in tasks.groupby(["model", "mode"], sort=False):
+        benches = list(dict.fromkeys(by_mode["_bench"]))
+        for bench in benches:
+            g = by_mode[by_mode["_bench"] == bench]
+            suffix = f" ({bench or 'no benchmark'})" if len(benches) > 1 else ""
+            exp = (expected_by_benchmark or {}).get(bench, expected)
+            main = g[g["is_main"]]
+            passk = sorted({m for m in g["metric"] if str(m).startswith("pass@")}, key=lambda m: int(m[5:]))
+            for metric in ["main", *passk]:
+                rows = main
+                if metric != "main":  # a task without this pass@k (fewer samples) is not averaged in
+                    rows = main.assign(value=main["task"].map(g[g["metric"] == metric].set_index("task")["value"]))
+                out += _rollup_rows(model, mode, metric, rows, exp, carry, suffix)
     return pd.DataFrame(out)
 
 
 def _rollup_rows(model: str, mode: str, metric: str, g: pd.DataFrame, expected: dict[str, dict[str, int]] | None,
-                 carry: list[str]) -> list[dict[str, Any]]:
+                 carry: list[str], suffix: str = "") -> list[dict[str, Any]]:
     out = []
     for level, key in (("meta", "meta"), ("modality", "modality"), ("overall", None)):
         groups = g.groupby(key, sort=False) if key else [("All", g)]
@@ -186,7 +196,8 @@ def _rollup_rows(model: str, mode: str, metric: str, g: pd.DataFrame, expected: 
             n_exp = (expected or {}).get(level, {}).get(str(name), len(sub))
             first = sub[ok].iloc[0] if ok.any() else sub.iloc[0]
             out.append({
-                "model": model, "mode": mode, "level": level, "name": name, "task": None, "metric": metric,
+                "model": model, "mode": mode, "level": level, "name": f"{name}{suffix}", "task": None,
+                "metric": metric,
                 "value": float(sub.loc[ok, "value"].mean()) if ok.any() else np.nan, "is_main": metric == "main",
                 "modality": first["modality"] if level != "overall" else None,
                 "meta": name if level == "meta" else None,
@@ -199,12 +210,13 @@ def _rollup_rows(model: str, mode: str, metric: str, g: pd.DataFrame, expected: 
     return out
 
 
-def leaderboard(scores: Iterable[dict[str, Any]], expected: dict[str, dict[str, int]] | None = None) -> pd.DataFrame:
+def leaderboard(scores: Iterable[dict[str, Any]], expected: dict[str, dict[str, int]] | None = None,
+                expected_by_benchmark: dict[str, dict[str, dict[str, int]]] | None = None) -> pd.DataFrame:
     rows = [r for s in scores for r in task_rows(s)]
     df = pd.DataFrame(rows)
     if df.empty:
         return conform(pd.DataFrame(columns=LEADERBOARD_COLUMNS))
-    df = conform(pd.concat([df, rollups(df, expected)], ignore_index=True))
+    df = conform(pd.concat([df, rollups(df, expected, expected_by_benchmark)], ignore_index=True))
     # A stable row order, whatever order the scores came in (fresh or read back from scores.json).
     level_rank = df["level"].map({"task": 0, "meta": 1, "modality": 2, "overall": 3})
     df = df.assign(_l=level_rank).sort_values(["model", "_l", "name", "mode", "metric"], kind="stable")

@@ -217,6 +217,11 @@ def expected_counts(specs: list[TaskSpec]) -> dict[str, dict[str, int]]:
     return out
 
 
+def expected_by_benchmark(specs: list[TaskSpec]) -> dict[str, dict[str, dict[str, int]]]:
+    """:func:`expected_counts` per benchmark of ``specs``."""
+    return {b: expected_counts([s for s in specs if s.benchmark == b]) for b in {s.benchmark for s in specs}}
+
+
 def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = None,
         console: Any = None) -> RunSummary:
     from umeval.progress import Progress
@@ -319,11 +324,11 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
     all_scores, shown_specs = board.current_view(
         model_dir, ran, modes, expected_hash,
         lambda s, d_sc, g_sc: oracle_scores(s, cfg, inst_set, out_dir, d_sc, g_sc))
-    leaderboard = res.leaderboard(all_scores, expected_counts(shown_specs or specs))
+    leaderboard = res.leaderboard(all_scores, expected_counts(specs), expected_by_benchmark(shown_specs + specs))
     res.write_leaderboard(model_dir / "leaderboard.parquet", leaderboard)
     res.write_json(model_dir / "run.json", res.provenance(
         config=to_dict(cfg), tasks=[s.name for s in specs], modes=modes, encoder_calls=calls,
-        failed=[f"{t}/{m}" for t, m in failed]))
+        failed=[f"{t}/{m}" for t, m in failed], runtime=runtime))
     res.merge_all(out_dir)
     return RunSummary(output_dir=out_dir, model=cfg.model.name, leaderboard=leaderboard, scores=all_scores,
                       encoder_calls=calls, failed=[f"{t}/{m}" for t, m in failed])
