@@ -22,7 +22,7 @@ USAGE = """usage:
   umeval run [key=value ...]       evaluate, e.g. `umeval run task=mini model=tiny-qwen2vl`
   umeval list tasks|models [--json]
   umeval launch shards=N [key=value ...]   N shards as Ray tasks, then the merge
-  umeval compare BASELINE CANDIDATE [--fail-on-regression]
+  umeval compare BASELINE CANDIDATE [--fail-on-regression] [--allow-missing] [--markdown report.md]
 settings of `run` (Hydra syntax): task=<name|group|glob|[a,b]> model=<name> mode=disc|gen|both
   output_dir= data_root= batch_size= device= limit= keep_going=true overwrite=true scorer.backend=faiss|numpy"""
 
