@@ -102,7 +102,7 @@ def test_missing_failed_and_one_sided_modes_fail_the_gate(tmp_path, base_scores,
     write_result(b, "T3", base_scores["T3"])  # candidate only: reported as new, not a failure
     assert main(["compare", str(a), str(b), "--fail-on-regression"]) == 1
     out = capsys.readouterr().out
-    line = out.split("not comparable on the candidate side: ")[1].splitlines()[0]
+    line = out.split("not comparable: ")[1].splitlines()[0]
     assert line == "T0/gen (missing), T1/disc (failed), T2/disc (missing)"
     status = {(r.task, r.mode): r.status for r in compare(load_side(a), load_side(b))}
     assert status[("T3", "disc")] == "new" and status[("T0", "disc")] == "ok"
@@ -156,3 +156,18 @@ def test_markdown_is_one_table_regressions_first_and_all_needs_every_task(tmp_pa
     assert any(ln.split(" | ")[1] == "All" for ln in table)
     shared = [r for r in compare(load_side(a), load_side(c)) if r.task.startswith("shared")]
     assert [r.task for r in shared] == ["shared (2 of 3)"] and "not comparable" in shared[0].note
+
+
+def test_overall_row_shows_each_sides_own_scores_and_the_mismatch(tmp_path, base_scores):
+    """The overall row over a `limit`ed candidate showed both sides' scores over the paired queries only."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    for t in ("T0", "T1"):
+        write_result(a, t, base_scores[t])
+    write_result(b, "T0", base_scores["T0"])
+    write_result(b, "T1", base_scores["T1"][:40])
+    rows = compare(load_side(a), load_side(b))
+    (overall,) = [r for r in rows if r.task.startswith("shared")]
+    assert overall.baseline == pytest.approx(np.mean([base_scores["T0"].mean(), base_scores["T1"].mean()]))
+    assert overall.candidate == pytest.approx(np.mean([base_scores["T0"].mean(), base_scores["T1"][:40].mean()]))
+    assert overall.delta_points == 0 and overall.status == "query mismatch"
+    assert (overall.n_baseline, overall.n_candidate, overall.n_queries) == (800, 440, 440)

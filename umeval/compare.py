@@ -122,7 +122,7 @@ def compare(base: dict[tuple[str, str], SideResult], cand: dict[tuple[str, str],
     cand = {k: _as_result(v) for k, v in cand.items()}
     rng = np.random.default_rng(seed)
     rows: list[Delta] = []
-    per_mode: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+    per_mode: dict[str, list[Paired]] = {}
     for key in sorted(set(base) | set(cand)):
         task, mode = key
         b, c = base.get(key), cand.get(key)
@@ -156,7 +156,8 @@ def compare(base: dict[tuple[str, str], SideResult], cand: dict[tuple[str, str],
             row.status = "regression"
         rows.append(row)
         if len(bv):
-            per_mode.setdefault(mode, []).append((bv, cv))
+            per_mode.setdefault(mode, []).append(Paired(bv, cv, row.baseline, row.candidate, len(b.values),
+                                                        len(c.values), row.status == "query mismatch"))
     rows += _overall(per_mode, base, cand, rng, n_boot, threshold, alpha, expected)
     return sorted(rows, key=lambda r: (_ORDER.get(r.status, 9), r.task == OVERALL or r.task.startswith("shared"),
                                        r.task, r.mode))
@@ -171,10 +172,26 @@ def _gap(task: str, mode: str, status: str, b: SideResult | None, c: SideResult 
                  len(c.values) if c is not None and c.values is not None else 0, note)
 
 
-def _overall(per_mode: dict[str, list[tuple[np.ndarray, np.ndarray]]], base: dict[tuple[str, str], SideResult],
+@dataclass
+class Paired:
+    """One task of the overall row: paired per-query scores and each side's own score and size."""
+
+    b: np.ndarray
+    c: np.ndarray
+    b_score: float
+    c_score: float
+    n_b: int
+    n_c: int
+    mismatch: bool
+
+
+def _overall(per_mode: dict[str, list[Paired]], base: dict[tuple[str, str], SideResult],
              cand: dict[tuple[str, str], SideResult], rng: np.random.Generator, n_boot: int, threshold: float,
              alpha: float, expected: dict[str, int] | None) -> list[Delta]:
-    """Per mode: mean of task means over the tasks finished on both sides, queries resampled within tasks."""
+    """Per mode, over the tasks finished on both sides: each side's mean of its own task scores.
+
+    The delta is paired: the mean of the task deltas, queries resampled within each task.
+    """
     if expected is None:
         from umeval.registry import discover_tasks
 
@@ -184,25 +201,30 @@ def _overall(per_mode: dict[str, list[tuple[np.ndarray, np.ndarray]]], base: dic
     out = []
     for mode, pairs in per_mode.items():
         boots = np.zeros(n_boot)
-        for bv, cv in pairs:
-            idx = rng.integers(0, len(bv), size=(n_boot, len(bv)))
-            boots += (cv - bv)[idx].mean(axis=1)
+        for p in pairs:
+            idx = rng.integers(0, len(p.b), size=(n_boot, len(p.b)))
+            boots += (p.c - p.b)[idx].mean(axis=1)
         boots /= len(pairs)
-        b_mean = float(np.mean([b.mean() for b, _ in pairs]))
-        c_mean = float(np.mean([c.mean() for _, c in pairs]))
+        paired = float(np.mean([(p.c - p.b).mean() for p in pairs]))
         benches = {r.benchmark for (_, m), r in {**base, **cand}.items() if m == mode}
         total = sum(expected.get(str(x), 0) for x in benches) if None not in benches else 0
         complete = total > 0 and len(pairs) == total and all(
             sum(1 for (_, m), r in side.items() if m == mode and r.status == "ok") == total for side in (base, cand))
         name = OVERALL if complete else f"shared ({len(pairs)} of {total or '?'})"
-        row = _delta(name, mode, b_mean, c_mean, c_mean - b_mean, boots, sum(len(b) for b, _ in pairs), threshold,
-                     alpha)
-        row.n_baseline = row.n_candidate = row.n_queries
+        row = _delta(name, mode, float(np.mean([p.b_score for p in pairs])), float(np.mean([p.c_score for p in pairs])),
+                     paired, boots, sum(len(p.b) for p in pairs), threshold, alpha)
+        row.n_baseline, row.n_candidate = sum(p.n_b for p in pairs), sum(p.n_c for p in pairs)
+        notes = []
+        if not complete:
+            notes.append(f"mean over the {len(pairs)} tasks finished on both sides; not comparable with an "
+                         f"All over {total or 'every'} tasks")
+        mismatched = sum(p.mismatch for p in pairs)
+        if mismatched:
+            row.status = "query mismatch"
+            notes.append(f"{mismatched} task(s) with different query sets: delta over the paired queries")
         if row.regression:
             row.status = "regression"
-        if not complete:
-            row.note = (f"mean over the {len(pairs)} tasks finished on both sides; not comparable with an "
-                        f"All over {total or 'every'} tasks")
+        row.note = "; ".join(notes)
         out.append(row)
     return out
 
@@ -290,5 +312,5 @@ def main(argv: list[str]) -> int:
     failing = failures(rows, ns.allow_missing)
     gaps = [f for f in failing if not f.endswith("(regression)")]
     if gaps:
-        print(f"not comparable on the candidate side: {', '.join(gaps)}")
+        print(f"not comparable: {', '.join(gaps)}")
     return 1 if failing and ns.fail_on_regression else 0
