@@ -116,8 +116,8 @@ def test_query_mismatch_is_reported_with_each_sides_own_score(tmp_path):
     write_result(a, "T", base)
     write_result(b, "T", base[:2])
     (row,) = [r for r in compare(load_side(a), load_side(b)) if r.task == "T"]
-    assert row.status == "query mismatch" and row.n_baseline == 50 and row.n_candidate == 2 and row.n_queries == 2
     assert row.baseline == pytest.approx(base.mean()) and row.candidate == pytest.approx(0.5)
+    assert row.status == "query mismatch" and row.n_baseline == 50 and row.n_candidate == 2 and row.n_queries == 2
     assert "48 of 50 queries on one side only" in row.note
     assert main(["compare", str(a), str(b), "--fail-on-regression"]) == 1
     assert main(["compare", str(a), str(b), "--fail-on-regression", "--query-tolerance", "0.97"]) == 0
@@ -166,7 +166,7 @@ def test_overall_row_shows_each_sides_own_scores_and_the_mismatch(tmp_path, base
     write_result(b, "T0", base_scores["T0"])
     write_result(b, "T1", base_scores["T1"][:40])
     rows = compare(load_side(a), load_side(b))
-    (overall,) = [r for r in rows if r.task.startswith("shared")]
+    (overall,) = [r for r in rows if r.task == "All" or r.task.startswith("shared")]
     assert overall.baseline == pytest.approx(np.mean([base_scores["T0"].mean(), base_scores["T1"].mean()]))
     assert overall.candidate == pytest.approx(np.mean([base_scores["T0"].mean(), base_scores["T1"][:40].mean()]))
     assert overall.delta_points == 0 and overall.status == "query mismatch"
