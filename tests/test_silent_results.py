@@ -305,8 +305,8 @@ def test_disc_and_gen_leaderboards_concatenate(tmp_path):
     both = pa.concat_tables(tables)
     assert both.num_rows == sum(t.num_rows for t in tables)
     con = duckdb.connect()
-    n, modes = con.execute(f"select count(*), count(distinct mode) from read_parquet({[str(f) for f in files]})"
-                           ).fetchone()
+    glob = str(tmp_path / "*" / MODEL / "leaderboard.parquet")  # as `read_parquet('runs/*/leaderboard.parquet')`
+    n, modes = con.execute(f"select count(*), count(distinct mode) from read_parquet('{glob}')").fetchone()
     assert (n, modes) == (both.num_rows, 2)
     from umeval.results import LEADERBOARD_SCHEMA, SCHEMA_VERSION
 
