@@ -65,8 +65,9 @@ def test_injected_regression_fails_and_names_tasks(tmp_path, base_scores, capsys
     assert "T0/disc" not in out.split("regression (")[-1]
     rows = {r.task: r for r in compare(load_side(a), load_side(b))}
     assert rows["T1"].delta_points == pytest.approx(-4.0)
-    assert rows["All"].delta_points == pytest.approx(-2.0)
-    assert "**yes**" in md.read_text()
+    overall = next(r for r in rows.values() if r.task.startswith("shared"))  # T0..T5 are not a full benchmark
+    assert overall.delta_points == pytest.approx(-2.0)
+    assert md.read_text().splitlines()[4].startswith("| **regression** | ")  # regressions first
     # Without the flag the report is the same but the exit code stays 0.
     assert main(["compare", str(a), str(b)]) == 0
 
@@ -75,3 +76,98 @@ def test_missing_folder_is_one_line(tmp_path, capsys):
     assert main(["compare", str(tmp_path / "nope"), str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "has no tasks/ folder" in err[0]
+
+
+# ---------------------------------------------------------------- issue 12, failure 5: a gate that can't be fooled
+
+def write_result(root: Path, task: str, values: np.ndarray | None, mode: str = "disc", status: str = "ok",
+                 benchmark: str | None = None, metric: str = "hit@1") -> None:
+    d = root / "tasks" / task / mode
+    d.mkdir(parents=True)
+    if values is not None:
+        pd.DataFrame({"query_id": [f"q{i}" for i in range(len(values))], metric: values}).to_parquet(
+            d / "per_query.parquet")
+    (d / "scores.json").write_text(json.dumps({"task": task, "mode": mode, "status": status, "main_metric": metric,
+                                               "benchmark": benchmark, "error": "boom" if status != "ok" else None}))
+
+
+def test_missing_failed_and_one_sided_modes_fail_the_gate(tmp_path, base_scores, capsys):
+    """A task failed or missing on the candidate side, or a mode only the baseline has, was dropped: exit 0."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    for t in ("T0", "T1", "T2"):
+        write_result(a, t, base_scores[t])
+    write_result(a, "T0", base_scores["T0"], mode="gen")
+    write_result(b, "T0", base_scores["T0"])
+    write_result(b, "T1", None, status="failed")
+    write_result(b, "T3", base_scores["T3"])  # candidate only: reported as new, not a failure
+    assert main(["compare", str(a), str(b), "--fail-on-regression"]) == 1
+    out = capsys.readouterr().out
+    line = out.split("not comparable: ")[1].splitlines()[0]
+    assert line == "T0/gen (missing), T1/disc (failed), T2/disc (missing)"
+    status = {(r.task, r.mode): r.status for r in compare(load_side(a), load_side(b))}
+    assert status[("T3", "disc")] == "new" and status[("T0", "disc")] == "ok"
+    assert main(["compare", str(a), str(b), "--fail-on-regression", "--allow-missing"]) == 0
+
+
+def test_query_mismatch_is_reported_with_each_sides_own_score(tmp_path):
+    """A `limit=2` candidate was compared on 2 shared queries and labelled "baseline 50.00" (real: 33.3)."""
+    base = np.array([1.0, 0.0] + [1.0, 0.0, 0.0, 0.0] * 12)  # 50 queries, mean 0.26; its first two: 0.5
+    a, b = tmp_path / "a", tmp_path / "b"
+    write_result(a, "T", base)
+    write_result(b, "T", base[:2])
+    (row,) = [r for r in compare(load_side(a), load_side(b)) if r.task == "T"]
+    assert row.baseline == pytest.approx(base.mean()) and row.candidate == pytest.approx(0.5)
+    assert row.status == "query mismatch" and row.n_baseline == 50 and row.n_candidate == 2 and row.n_queries == 2
+    assert "48 of 50 queries on one side only" in row.note
+    assert main(["compare", str(a), str(b), "--fail-on-regression"]) == 1
+    assert main(["compare", str(a), str(b), "--fail-on-regression", "--query-tolerance", "0.97"]) == 0
+
+
+def test_reported_interval_and_decision_are_the_same_test(tmp_path, base_scores):
+    """A regression was flagged although its printed 95% interval contained zero (one-sided test, two-sided
+    interval).  Here the one-sided share is 0.043 < 0.05 but the two-sided interval reaches +0.25."""
+    worse = flip(flip(base_scores["T0"], 17, 0.0, 1), 8, 1.0, 2)
+    a, b = write_side(tmp_path / "a", {"T0": base_scores["T0"]}), write_side(tmp_path / "b", {"T0": worse})
+    rows = compare(load_side(a), load_side(b))
+    (row,) = [r for r in rows if r.task == "T0"]
+    assert row.delta_points == pytest.approx(-2.25) and row.p_not_worse < 0.05 and row.ci_high >= 0
+    assert not row.regression
+    assert all(r.ci_high < 0 for r in rows if r.regression)
+    assert main(["compare", str(a), str(b), "--fail-on-regression"]) == 0
+
+
+def test_markdown_is_one_table_regressions_first_and_all_needs_every_task(tmp_path, base_scores):
+    """The report must paste into a PR as one table, regressions first; "All" only when both sides have every
+    task of the benchmark (here the 3-task `mini`), else a "shared" row that says it is not comparable."""
+    tasks = ("Mini-ImageCLS", "Mini-T2V", "Mini-VisDoc")
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    for i, t in enumerate(tasks):
+        write_result(a, t, base_scores[f"T{i}"], benchmark="mini")
+        write_result(b, t, flip(base_scores[f"T{i}"], 40, 0.0, 3) if t == "Mini-VisDoc" else base_scores[f"T{i}"],
+                     benchmark="mini")
+        if t != "Mini-T2V":
+            write_result(c, t, base_scores[f"T{i}"], benchmark="mini")
+    md = tmp_path / "r.md"
+    assert main(["compare", str(a), str(b), "--markdown", str(md), "--fail-on-regression"]) == 1
+    lines = md.read_text().splitlines()
+    assert sum(ln.startswith("|---") for ln in lines) == 1
+    table = [ln for ln in lines if ln.startswith("| ")][1:]
+    assert table[0].startswith("| **regression** | Mini-VisDoc | disc |")
+    assert any(ln.split(" | ")[1] == "All" for ln in table)
+    shared = [r for r in compare(load_side(a), load_side(c)) if r.task.startswith("shared")]
+    assert [r.task for r in shared] == ["shared (2 of 3)"] and "not comparable" in shared[0].note
+
+
+def test_overall_row_shows_each_sides_own_scores_and_the_mismatch(tmp_path, base_scores):
+    """The overall row over a `limit`ed candidate showed both sides' scores over the paired queries only."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    for t in ("T0", "T1"):
+        write_result(a, t, base_scores[t])
+    write_result(b, "T0", base_scores["T0"])
+    write_result(b, "T1", base_scores["T1"][:40])
+    rows = compare(load_side(a), load_side(b))
+    (overall,) = [r for r in rows if r.task == "All" or r.task.startswith("shared")]
+    assert overall.baseline == pytest.approx(np.mean([base_scores["T0"].mean(), base_scores["T1"].mean()]))
+    assert overall.candidate == pytest.approx(np.mean([base_scores["T0"].mean(), base_scores["T1"][:40].mean()]))
+    assert overall.delta_points == 0 and overall.status == "query mismatch"
+    assert (overall.n_baseline, overall.n_candidate, overall.n_queries) == (800, 440, 440)

@@ -60,3 +60,26 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path):
     assert str(e.value).startswith(f"cannot write {p} (disk full); free disk space")
     assert p.read_text() == "old"
     assert [f.name for f in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_benchmarks_are_never_averaged_together():
+    """With accumulating leaderboards, the mini demo and real tasks under one model name would otherwise share
+    one "All" (and one "I-CLS": mini reuses MMEB-V2's meta names)."""
+    scores = [s("A", "I-CLS", "image", 0.2), {**s("M", "I-CLS", "image", 0.8), "benchmark": "mini"}]
+    df = leaderboard(scores)
+    get = df.set_index(["level", "name"])["value"]
+    assert get[("overall", "All (B)")] == pytest.approx(0.2) and get[("overall", "All (mini)")] == pytest.approx(0.8)
+    assert get[("meta", "I-CLS (mini)")] == pytest.approx(0.8)
+    assert ("overall", "All") not in get.index
+
+
+def test_pass_at_k_and_stale_rows_in_rollups():
+    """pass@k rolls up like the main score; a stale task is shown but never averaged (issue 12)."""
+    gen = [{**s(t, "I-CLS", "image", v), "mode": "gen", "metrics": {"hit@1": v, "pass@1": v, "pass@2": v2}}
+           for t, v, v2 in (("A", 0.2, 0.3), ("B", 0.4, 0.6))]
+    old = {**s("C", "I-CLS", "image", 0.9), "mode": "gen", "status": "stale", "metrics": {"hit@1": 0.9}}
+    df = leaderboard([*gen, old])
+    roll = df[df.level == "meta"].set_index("metric")
+    assert roll.loc["main", "value"] == pytest.approx(0.3) and roll.loc["pass@2", "value"] == pytest.approx(0.45)
+    assert roll.loc["main", "n_tasks"] == 2 and roll.loc["main", "status"] == "incomplete"
+    assert df[(df.level == "task") & (df.task == "C")].status.eq("stale").all()

@@ -23,7 +23,7 @@ USAGE = """usage:
   umeval run [key=value ...]       evaluate, e.g. `umeval run task=mini model=tiny-qwen2vl`
   umeval list tasks|models [--json]
   umeval launch shards=N [key=value ...]   N shards as Ray tasks, then the merge
-  umeval compare BASELINE CANDIDATE [--fail-on-regression]
+  umeval compare BASELINE CANDIDATE [--fail-on-regression] [--allow-missing] [--markdown report.md]
   umeval export RESULTS... --format mmeb-v2|csv|markdown|json [-o PATH]
   umeval show RESULTS... [--format table|csv|markdown|json]
   umeval report RESULTS... [-o report.html]   one self-contained HTML page with charts and traces
@@ -134,9 +134,37 @@ def cmd_run(overrides: list[str]) -> int:
         print(shard_next_step(overrides, summary.encoder_calls))
         return 0
     print_summary(summary.leaderboard, console())
+    print_sampling(summary.leaderboard, console())
     print(f"results: {summary.output_dir / summary.model}/leaderboard.parquet "
           f"({summary.encoder_calls} items encoded)")
-    return 0
+    return failed_exit(summary.failed)
+
+
+def failed_exit(failed: list[str]) -> int:
+    """1 when any task of the command failed (keep_going=true records failures and goes on), else 0."""
+    if not failed:
+        return 0
+    print(f"error: {len(failed)} task(s) failed: {', '.join(failed)}; their errors are in the leaderboard's "
+          "error column and in tasks/<task>/<mode>/scores.json", file=sys.stderr)
+    return 1
+
+
+def print_sampling(board: Any, console: Console) -> None:
+    """pass@k of the gen mode per roll-up (meta-category, modality, All): the mean over samples is pass@1."""
+    if board.empty:
+        return
+    rows = board[(board["level"] != "task") & board["metric"].str.startswith("pass@")]
+    if rows.empty:
+        return
+    ks = sorted(set(rows["metric"]), key=lambda m: int(m[5:]))
+    table = Table(title="gen sampling: pass@k (pass@1 = mean over samples, the gen headline)")
+    for c in ("level", "name", "mode", *ks):
+        table.add_column(c, justify="right" if c.startswith("pass@") else "left")
+    for (level, name, mode), g in rows.groupby(["level", "name", "mode"], sort=False):
+        vals = g.set_index("metric")["value"]
+        status = "" if (g["status"] == "ok").all() else " (incomplete)"
+        table.add_row(level, f"{name}{status}", mode, *[_fmt(vals.get(k)) for k in ks])
+    console.print(table)
 
 
 def _fmt(v: Any) -> str:

@@ -151,16 +151,56 @@ def compose_config(overrides: list[str]) -> DictConfig:
         detail = cause.split(" full_key:")[0] if cause else msg
         raise ConfigError(f"bad configuration ({msg[:200]}): {detail[:200]}",
                           "check the override's spelling and value") from None
-    if cfg.backend not in ("auto", "hf", "vllm"):
-        raise ConfigError(f"backend={cfg.backend} is not one of auto, hf, vllm", "pass backend=hf or backend=vllm")
     if cfg.gen.samples < 1:
         raise ConfigError(f"gen.samples={cfg.gen.samples} must be at least 1", "pass gen.samples=1 or more")
-    if cfg.mode not in ("disc", "gen", "both"):
-        raise ConfigError(f"mode={cfg.mode} is not one of disc, gen, both", "pass mode=disc, mode=gen or mode=both")
-    if cfg.store_dtype not in ("float32", "float16"):
-        raise ConfigError(f"store_dtype={cfg.store_dtype} is not one of float32, float16",
-                          "pass store_dtype=float32 (exact) or store_dtype=float16 (half the disk)")
+    validate_choices(cfg)
     return cfg
+
+
+#: Settings with a closed set of values, and that set.  They stay plain strings in the schema (not Enum
+#: fields): they are hashed into fingerprints and written into result rows as they are, and an Enum would
+#: change both; the check runs when the config is built, before any data or weights load.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "mode": ("disc", "gen", "both"),
+    "backend": ("auto", "hf", "vllm"),
+    "scorer.backend": ("auto", "faiss", "numpy"),
+    "store_dtype": ("float32", "float16"),
+    "model.dtype": ("auto", "float32", "bfloat16", "float16"),
+}
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def _choice_error(key: str, value: Any, valid: list[str] | tuple[str, ...]) -> ConfigError:
+    hint = suggest(str(value), valid)
+    return ConfigError(f"{key}={value} is not one of {', '.join(valid)}",
+                       (hint + " " if hint else "") + f"pass {key}={valid[0]} or another of them")
+
+
+def validate_choices(cfg: DictConfig) -> None:
+    """Every enum-like setting is one of its values; a typo names the setting, the values and the closest one."""
+    for key, valid in CHOICES.items():
+        value = OmegaConf.select(cfg, key)
+        if value not in valid:
+            raise _choice_error(key, value, valid)
+    if not _DEVICE.fullmatch(str(cfg.device)):
+        raise _choice_error("device", cfg.device, ["auto", "cpu", "cuda", "cuda:0", "mps"])
+    from umeval.encoders.prompts import PROMPTS
+
+    if cfg.model.prompt not in PROMPTS:
+        raise _choice_error("model.prompt", cfg.model.prompt, list(PROMPTS))
+    sets = instruction_sets()
+    for key in ("instruction_set", "model.instruction_set"):
+        value = OmegaConf.select(cfg, key)
+        if value is not None and value not in sets:
+            raise _choice_error(key, value, sets)
+
+
+def instruction_sets() -> list[str]:
+    """The instruction sets any registered task defines (``official`` first)."""
+    from umeval.registry import discover_tasks
+
+    names = {n for _, spec in discover_tasks().items() for n in spec.instructions} | {"official"}
+    return ["official", *sorted(names - {"official"})]
 
 
 def cache_dir(cfg: DictConfig) -> Path:

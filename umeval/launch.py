@@ -47,7 +47,7 @@ def launch(overrides: list[str], shards: int, address: str | None = None) -> tup
 
 
 def main(argv: list[str]) -> int:
-    from umeval.cli import print_summary
+    from umeval.cli import failed_exit, print_sampling, print_summary
     from umeval.cli_help import console, launch_help, wants_help
 
     if wants_help(argv):
@@ -67,5 +67,6 @@ def main(argv: list[str]) -> int:
     for r in reports:
         print(f"{r['shard']}: {r['encoder_calls']} items encoded")
     print_summary(summary.leaderboard, console())
+    print_sampling(summary.leaderboard, console())
     print(f"merge: {summary.encoder_calls} items encoded; results in {summary.output_dir / summary.model}")
-    return 0
+    return failed_exit(summary.failed)

@@ -26,17 +26,37 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 import umeval
 from umeval.errors import UmevalError
 from umeval.registry import REPO_ROOT
 
-LEADERBOARD_COLUMNS = [
-    "model", "mode", "level", "name", "task", "metric", "value", "is_main", "modality", "meta", "benchmark",
-    "n_tasks", "n_tasks_expected", "n_queries", "n_tied", "status", "error", "instruction_set", "decoding",
-    "store_dtype", "umeval_version", "git_commit", "model_id", "model_revision", "dataset_revision", "data_version",
-    "config_hash", "timestamp",
+#: Bump when a leaderboard column is added, removed or retyped (recorded per row and in the file's metadata).
+SCHEMA_VERSION = 2
+
+#: Provenance of the run that produced a row: how the encoder ran, the libraries, what was resolved.
+RUNTIME_COLUMNS = [
+    "backend", "device", "dtype", "attn_implementation", "torch_version", "transformers_version", "vllm_version",
+    "faiss_version", "model_revision_resolved",
 ]
+
+_STR, _INT = pa.string(), pa.int64()
+#: One fixed schema for every leaderboard (disc-only, gen, several models): a column is typed even when all
+#: its values are null, so files from different runs concatenate (pyarrow, duckdb) without union_by_name.
+LEADERBOARD_SCHEMA = pa.schema(
+    [(c, _STR) for c in ("model", "mode", "level", "name", "task", "metric")]
+    + [("value", pa.float64()), ("is_main", pa.bool_())]
+    + [(c, _STR) for c in ("modality", "meta", "benchmark")]
+    + [(c, _INT) for c in ("n_tasks", "n_tasks_expected", "n_queries", "n_tied")]
+    + [(c, _STR) for c in ("status", "error", "instruction_set", "decoding", "store_dtype", "umeval_version",
+                           "git_commit", "model_id", "model_revision", "dataset_revision", "data_version",
+                           "config_hash",
+                           "timestamp", "data_fingerprint", *RUNTIME_COLUMNS)]
+    + [("schema_version", pa.int32())],
+    metadata={"umeval_leaderboard_schema": str(SCHEMA_VERSION)},
+)
+LEADERBOARD_COLUMNS = LEADERBOARD_SCHEMA.names
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -47,6 +67,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     tmp = Path(tmp_name)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; results are as readable as any new file
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -57,12 +78,49 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def current_umask() -> int:
+    """The process umask (read by setting it and putting it back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_json(path: Path, obj: Any) -> None:
     atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str)))
 
 
 def write_parquet(path: Path, df: pd.DataFrame) -> None:
     atomic_write(path, lambda p: df.to_parquet(p, index=False))
+
+
+def write_leaderboard(path: Path, df: pd.DataFrame) -> None:
+    """Write a leaderboard under :data:`LEADERBOARD_SCHEMA` (every column typed, nulls included)."""
+    table = to_arrow(df)
+    import pyarrow.parquet as pq
+
+    atomic_write(path, lambda p: pq.write_table(table, p))
+
+
+def to_arrow(df: pd.DataFrame) -> pa.Table:
+    df = conform(df)
+    return pa.Table.from_pandas(df, schema=LEADERBOARD_SCHEMA, preserve_index=False)
+
+
+def conform(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with exactly the leaderboard columns (missing ones null) and the current schema version."""
+    df = df.copy()
+    for c in LEADERBOARD_COLUMNS:
+        if c not in df:
+            df[c] = None
+    df["schema_version"] = SCHEMA_VERSION
+    df = df[LEADERBOARD_COLUMNS]
+    for c in ("n_tasks", "n_tasks_expected", "n_queries", "n_tied"):
+        df[c] = pd.to_numeric(df[c]).fillna(0).astype("int64")
+    df["value"] = pd.to_numeric(df["value"]).astype("float64")
+    df["is_main"] = df["is_main"].fillna(False).astype(bool)
+    strings = [f.name for f in LEADERBOARD_SCHEMA if f.type == pa.string()]
+    df[strings] = df[strings].astype(object).where(df[strings].notna(), None)
+    return df
 
 
 def git_commit() -> str:
@@ -95,61 +153,80 @@ def task_rows(scores: dict[str, Any]) -> list[dict[str, Any]]:
             for m, v in scores["metrics"].items()]
 
 
-def rollups(task_df: pd.DataFrame, expected: dict[str, dict[str, int]] | None = None) -> pd.DataFrame:
-    """Unweighted means of main task scores per (model, mode) and meta-category, modality, and overall.
+def rollups(task_df: pd.DataFrame, expected: dict[str, dict[str, int]] | None = None,
+            expected_by_benchmark: dict[str, dict[str, dict[str, int]]] | None = None) -> pd.DataFrame:
+    """Unweighted means of task scores per (model, mode) and meta-category, modality, and overall.
 
-    A failed task (NaN value) is not averaged in, and the roll-up says so: ``n_tasks`` counts the tasks
-    averaged, ``n_tasks_expected`` the tasks that should have been, and ``status`` is "incomplete" when
-    they differ.  ``expected`` maps level -> group name -> task count (e.g. the full benchmark's counts).
+    Rolled up: the main score (metric "main"; for gen the mean over samples, i.e. pass@1) and every pass@k a
+    task reports.  Only tasks with status "ok" are averaged: a failed task (NaN value) or a stale one (its
+    result came from an older config) is left out, and the roll-up says so: ``n_tasks`` counts the tasks
+    averaged, ``n_tasks_expected`` the tasks that should have been, and ``status`` is "incomplete" when they
+    differ.  ``expected`` maps level -> group name -> task count (e.g. the full benchmark's counts);
+    ``expected_by_benchmark`` holds such a map per benchmark.  Tasks of different benchmarks (the ``mini``
+    demo and MMEB-V2 under one model) are never averaged together: with more than one benchmark in a
+    (model, mode), every roll-up name gets the benchmark in brackets ("All (mini)").
     """
-    main = task_df[task_df["is_main"] & (task_df["level"] == "task")]
+    tasks = task_df[task_df["level"] == "task"]
     out = []
     carry = ["instruction_set", "decoding", "store_dtype", "umeval_version", "git_commit", "model_id", "model_revision",
-             "config_hash", "timestamp", "benchmark"]
-    for (model, mode), g in main.groupby(["model", "mode"], sort=False):
-        for level, key in (("meta", "meta"), ("modality", "modality"), ("overall", None)):
-            groups = g.groupby(key, sort=False) if key else [("All", g)]
-            for name, sub in groups:
-                ok = sub["value"].notna()
-                n_exp = (expected or {}).get(level, {}).get(str(name), len(sub))
-                first = sub.iloc[0]
-                out.append({
-                    "model": model, "mode": mode, "level": level, "name": name, "task": None, "metric": "main",
-                    "value": float(sub.loc[ok, "value"].mean()) if ok.any() else np.nan, "is_main": True,
-                    "modality": first["modality"] if level != "overall" else None,
-                    "meta": name if level == "meta" else None,
-                    "n_tasks": int(ok.sum()), "n_tasks_expected": int(n_exp),
-                    "n_queries": int(sub["n_queries"].fillna(0).sum()), "n_tied": int(sub["n_tied"].fillna(0).sum()),
-                    "status": "ok" if ok.all() and int(ok.sum()) == n_exp else "incomplete", "error": None,
-                    **{c: first.get(c) for c in carry},
-                })
+             "config_hash", "timestamp", "benchmark", *RUNTIME_COLUMNS]
+    tasks = tasks.assign(_bench=tasks["benchmark"].fillna("").astype(str))
+    for (model, mode), by_mode in tasks.groupby(["model", "mode"], sort=False):
+        benches = list(dict.fromkeys(by_mode["_bench"]))
+        for bench in benches:
+            g = by_mode[by_mode["_bench"] == bench]
+            suffix = f" ({bench or 'no benchmark'})" if len(benches) > 1 else ""
+            exp = (expected_by_benchmark or {}).get(bench, expected)
+            main = g[g["is_main"]]
+            passk = sorted({m for m in g["metric"] if str(m).startswith("pass@")}, key=lambda m: int(m[5:]))
+            for metric in ["main", *passk]:
+                rows = main
+                if metric != "main":  # a task without this pass@k (fewer samples) is not averaged in
+                    rows = main.assign(value=main["task"].map(g[g["metric"] == metric].set_index("task")["value"]))
+                out += _rollup_rows(model, mode, metric, rows, exp, carry, suffix)
     return pd.DataFrame(out)
 
 
-def leaderboard(scores: Iterable[dict[str, Any]], expected: dict[str, dict[str, int]] | None = None) -> pd.DataFrame:
+def _rollup_rows(model: str, mode: str, metric: str, g: pd.DataFrame, expected: dict[str, dict[str, int]] | None,
+                 carry: list[str], suffix: str = "") -> list[dict[str, Any]]:
+    out = []
+    for level, key in (("meta", "meta"), ("modality", "modality"), ("overall", None)):
+        groups = g.groupby(key, sort=False) if key else [("All", g)]
+        for name, sub in groups:
+            ok = sub["value"].notna() & (sub["status"] == "ok")
+            n_exp = (expected or {}).get(level, {}).get(str(name), len(sub))
+            first = sub[ok].iloc[0] if ok.any() else sub.iloc[0]
+            out.append({
+                "model": model, "mode": mode, "level": level, "name": f"{name}{suffix}", "task": None,
+                "metric": metric,
+                "value": float(sub.loc[ok, "value"].mean()) if ok.any() else np.nan, "is_main": metric == "main",
+                "modality": first["modality"] if level != "overall" else None,
+                "meta": name if level == "meta" else None,
+                "n_tasks": int(ok.sum()), "n_tasks_expected": int(n_exp),
+                "n_queries": int(sub.loc[ok, "n_queries"].fillna(0).sum()),
+                "n_tied": int(sub.loc[ok, "n_tied"].fillna(0).sum()),
+                "status": "ok" if ok.all() and int(ok.sum()) == n_exp else "incomplete", "error": None,
+                **{c: first.get(c) for c in carry},
+            })
+    return out
+
+
+def leaderboard(scores: Iterable[dict[str, Any]], expected: dict[str, dict[str, int]] | None = None,
+                expected_by_benchmark: dict[str, dict[str, dict[str, int]]] | None = None) -> pd.DataFrame:
     rows = [r for s in scores for r in task_rows(s)]
     df = pd.DataFrame(rows)
     if df.empty:
-        return pd.DataFrame(columns=LEADERBOARD_COLUMNS)
-    df = pd.concat([df, rollups(df, expected)], ignore_index=True)
-    for c in LEADERBOARD_COLUMNS:
-        if c not in df:
-            df[c] = None
-    df = df[LEADERBOARD_COLUMNS]
+        return conform(pd.DataFrame(columns=LEADERBOARD_COLUMNS))
+    df = conform(pd.concat([df, rollups(df, expected, expected_by_benchmark)], ignore_index=True))
     # A stable row order, whatever order the scores came in (fresh or read back from scores.json).
     level_rank = df["level"].map({"task": 0, "meta": 1, "modality": 2, "overall": 3})
     df = df.assign(_l=level_rank).sort_values(["model", "_l", "name", "mode", "metric"], kind="stable")
-    df = df.drop(columns="_l").reset_index(drop=True)
-    for c in ("n_tasks", "n_tasks_expected", "n_queries", "n_tied"):
-        df[c] = df[c].fillna(0).astype("int64")
-    df["value"] = df["value"].astype("float64")
-    df["is_main"] = df["is_main"].astype(bool)
-    return df
+    return df.drop(columns="_l").reset_index(drop=True)
 
 
 def merge_all(output_dir: Path) -> pd.DataFrame:
     """Every model's leaderboard under ``output_dir`` as one table (written to ``leaderboard.parquet``)."""
-    parts = [pd.read_parquet(p) for p in sorted(output_dir.glob("*/leaderboard.parquet"))]
-    df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=LEADERBOARD_COLUMNS)
-    write_parquet(output_dir / "leaderboard.parquet", df)
+    parts = [conform(pd.read_parquet(p)) for p in sorted(output_dir.glob("*/leaderboard.parquet"))]
+    df = pd.concat(parts, ignore_index=True) if parts else conform(pd.DataFrame(columns=LEADERBOARD_COLUMNS))
+    write_leaderboard(output_dir / "leaderboard.parquet", df)
     return df

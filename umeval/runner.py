@@ -18,12 +18,15 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
+from umeval import board
 from umeval import results as res
 from umeval.config import cache_dir, fingerprint, to_dict
+from umeval.datafp import data_fingerprint
 from umeval.encoders.base import Advance, Encoder, Trace
 from umeval.errors import ConfigError, UmevalError
 from umeval.fixtures import ensure_generated
 from umeval.loaders import LoadContext, load_task, preflight
+from umeval.provenance import ENCODER_RUNTIME, resolve_backend, resolve_runtime
 from umeval.registry import discover_tasks, load_object, resolve_tasks
 from umeval.scoring import metrics as M
 from umeval.scoring.passk import oracle, pass_curve
@@ -162,6 +165,7 @@ class RunSummary:
     leaderboard: pd.DataFrame
     scores: list[dict[str, Any]] = field(default_factory=list)
     encoder_calls: int = 0
+    failed: list[str] = field(default_factory=list)  # "task/mode" of this command's failures (keep_going)
 
 
 def modes_of(cfg: DictConfig) -> list[str]:
@@ -178,27 +182,27 @@ VLLM_ENCODER = "umeval.encoders.vllm_backend:VllmEncoder"
 
 def encoder_ref(cfg: DictConfig) -> str:
     """The encoder class for ``backend``: the model's HF encoder, or the vLLM one."""
-    backend = str(cfg.backend)
-    if backend == "auto":
-        import importlib.util
-
-        import torch
-
-        backend = "vllm" if torch.cuda.is_available() and importlib.util.find_spec("vllm") else "hf"
-    return VLLM_ENCODER if backend == "vllm" else str(cfg.model.encoder)
+    return VLLM_ENCODER if resolve_backend(cfg) == "vllm" else str(cfg.model.encoder)
 
 
 #: Bump when a prompt format changes what the model sees, so stored embeddings are not reused.
 PROMPT_VERSION = "2"  # 2: official texts, qwen-vl-utils media for UME-R1, call-time pixel bounds
 
 
-def encoder_fingerprint(cfg: DictConfig) -> str:
-    """Everything about the encoder that changes its vectors (the model, its preprocessing, its prompt)."""
+def encoder_fingerprint(cfg: DictConfig, runtime: dict[str, Any] | None = None) -> str:
+    """Everything about the encoder that changes its vectors.
+
+    The model, its preprocessing, its prompt, and what the run resolved to (backend, device, dtype,
+    attention, torch/transformers/vLLM versions, the model's commit; see
+    :func:`umeval.provenance.resolve_runtime`).
+    """
     m = cfg.model
+    runtime = runtime if runtime is not None else resolve_runtime(cfg)
     return fingerprint({"path": m.path, "builder": m.builder, "revision": m.revision, "encoder": encoder_ref(cfg),
                         "prompt": m.prompt, "prompt_version": PROMPT_VERSION, "min_pixels": m.min_pixels,
                         "max_pixels": m.max_pixels, "num_frames": m.num_frames, "dtype": m.dtype,
-                        "device": cfg.device if m.dtype == "auto" else None, "seed": cfg.seed})
+                        "device": cfg.device if m.dtype == "auto" else None, "seed": cfg.seed,
+                        "runtime": {k: runtime[k] for k in ENCODER_RUNTIME}})
 
 
 def open_store(cdir: Path, cfg: DictConfig) -> EmbeddingStore:
@@ -207,16 +211,28 @@ def open_store(cdir: Path, cfg: DictConfig) -> EmbeddingStore:
     return EmbeddingStore(cdir / "embeddings" / name, dtype=cfg.store_dtype)
 
 
-def task_fingerprint(spec: TaskSpec, cfg: DictConfig, mode: str, instruction_set: str) -> str:
-    model = {k: v for k, v in to_dict(cfg.model).items() if k != "description"}
+def setup_fingerprint(spec: TaskSpec, cfg: DictConfig, instruction_set: str,
+                      runtime: dict[str, Any] | None = None) -> str:
+    """The part of a task's fingerprint shared by its modes.
+
+    Task, model (less its decoding), instructions, limit, cutoff, store dtype and the resolved runtime
+    (including the faiss version).
+    """
+    model = {k: v for k, v in to_dict(cfg.model).items() if k not in ("description", "decoding")}
     return fingerprint({
         "spec": spec.summary() | {"instructions": spec.instruction(instruction_set).__dict__,
                                   "options": spec.options, "metrics": spec.metrics, "max_queries": spec.max_queries},
-        "model": model, "mode": mode, "instruction_set": instruction_set, "limit": cfg.limit,
-        "k": metric_k(spec, cfg.scorer.k), "gen": to_dict(cfg.gen) if mode == "gen" else None,
-        # float32, the default, adds nothing, so fingerprints of earlier runs stay valid.
-        **({"store_dtype": cfg.store_dtype} if cfg.store_dtype != "float32" else {}),
+        "model": model, "instruction_set": instruction_set, "limit": cfg.limit,
+        "k": metric_k(spec, cfg.scorer.k), "store_dtype": cfg.store_dtype,
+        "runtime": runtime if runtime is not None else resolve_runtime(cfg),
     })
+
+
+def task_fingerprint(spec: TaskSpec, cfg: DictConfig, mode: str, instruction_set: str,
+                     runtime: dict[str, Any] | None = None) -> str:
+    """The ``config_hash`` of a task result: the setup plus the mode and, for gen, samples/seed/decoding."""
+    gen = {"gen": to_dict(cfg.gen), "decoding": to_dict(cfg.model.decoding)} if mode == "gen" else None
+    return fingerprint({"setup": setup_fingerprint(spec, cfg, instruction_set, runtime), "mode": mode, "gen": gen})
 
 
 def expected_counts(specs: list[TaskSpec]) -> dict[str, dict[str, int]]:
@@ -231,6 +247,11 @@ def expected_counts(specs: list[TaskSpec]) -> dict[str, dict[str, int]]:
     return out
 
 
+def expected_by_benchmark(specs: list[TaskSpec]) -> dict[str, dict[str, dict[str, int]]]:
+    """:func:`expected_counts` per benchmark of ``specs``."""
+    return {b: expected_counts([s for s in specs if s.benchmark == b]) for b in {s.benchmark for s in specs}}
+
+
 def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = None,
         console: Any = None) -> RunSummary:
     from umeval.progress import Progress
@@ -238,6 +259,7 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
     specs = resolve_tasks(cfg.task)  # unknown names fail here, before any data or weights
     modes = modes_of(cfg)
     inst_set = str(cfg.instruction_set or cfg.model.instruction_set)
+    runtime = resolve_runtime(cfg)  # an unavailable device fails here, in one line
     out_dir = Path(cfg.output_dir)
     cdir = cache_dir(cfg)
     data_root = Path(cfg.data_root).expanduser() if cfg.data_root else cdir / "MMEB-V2"
@@ -249,15 +271,23 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
         return LoadContext(data_root=root, instruction_set=inst_set, limit=cfg.limit,
                            num_frames=int(cfg.model.num_frames), allow_hub=bool(cfg.hub))
 
-    # What is already done, and a cheap check that the rest has data, before loading weights.
+    def row_extra(spec: TaskSpec, data: TaskData | None = None) -> dict[str, Any]:
+        """Provenance every row of ``spec`` carries besides the config: runtime, setup hash, data fingerprint."""
+        dfp = data_fingerprint(data, ctx_for(spec).data_root) if data is not None else None
+        return {**runtime, "setup_hash": setup_fingerprint(spec, cfg, inst_set, runtime), "data_fingerprint": dfp}
+
+    # What is already done (same config, same data), and a cheap check that the rest has data, before
+    # loading weights.
     plan: list[tuple[TaskSpec, str, str, Path]] = []
     done: dict[tuple[str, str], dict[str, Any]] = {}
+    data_fps: dict[str, str | None] = {}
     for spec in specs:
         for mode in modes:
-            fp = task_fingerprint(spec, cfg, mode, inst_set)
+            fp = task_fingerprint(spec, cfg, mode, inst_set, runtime)
             d = res.task_dir(out_dir, cfg.model.name, spec.name, mode)
             prev = _read_scores(d / "scores.json")
-            if not cfg.overwrite and prev and prev.get("config_hash") == fp and prev.get("status") == "ok":
+            if (not cfg.overwrite and prev and prev.get("config_hash") == fp and prev.get("status") == "ok"
+                    and prev.get("data_fingerprint") == _data_fp(spec, ctx_for, data_fps)):
                 done[(spec.name, mode)] = prev
             else:
                 plan.append((spec, mode, fp, d))
@@ -270,7 +300,9 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
                 raise
             for s, mode, fp, _ in plan:
                 if s.name == spec.name:
-                    failed[(spec.name, mode)] = _failure(s, mode, fp, e, cfg, inst_set)
+                    failed[(spec.name, mode)] = _failure(s, mode, fp, e, cfg, inst_set, row_extra(s))
+                    res.write_json(res.task_dir(out_dir, cfg.model.name, s.name, mode) / "scores.json",
+                                   failed[(spec.name, mode)])
     plan = [p for p in plan if (p[0].name, p[1]) not in failed]
 
     # The model loads only when some item really has to be encoded.
@@ -284,7 +316,7 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
                               num_workers=cfg.num_workers)
         return encoder
 
-    memo = EmbeddingMemo(open_store(cdir, cfg), encoder_fingerprint(cfg),
+    memo = EmbeddingMemo(open_store(cdir, cfg), encoder_fingerprint(cfg, runtime),
                          chunk=8 * int(cfg.batch_size))
     shard = parse_shard(cfg.shard)
     if shard is not None:
@@ -304,32 +336,35 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
                     cached_data = (spec.name, load_task(spec, ctx_for(spec)))
                 data = cached_data[1]
                 scores = evaluate_task(spec, data, get_encoder, mode=mode, cfg=cfg, fp=fp, out=d,
-                                       inst_set=inst_set, progress=progress, memo=memo)
+                                       inst_set=inst_set, progress=progress, memo=memo,
+                                       row_extra=row_extra(spec, data))
                 done[(spec.name, mode)] = scores
                 progress.task_done(f"{spec.name} [{mode}]")
             except UmevalError as e:
                 progress.task_done(f"{spec.name} [{mode}]", ok=False)
                 if not cfg.keep_going:
                     raise
-                failed[(spec.name, mode)] = _failure(spec, mode, fp, e, cfg, inst_set)
+                failed[(spec.name, mode)] = _failure(spec, mode, fp, e, cfg, inst_set, row_extra(spec))
                 res.write_json(d / "scores.json", failed[(spec.name, mode)])
         calls = memo.encoded
 
-    all_scores = [done.get((s.name, m)) or failed[(s.name, m)] for s in specs for m in modes]
-    if modes == ["disc", "gen"]:
-        for s in specs:
-            d_sc, g_sc = done.get((s.name, "disc")), done.get((s.name, "gen"))
-            if d_sc and g_sc:
-                all_scores.append(oracle_scores(s, cfg, inst_set, out_dir, d_sc, g_sc))
-    board = res.leaderboard(all_scores, expected_counts(specs))
+    ran = {(s.name, m): done.get((s.name, m)) or failed[(s.name, m)] for s in specs for m in modes}
     model_dir = out_dir / cfg.model.name
-    res.write_parquet(model_dir / "leaderboard.parquet", board)
+
+    def expected_hash(spec: TaskSpec, mode: str) -> tuple[str, str]:
+        return (task_fingerprint(spec, cfg, mode, inst_set, runtime), setup_fingerprint(spec, cfg, inst_set, runtime))
+
+    all_scores, shown_specs = board.current_view(
+        model_dir, ran, modes, expected_hash,
+        lambda s, d_sc, g_sc: oracle_scores(s, cfg, inst_set, out_dir, d_sc, g_sc))
+    leaderboard = res.leaderboard(all_scores, expected_counts(specs), expected_by_benchmark(shown_specs + specs))
+    res.write_leaderboard(model_dir / "leaderboard.parquet", leaderboard)
     res.write_json(model_dir / "run.json", res.provenance(
         config=to_dict(cfg), tasks=[s.name for s in specs], modes=modes, encoder_calls=calls,
-        failed=[f"{t}/{m}" for t, m in failed]))
+        failed=[f"{t}/{m}" for t, m in failed], runtime=runtime))
     res.merge_all(out_dir)
-    return RunSummary(output_dir=out_dir, model=cfg.model.name, leaderboard=board, scores=all_scores,
-                      encoder_calls=calls)
+    return RunSummary(output_dir=out_dir, model=cfg.model.name, leaderboard=leaderboard, scores=all_scores,
+                      encoder_calls=calls, failed=[f"{t}/{m}" for t, m in failed])
 
 
 def encode_shard(shard: tuple[int, int], plan: list[tuple[TaskSpec, str, str, Path]], cfg: DictConfig,
@@ -370,8 +405,13 @@ def encode_shard(shard: tuple[int, int], plan: list[tuple[TaskSpec, str, str, Pa
 
 
 def evaluate_task(spec: TaskSpec, data: TaskData, encoder: Callable[[], Encoder], *, mode: str, cfg: DictConfig,
-                  fp: str, out: Path, inst_set: str, progress: Any, memo: EmbeddingMemo) -> dict[str, Any]:
-    """Encode, rank and score one task in one mode; write its per-query table and scores.json."""
+                  fp: str, out: Path, inst_set: str, progress: Any, memo: EmbeddingMemo,
+                  row_extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Encode, rank and score one task in one mode; write its per-query table and scores.json.
+
+    In gen mode every metric of a query is its mean over the samples (so the main score is pass@1, the
+    expected score of one sampled trace); the per-query table's top-k, ties and ``n_tied`` are sample 0's.
+    """
     k = metric_k(spec, cfg.scorer.k)
     extra: dict[str, Any] = {}
     if mode == "disc":
@@ -395,14 +435,17 @@ def evaluate_task(spec: TaskSpec, data: TaskData, encoder: Callable[[], Encoder]
                                       task=spec.name, advance=adv)
         q_ids, c_ids = [it.id for it in data.queries], [it.id for it in data.candidates]
         per_sample = np.zeros((len(data.queries), n))
+        totals: dict[str, np.ndarray] = {}
         for s in range(n):  # pass@k: every query sample against the candidates' first (or own) sample
             r = rank(data, Embeddings(q_ids, np.ascontiguousarray(qv[:, s])),
                      Embeddings(c_ids, np.ascontiguousarray(cv[:, s if n_cand > 1 else 0])), k=k,
                      backend=cfg.scorer.backend, query_tile=cfg.scorer.query_tile)
             sample_scores = score(r, data, spec)
             per_sample[:, s] = sample_scores[spec.main_metric]
-            if s == 0:  # the gen row reports sample 0, ranked once here
-                rankings, per_query = r, sample_scores
+            totals = {m: totals.get(m, 0) + np.asarray(v, dtype=np.float64) for m, v in sample_scores.items()}
+            if s == 0:  # the table's top-k and ties are sample 0's, ranked once here
+                rankings = r
+        per_query = {m: v / n for m, v in totals.items()}  # the mean over samples (pass@1 for the main metric)
         res.write_parquet(out / "traces.parquet", traces_table(spec.name, data, q_tr, c_tr))
         extra["diagnostics"] = trace_diagnostics(q_tr + c_tr, [qv, cv])
     metrics = M.mean(per_query)
@@ -415,7 +458,7 @@ def evaluate_task(spec: TaskSpec, data: TaskData, encoder: Callable[[], Encoder]
     scores = {
         **_row_base(spec, mode, cfg, inst_set, fp), "status": "ok", "error": None, "metrics": metrics,
         "n_queries": len(data.queries), "n_candidates": len(data.candidates), "n_tied": int(rankings.tied.sum()),
-        "notes": dict(data.notes), **extra,
+        "notes": dict(data.notes), **extra, **(row_extra or {}),
     }
     res.write_json(out / "scores.json", scores)
     return scores
@@ -456,18 +499,30 @@ def trace_diagnostics(traces: list[list[Trace]], vectors: list[np.ndarray]) -> d
 
 def oracle_scores(spec: TaskSpec, cfg: DictConfig, inst_set: str, out_dir: Path,
                   disc: dict[str, Any], gen: dict[str, Any]) -> dict[str, Any]:
-    """Per query, the better of disc and gen under the task's main metric; written as mode "oracle"."""
+    """Per query, the better of disc and gen under the task's main metric; written as mode "oracle".
+
+    The gen score of a query is its mean over samples (the gen headline, pass@1), so the oracle is the
+    expected score of picking, per query, the better of the disc embedding and one sampled gen trace
+    (the paper's "best of disc and gen" with one sample).  Reused while both inputs are unchanged.
+    """
     m = spec.main_metric
+    d = res.task_dir(out_dir, cfg.model.name, spec.name, "oracle")
+    fp = fingerprint([disc["config_hash"], gen["config_hash"], disc.get("data_fingerprint"),
+                      gen.get("data_fingerprint"), disc.get("timestamp"), gen.get("timestamp")])
+    prev = _read_scores(d / "scores.json")
+    if prev and prev.get("config_hash") == fp and prev.get("status") == "ok":
+        return prev
     tables = [pd.read_parquet(res.task_dir(out_dir, cfg.model.name, spec.name, x) / "per_query.parquet",
                               columns=["query_id", m]) for x in ("disc", "gen")]
     both = tables[0].merge(tables[1], on="query_id", suffixes=("_disc", "_gen"), validate="one_to_one")
     best = oracle(both[f"{m}_disc"].to_numpy(), both[f"{m}_gen"].to_numpy())
-    d = res.task_dir(out_dir, cfg.model.name, spec.name, "oracle")
     res.write_parquet(d / "per_query.parquet", pd.DataFrame({"query_id": both["query_id"], m: best,
                                                             "from_gen": both[f"{m}_gen"] > both[f"{m}_disc"]}))
-    scores = {**_row_base(spec, "oracle", cfg, inst_set, fingerprint([disc["config_hash"], gen["config_hash"]])),
+    carry = {k: gen.get(k) for k in (*res.RUNTIME_COLUMNS, "setup_hash", "decoding", "instruction_set",
+                                     "model_id", "model_revision", "store_dtype")}
+    scores = {**_row_base(spec, "oracle", cfg, inst_set, fp), **carry, "data_fingerprint": disc.get("data_fingerprint"),
               "status": "ok", "error": None, "metrics": {m: float(best.mean())}, "n_queries": len(best),
-              "n_tied": 0, "decoding": gen.get("decoding")}
+              "n_tied": 0}
     res.write_json(d / "scores.json", scores)
     return scores
 
@@ -489,7 +544,22 @@ def _read_scores(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def _failure(spec: TaskSpec, mode: str, fp: str, err: Exception, cfg: DictConfig, inst_set: str) -> dict[str, Any]:
+def _failure(spec: TaskSpec, mode: str, fp: str, err: Exception, cfg: DictConfig, inst_set: str,
+             row_extra: dict[str, Any] | None = None) -> dict[str, Any]:
     log.error("%s", err)
     return {**_row_base(spec, mode, cfg, inst_set, fp), "status": "failed", "error": str(err), "metrics": {},
-            "n_queries": 0, "n_tied": 0}
+            "n_queries": 0, "n_tied": 0, **(row_extra or {})}
+
+
+def _data_fp(spec: TaskSpec, ctx_for: Callable[[TaskSpec], LoadContext], memo: dict[str, str | None]) -> str | None:
+    """The data fingerprint of a task (loaded once per run).
+
+    None when the task cannot be loaded: it then re-runs and reports why.
+    """
+    if spec.name not in memo:
+        ctx = ctx_for(spec)
+        try:
+            memo[spec.name] = data_fingerprint(load_task(spec, ctx), ctx.data_root)
+        except UmevalError:
+            memo[spec.name] = None
+    return memo[spec.name]

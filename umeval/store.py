@@ -2,8 +2,8 @@
 
 A key hashes the encoder's identity (model id and revision, prompt format, pixel bounds, frame count, dtype),
 the mode (disc/gen), for generative samples the sample index, seed and decoding policy, and the item itself
-(instruction, text, and each media file's path, size and modification time, or the bytes of embedded
-images).  Change any of these and exactly the affected items are encoded again.
+(instruction, text, and each media file's path, size, modification and change time, or the bytes of
+embedded images).  Change any of these and exactly the affected items are encoded again.
 
 Vectors are appended in shard files (``.npz`` of a string key array and a float32 or float16 matrix, read with
 ``allow_pickle=False``), each written atomically as soon as a batch is done, so a killed run keeps every
@@ -26,19 +26,19 @@ from pathlib import Path
 
 import numpy as np
 
+from umeval.datafp import media_paths, stat_signature
 from umeval.types import Item
 
 
 def media_fingerprint(item: Item) -> str:
-    """Item identity including media content: path, size and mtime of files; a hash of inline bytes."""
+    """Item identity including media content: path, size, mtime and ctime of files; a hash of inline bytes.
+
+    The inode change time (ctime) cannot be set back by tools that preserve mtime (``cp -p``, ``rsync -t``,
+    ``touch -r``), so a file replaced by one of the same size and mtime still gets a new key.
+    """
     h = hashlib.sha256(item.key.encode())
-    paths = ([item.image] if isinstance(item.image, str) else []) + list(item.images) + list(item.video)
-    for p in paths:
-        try:
-            st = os.stat(p)
-            h.update(f"{p}:{st.st_size}:{st.st_mtime_ns}".encode())
-        except OSError:
-            h.update(f"{p}:missing".encode())
+    for p in media_paths(item):
+        h.update(f"{p}:{stat_signature(p)}".encode())
     return h.hexdigest()[:32]
 
 

@@ -56,6 +56,25 @@ class Item:
         return h.hexdigest()[:32]
 
     @property
+    def content_key(self) -> str:
+        """Like :attr:`key`, but media files count by their bytes, not their paths.
+
+        The same data under another data root, or on another machine, gives the same content key; per-item
+        sample seeds derive from it (:func:`umeval.encoders.base.item_seed`).  It reads the item's media
+        files, so it is computed only for items about to be encoded.
+        """
+        h = hashlib.sha256()
+        for part in (self.instruction, self.text):
+            h.update(part.encode())
+            h.update(b"\x00")
+        for tag, paths in ((b"img:", [self.image]), (b"imgs:", self.images), (b"vid:", self.video)):
+            for p in paths:
+                if p is None:
+                    continue
+                h.update(tag + _content_digest(p) + b"\x00")
+        return h.hexdigest()[:32]
+
+    @property
     def modality(self) -> str:
         parts = []
         if self.text or self.instruction:
@@ -65,6 +84,20 @@ class Item:
         if self.video:
             parts.append("video")
         return "+".join(parts) or "empty"
+
+
+def _content_digest(media: str | bytes) -> bytes:
+    """sha256 of inline bytes or of a file's bytes (a file that cannot be read hashes as its name)."""
+    if isinstance(media, bytes):
+        return hashlib.sha256(media).digest()
+    h = hashlib.sha256()
+    try:
+        with open(media, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except OSError:  # the encoder reports the missing file with its task, file and row
+        return b"unreadable:" + media.rsplit("/", 1)[-1].encode()
+    return h.digest()
 
 
 @dataclass

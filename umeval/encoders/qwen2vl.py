@@ -26,8 +26,8 @@ from umeval.encoders.base import (
     assemble,
     decoding_dict,
     gen_readout,
+    item_seed,
     l2_normalise,
-    sample_seed,
     stop_ids,
     token_id,
 )
@@ -224,7 +224,7 @@ class Qwen2VLEncoder:
             enc, prompts = self.prepare([item], task)
             enc = enc.to(self.device)
             prompt_ids = enc["input_ids"][0].tolist()
-            seed = sample_seed(base_seed, item.key)
+            seed = item_seed(base_seed, item)
             n_ret = samples if dec["do_sample"] else 1
             torch.manual_seed(seed)
             t0 = time.perf_counter()

@@ -3,7 +3,7 @@
 Two engines on one model, each started on first use:
 
 * a generation engine, ``LLM(runner="generate")``, samples the reasoning traces.  The ``k`` samples of an item
-  are one request with ``SamplingParams(n=k, seed=sample_seed(base_seed, item.key))``, so they share one
+  are one request with ``SamplingParams(n=k, seed=item_seed(base_seed, item))``, so they share one
   prefill and do not depend on which other items are in the batch;
 * a pooling engine, ``LLM(runner="pooling", convert="embed")`` with LAST pooling and no activation, reads the
   final-norm hidden state at the last position of a token sequence.  vLLM returns no hidden states from
@@ -45,8 +45,8 @@ from umeval.encoders.base import (
     assemble,
     decoding_dict,
     gen_readout,
+    item_seed,
     l2_normalise,
-    sample_seed,
     stop_ids,
     token_id,
 )
@@ -316,7 +316,7 @@ class VllmEncoder:
         for idx, prompts in self._chunks(items, task):
             ids = [self.prompt_ids(p) for p in prompts]
             media = [self.media(p) for p in prompts]
-            seeds = [sample_seed(base_seed, items[i].key) for i in idx]
+            seeds = [item_seed(base_seed, items[i]) for i in idx]
             t0 = time.perf_counter()
             outs = self._engine("generate").generate(
                 [self.request(x, m) for x, m in zip(ids, media)],

@@ -169,10 +169,14 @@ def require(row: Row, keys: tuple[str, ...], spec: TaskSpec, file: str, i: int) 
 # ---------------------------------------------------------------- media
 
 def media_path(ctx: LoadContext, spec: TaskSpec, rel: str, *, file: str, row: int | str) -> str:
-    """``data_root/media_dir/rel``, refusing paths that escape the data root."""
-    base = (ctx.data_root / spec.source.media_dir).resolve()
-    p = (base / rel).resolve()
-    root = ctx.data_root.resolve()
+    """``data_root/media_dir/rel``, refusing a path in a row that climbs out of the data root.
+
+    The check is on the path as written (``..`` and absolute paths collapsed lexically), not on where
+    symlinks lead: a folder under the data root may be a symlink to another disk (the usual way to keep
+    hundreds of GB of media out of a home folder), but a row cannot name a file outside the data root.
+    """
+    root = Path(os.path.normpath(os.path.abspath(ctx.data_root)))
+    p = Path(os.path.normpath(root / spec.source.media_dir / rel))
     if p != root and root not in p.parents:
         raise DataError(f"media path '{rel}' escapes the data root {root}", "fix the path in the row",
                         task=spec.name, file=file, row=row)
