@@ -16,26 +16,15 @@ import pandas as pd
 from umeval.export import ResultSet, load_results, render
 
 
-def expected_counts(rs: ResultSet) -> dict[str, dict[str, int]]:
-    """Task counts per roll-up group of the benchmarks the results belong to (as the run computes them)."""
-    from umeval.registry import discover_tasks
-
-    benches = {s.get("benchmark") for s in rs.scores}
-    out: dict[str, dict[str, int]] = {"meta": {}, "modality": {}, "overall": {"All": 0}}
-    for _, spec in discover_tasks().items():
-        if spec.benchmark in benches:
-            out["meta"][spec.meta] = out["meta"].get(spec.meta, 0) + 1
-            out["modality"][spec.modality] = out["modality"].get(spec.modality, 0) + 1
-            out["overall"]["All"] += 1
-    return out
-
-
 def boards(rs: ResultSet) -> dict[str, pd.DataFrame]:
     """One leaderboard per model, rebuilt from its task results."""
     from umeval import results as res
+    from umeval.registry import discover_tasks
+    from umeval.runner import expected_by_benchmark, expected_counts
 
-    expected = expected_counts(rs)
-    return {m: res.leaderboard(rs.of(m), expected) for m in rs.models}
+    benches = {s.get("benchmark") for s in rs.scores}
+    specs = [spec for _, spec in discover_tasks().items() if spec.benchmark in benches]
+    return {m: res.leaderboard(rs.of(m), expected_counts(specs), expected_by_benchmark(specs)) for m in rs.models}
 
 
 def parser() -> argparse.ArgumentParser:
