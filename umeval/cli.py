@@ -23,6 +23,7 @@ USAGE = """usage:
   umeval list tasks|models [--json]
   umeval launch shards=N [key=value ...]   N shards as Ray tasks, then the merge
   umeval compare BASELINE CANDIDATE [--fail-on-regression]
+  umeval selftest [task=...] [keep=DIR] [model=oracle]   check the pipeline on fixtures with known scores
 settings of `run` (Hydra syntax): task=<name|group|glob|[a,b]> model=<name> mode=disc|gen|both
   output_dir= data_root= batch_size= device= limit= keep_going=true overwrite=true scorer.backend=faiss|numpy"""
 
@@ -34,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "list": "umeval.cli:cmd_list",
     "launch": "umeval.launch:main",
     "compare": "umeval.compare:main",
+    "selftest": "umeval.selftest:main",
 }
 
 

@@ -147,7 +147,13 @@ VLLM_ENCODER = "umeval.encoders.vllm_backend:VllmEncoder"
 
 
 def encoder_ref(cfg: DictConfig) -> str:
-    """The encoder class for ``backend``: the model's HF encoder, or the vLLM one."""
+    """The encoder class for ``backend``: the model's HF encoder, or the vLLM one.
+
+    A model with no weights (no ``path`` and no ``builder``, e.g. ``model=oracle``) is its own encoder whatever
+    the backend.
+    """
+    if not cfg.model.path and not cfg.model.builder:
+        return str(cfg.model.encoder)
     backend = str(cfg.backend)
     if backend == "auto":
         import importlib.util
@@ -441,7 +447,8 @@ def _row_base(spec: TaskSpec, mode: str, cfg: DictConfig, inst_set: str, fp: str
     return {"task": spec.name, "mode": mode, "model": cfg.model.name, "main_metric": spec.main_metric,
             "modality": spec.modality, "meta": spec.meta, "benchmark": spec.benchmark, "instruction_set": inst_set,
             "decoding": json.dumps(to_dict(cfg.model.decoding), sort_keys=True) if mode == "gen" else None,
-            "model_id": cfg.model.path or f"{cfg.model.name} (built by {cfg.model.builder})",
+            "model_id": cfg.model.path or (f"{cfg.model.name} (built by {cfg.model.builder})" if cfg.model.builder
+                                            else f"{cfg.model.name} (no weights)"),
             "model_revision": str(cfg.model.revision), "dataset_revision": spec.source.revision,
             "store_dtype": str(cfg.store_dtype), "config_hash": fp, **res.provenance()}
 
