@@ -167,8 +167,11 @@ def write_mmeb_image(spec: TaskSpec, root: Path, rng: np.random.Generator, n: in
 
 def write_frames(folder: Path, rng: np.random.Generator, col: str, n_frames: int,
                  decoy: str | None = None) -> None:
-    """``frame_1.jpg`` ... ``frame_<n>.jpg``: the frames that ``linspace`` sampling keeps are ``col``, the others
-    ``decoy`` (another colour), so a video read with any other sampling (or sort order) mixes two colours."""
+    """Frames ``frame_1.jpg`` ... ``frame_<n>.jpg`` of a video of colour ``col``.
+
+    The frames that ``linspace`` sampling keeps are ``col``, the others ``decoy`` (another colour), so a video
+    read with any other sampling (or sort order) mixes two colours and has no class.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     keep = set(range(n_frames)) if n_frames <= SAMPLED_FRAMES else \
         set(np.linspace(0, n_frames - 1, SAMPLED_FRAMES).astype(int).tolist())
@@ -336,8 +339,10 @@ def write_video_mret(spec: TaskSpec, root: Path, rng: np.random.Generator, n: in
 
 
 def write_momentseeker(spec: TaskSpec, root: Path, rng: np.random.Generator, **_: Any) -> list[int]:
-    """One query of each kind (video segment, image: the class is in the media; text only: a colour word), two
-    positive and two negative clips each, and a fourth text query over the first query's clips (shared)."""
+    """One query of each kind (video segment, image: the class is in the media; text only: a colour word).
+
+    Each has two positive and two negative clips; a fourth, text query shares the first query's clips.
+    """
     media = root / spec.source.media_dir
     rows = []
     for i, kind in enumerate(["mp4", "jpg", ""]):

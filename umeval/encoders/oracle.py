@@ -55,8 +55,10 @@ def text_class(item: Item) -> str | None:
 
 
 def media_class(item: Item, task: str | None = None) -> tuple[str | None, float]:
-    """The colour all of the item's images/frames show (None when they disagree or show none), and the
-    strength of its class axis."""
+    """The colour all of the item's images/frames show, and the strength of its class axis.
+
+    The colour is None when the media disagree or show none.
+    """
     sources = ([item.image] if item.image is not None else []) + list(item.images) + list(item.video)
     if not sources:
         return None, 1.0
