@@ -1,8 +1,11 @@
 """Fixture writers: a tiny copy of a task's data in the exact official on-disk layout.
 
-One writer per data family, chosen by the spec's ``family``.  The embedded default (the ``mini`` tasks)
-and the tests use them, so the real loaders are what reads the data.  Everything is generated with numpy
-and PIL from a seed: the same seed writes the same bytes.
+One writer per data family, chosen by the spec's ``family``.  The embedded default (the ``mini`` tasks),
+``umeval selftest`` and the tests use them, so the real loaders are what reads the data.  Everything is
+generated with numpy and PIL from a seed: the same seed writes the same bytes.
+
+Every item carries a class a weight-free reader can decode (:mod:`umeval.encoders.oracle`), so a perfect
+ranking is known and its scores are exact (:func:`expected_scores`).
 """
 
 from __future__ import annotations
