@@ -62,6 +62,10 @@ def run_selftest(overrides: list[str], keep: str | None = None, out: Any = None)
     from umeval.runner import run
 
     out = out or sys.stdout
+    own = [o for o in overrides if o.partition("=")[0] in ("data_root", "output_dir", "cache_dir", "hub")]
+    if own:
+        raise ConfigError(f"selftest sets {', '.join(o.partition('=')[0] for o in own)} itself",
+                          "drop it; pass keep=DIR to keep the fixtures and results in DIR")
     work = Path(keep).expanduser() if keep else Path(tempfile.mkdtemp(prefix="umeval-selftest-"))
     try:
         if not any(o.startswith("task=") for o in overrides):
