@@ -1,5 +1,6 @@
-"""Every registered task, end to end: its fixture in the official layout, the real loader, the tiny model,
-the scorer and the result files."""
+"""Every registered task, end to end: its fixture in the official layout, the real loader, the runner, the scorer
+and the result files, with exact expected scores from the weight-free oracle (and range checks for the tiny
+random model, where nothing exact is possible)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
-from fixture_patch import fill_candidate_images
 
 from umeval.config import compose_config
-from umeval.fixtures import write_fixture
+from umeval.fixtures import expected_scores, relevant_counts, write_fixture
 from umeval.registry import discover_tasks, task_groups
 from umeval.runner import run
 
@@ -44,22 +44,157 @@ def data_root(tmp_path_factory) -> Path:
     for _, spec in discover_tasks().items():
         if not spec.source.generated:
             write_fixture(spec, root, seed=1)
-            fill_candidate_images(spec, root)
     return root
 
 
-@pytest.mark.parametrize("task", [t for t in ALL if not discover_tasks().get(t).source.generated])
-def test_task_end_to_end(task, data_root, tmp_path, cache_dir, tiny_encoder):
-    cfg = compose_config([f"task={task}", "model=tiny-qwen2vl", f"data_root={data_root}", f"output_dir={tmp_path}",
-                          f"cache_dir={cache_dir}", "progress=false", "hub=false"])
-    summary = run(cfg, encoder_factory=lambda *a, **k: tiny_encoder)
-    (scores,) = summary.scores
-    assert scores["status"] == "ok" and scores["n_queries"] > 0
+FIXTURE_TASKS = [t for t in ALL if not discover_tasks().get(t).source.generated]
+
+
+def run_all(model: str, data_root: Path, out: Path, cache: Path, *extra: str, **kw) -> dict[tuple[str, str], dict]:
+    """One run of all 78 tasks (shared by the parametrized assertions): (task, mode) -> scores row."""
+    cfg = compose_config(["task=all", f"model={model}", f"data_root={data_root}", f"output_dir={out}",
+                          f"cache_dir={cache}", "progress=false", "hub=false", *extra])
+    summary = run(cfg, **kw)
+    return {(s["task"], s["mode"]): s for s in summary.scores}
+
+
+@pytest.fixture(scope="module")
+def oracle_run(data_root, tmp_path_factory):
+    """The weight-free oracle on all 78 fixtures, disc and gen (two samples), through the real runner."""
+    out = tmp_path_factory.mktemp("oracle-out")
+    return run_all("oracle", data_root, out, tmp_path_factory.mktemp("oracle-cache"), "mode=both",
+                   "gen.samples=2"), out
+
+
+@pytest.fixture(scope="module")
+def anti_run(data_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("anti-out")
+    return run_all("anti-oracle", data_root, out, tmp_path_factory.mktemp("anti-cache"), "mode=both",
+                   "gen.samples=2"), out
+
+
+@pytest.mark.parametrize("task", FIXTURE_TASKS)
+def test_oracle_scores_each_task_exactly(task, oracle_run, anti_run, data_root):
+    """Every metric of a perfect ranking, exactly, with no tie deciding it.
+
+    Catches a loader that points the qrels at the wrong candidate, builds a pool in the wrong order or from the
+    wrong rows, samples the wrong frames, reads grades wrongly, or a metric computed on the wrong column.
+    """
+    scores, _ = oracle_run
     spec = discover_tasks().get(task)
-    assert scores["data_version"] == f"{spec.source.hub_id}@{spec.source.revision}"
-    assert all(isinstance(v, int) for v in scores["notes"].values())
-    assert 0.0 <= scores["metrics"][spec.main_metric] <= 1.0
-    assert (tmp_path / "tiny-qwen2vl" / "tasks" / task / "disc" / "per_query.parquet").exists()
+    relevant = relevant_counts(data_root, task)
+    disc, gen, orc = scores[(task, "disc")], scores[(task, "gen")], scores[(task, "oracle")]
+    assert disc["status"] == "ok", disc["error"]
+    assert disc["n_queries"] == len(relevant)
+    assert disc["metrics"][spec.main_metric] == 1.0 and disc["n_tied"] == 0
+    assert disc["metrics"] == expected_scores(relevant, spec.metrics)
+    assert disc["data_version"] == f"{spec.source.hub_id}@{spec.source.revision}"
+    assert all(isinstance(v, int) for v in disc["notes"].values())
+    # gen: sample s is right iff s is even (an odd sample embeds the query as the anti-oracle does), and the gen
+    # headline is the mean over samples: pass@1 = 1/2, pass@2 = 1, and every metric is the mean of the oracle's
+    # and the anti-oracle's.
+    anti = anti_run[0][(task, "disc")]["metrics"]
+    assert gen["metrics"][spec.main_metric] == 0.5
+    assert gen["metrics"]["pass@1"] == 0.5 and gen["metrics"]["pass@2"] == 1.0
+    perfect = expected_scores(relevant, spec.metrics)
+    assert {m: gen["metrics"][m] for m in spec.metrics} == pytest.approx(
+        {m: (perfect[m] + anti[m]) / 2 for m in spec.metrics}, abs=1e-12)
+    assert gen["n_tied"] == 0
+    assert gen["diagnostics"]["no_gen_emb_share"] == 0.0 and gen["diagnostics"]["truncated_share"] == 0.0
+    # the oracle row: per query the better of disc (perfect) and the gen mean
+    assert orc["metrics"] == {spec.main_metric: 1.0}
+
+
+@pytest.mark.parametrize("task", FIXTURE_TASKS)
+def test_anti_oracle_ranks_an_irrelevant_candidate_first(task, anti_run):
+    """hit@1 is exactly 0 for every task: a scorer that ignored the ranking (or qrels that match anything) fails.
+
+    Its disc row is 0 and its gen samples are perfect (even) and wrong (odd), so gen and the oracle row (per-query
+    max of disc and the gen mean) are exactly 0.5.
+    """
+    scores, _ = anti_run
+    spec = discover_tasks().get(task)
+    assert scores[(task, "disc")]["metrics"]["hit@1"] == 0.0
+    assert scores[(task, "disc")]["metrics"][spec.main_metric] == 0.0
+    assert scores[(task, "gen")]["metrics"][spec.main_metric] == 0.5  # mean of a perfect and a wrong sample
+    assert scores[(task, "oracle")]["metrics"] == {spec.main_metric: 0.5}
+
+
+def test_graded_multi_positive_metrics_by_hand(oracle_run, anti_run):
+    """The ViDoRe-V2-shaped fixture (queries with 2, 2, 1, 3 and 2 positives graded 2/1, a grade-0 row and a
+    query with no positive dropped), computed by hand from the fixture's design, not from the scorer.
+
+    Catches grades read swapped (the grade-1 page would rank first: NDCG < 1), grade-0 rows kept (recall@k would
+    count them), and a global task ranked over the wrong pool.
+    """
+    from math import log2
+
+    disc = oracle_run[0][("ViDoRe_esg_reports_v2_multilingual", "disc")]["metrics"]
+    assert disc["ndcg_linear@5"] == 1.0 and disc["mrr@10"] == 1.0 and disc["hit@1"] == 1.0
+    assert disc["recall@1"] == pytest.approx((1 / 2 + 1 / 2 + 1 + 1 / 3 + 1 / 2) / 5, abs=1e-15)
+    assert disc["recall@5"] == 1.0
+    # The anti-oracle ranks the 12 pages irrelevant first, then weak (grade-1) pages before strong ones: only the
+    # query with 3 positives has one (a grade-1 page) in its top 10, at rank 10.
+    anti = anti_run[0][("ViDoRe_esg_reports_v2_multilingual", "disc")]["metrics"]
+    ndcg10 = (1 / log2(11)) / (2 / log2(2) + 1 / log2(3) + 1 / log2(4)) / 5
+    assert anti["ndcg_linear@10"] == pytest.approx(ndcg10, rel=1e-12)
+    assert anti["ndcg_linear@5"] == 0.0
+    assert anti["hit@10"] == pytest.approx(1 / 5) and anti["recall@10"] == pytest.approx(1 / 3 / 5)
+    assert anti["mrr@10"] == pytest.approx(1 / 10 / 5)
+
+
+def test_roll_ups_of_the_oracle_runs(oracle_run, anti_run):
+    """Roll-ups: the oracle's every group is 1.0 over the full count of tasks; the anti-oracle's disc groups are
+    0.0, gen 0.5 and oracle 0.5; pass@k rolls up (catches a roll-up over the wrong mode or rows)."""
+    import pandas as pd
+
+    for (_, out), disc_value, oracle_value in ((oracle_run, 1.0, 1.0), (anti_run, 0.0, 0.5)):
+        board = pd.read_parquet(next(out.glob("*/leaderboard.parquet")))
+        ups = board[(board.level != "task") & board.is_main]
+        assert set(ups.level) == {"meta", "modality", "overall"}
+        assert (ups.n_tasks == ups.n_tasks_expected).all()
+        assert (ups[ups["mode"] == "disc"].value == disc_value).all()
+        assert (ups[ups["mode"] == "gen"].value == 0.5).all()
+        assert (ups[ups["mode"] == "oracle"].value == oracle_value).all()
+        passk = board[(board.level == "overall") & (board["mode"] == "gen")].set_index("metric").value
+        assert passk["pass@1"] == 0.5 and passk["pass@2"] == 1.0
+        overall = ups[(ups.level == "overall") & (ups["mode"] == "disc")]
+        assert overall.n_tasks.tolist() == [78]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(data_root, tmp_path_factory, cache_dir, tiny_encoder):
+    out = tmp_path_factory.mktemp("tiny-out")
+    return run_all("tiny-qwen2vl", data_root, out, cache_dir, encoder_factory=lambda *a, **k: tiny_encoder), out
+
+
+@pytest.mark.parametrize("task", FIXTURE_TASKS)
+def test_tiny_model_end_to_end(task, tiny_run, data_root):
+    """The real encoder on every task's fixture.  Its weights are random, so its scores are near chance and only
+    their range can be asserted; the counts, files and (below) roll-ups are exact."""
+    scores, out = tiny_run
+    row = scores[(task, "disc")]
+    spec = discover_tasks().get(task)
+    assert row["status"] == "ok" and row["n_queries"] == len(relevant_counts(data_root, task))
+    assert 0.0 <= row["metrics"][spec.main_metric] <= 1.0  # random weights: nothing exact to assert
+    assert (out / "tiny-qwen2vl" / "tasks" / task / "disc" / "per_query.parquet").exists()
+
+
+def test_tiny_model_roll_ups_are_the_hand_computed_means(tiny_run):
+    """Meta, modality and overall rows are the plain means of their tasks' main scores (MMEB-V2's "All")."""
+    import numpy as np
+    import pandas as pd
+
+    _, out = tiny_run
+    board = pd.read_parquet(out / "tiny-qwen2vl" / "leaderboard.parquet")
+    tasks = board[(board.level == "task") & board.is_main]
+    assert len(tasks) == 78
+    for level, col in (("meta", "meta"), ("modality", "modality")):
+        for name, group in tasks.groupby(col):
+            (value,) = board[(board.level == level) & (board.name == name)].value
+            assert value == pytest.approx(float(np.mean(group.value.tolist())), rel=1e-12, abs=1e-15)
+    (overall,) = board[board.level == "overall"].value
+    assert overall == pytest.approx(float(np.mean(tasks.value.tolist())), rel=1e-12, abs=1e-15)
 
 
 @pytest.mark.parametrize(("task", "n", "sample"), [("K700", 700, "playing_lute"), ("UCF101", 101, "ApplyEyeMakeup"),

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from fixture_patch import fill_candidate_images
 
 from umeval.encoders.base import l2_normalise
 from umeval.errors import DataError, UmevalError
@@ -21,7 +20,6 @@ from umeval.types import Item
 def fixture(task: str, tmp: Path) -> tuple[Path, object]:
     spec = discover_tasks().get(task)
     root = write_fixture(spec, tmp)
-    fill_candidate_images(spec, root)
     return root, spec
 
 

@@ -70,7 +70,7 @@ def test_mode_both_with_samples_writes_disc_gen_oracle_and_pass_at_k(tmp_path, c
         assert p["pass@1"] <= p["pass@2"] + 1e-12 <= p["pass@4"] + 2e-12
     traces = pd.read_parquet(tmp_path / "tiny-qwen2vl" / "tasks" / "Mini-T2V" / "gen" / "traces.parquet")
     q = traces[traces.role == "query"]
-    assert len(q) == 6 * 4 and set(q["sample"]) == {0, 1, 2, 3}
+    assert len(q) == 8 * 4 and set(q["sample"]) == {0, 1, 2, 3}  # the 8 Mini-T2V captions, 4 samples each
     assert (traces[traces.role == "candidate"]["sample"] == 0).all()
     assert {"text", "n_tokens", "has_gen_emb", "finish_reason", "seed", "seconds"} <= set(traces.columns)
     assert (q.groupby("item_id")["seed"].nunique() == 1).all()

@@ -78,7 +78,7 @@ def test_changed_instruction_reencodes_only_that_task(tmp_path, cache_dir, refer
     before = {t: (out / "tiny-qwen2vl" / "tasks" / t / "disc" / "scores.json").stat().st_mtime_ns
               for t in ("Mini-ImageCLS", "Mini-VisDoc")}
     summary = run(cfg_for(cache, out))
-    assert summary.encoder_calls == 6  # the six Mini-T2V queries; its videos and the other tasks are reused
+    assert summary.encoder_calls == 8  # the eight Mini-T2V queries; its videos and the other tasks are reused
     after = {t: (out / "tiny-qwen2vl" / "tasks" / t / "disc" / "scores.json").stat().st_mtime_ns for t in before}
     assert after == before
 

@@ -261,6 +261,18 @@ def test_local_ties_keep_pool_order():
     assert not tied1[0]  # 1 vs 0: no tie
 
 
+def test_a_candidate_listed_twice_in_a_pool_is_no_tie(backend):
+    """Real pools list one candidate text twice (it is stored once): its two entries score the same, but no order
+    between them can change a metric, so they must not count as a tie; two distinct candidates with one score do.
+
+    Catches a tie flag on duplicated pool entries (every perfect ranking of such a pool would report n_tied > 0).
+    """
+    c = np.array([[1, 0], [0, 1], [0.6, 0.8], [0.6, 0.8]], dtype=np.float32)
+    q = np.array([[1, 0], [1, 0]], dtype=np.float32)
+    _, _, tied = search_local(q, c, [np.array([0, 1, 2, 2]), np.array([0, 1, 2, 3])], 10, backend=backend)
+    assert tied.tolist() == [False, True]
+
+
 def test_local_bad_pools():
     c = np.eye(3, dtype=np.float32)
     with pytest.raises(ValueError, match="outside the 3 candidates"):

@@ -18,16 +18,10 @@ KEYS = {"task", "role", "item_id", "text", "n_images", "n_videos", "image_sizes"
 
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory) -> Path:
-    try:  # the task-data branch's stop-gap that gives image candidates real files (tests/fixture_patch.py)
-        from fixture_patch import fill_candidate_images  # type: ignore[import-not-found]
-    except ImportError:
-        def fill_candidate_images(spec, root):  # type: ignore[no-untyped-def]
-            return None
     root = tmp_path_factory.mktemp("mmeb-prompts")
     for _, spec in discover_tasks().items():
         if not spec.source.generated:
             write_fixture(spec, root, seed=1)
-            fill_candidate_images(spec, root)
     return root
 
 

@@ -27,6 +27,7 @@ USAGE = """usage:
   umeval export RESULTS... --format mmeb-v2|csv|markdown|json [-o PATH]
   umeval show RESULTS... [--format table|csv|markdown|json]
   umeval report RESULTS... [-o report.html]   one self-contained HTML page with charts and traces
+  umeval selftest [task=...] [keep=DIR] [model=oracle]   check the pipeline on fixtures with known scores
   umeval --version
 `umeval <command> --help` describes each command; `umeval run --help` lists every setting with its default."""
 
@@ -42,6 +43,7 @@ COMMANDS: dict[str, str] = {
     "export": "umeval.export:main",
     "show": "umeval.show:main",
     "report": "umeval.report:main",
+    "selftest": "umeval.selftest:main",
 }
 
 

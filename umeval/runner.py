@@ -181,7 +181,13 @@ VLLM_ENCODER = "umeval.encoders.vllm_backend:VllmEncoder"
 
 
 def encoder_ref(cfg: DictConfig) -> str:
-    """The encoder class for ``backend``: the model's HF encoder, or the vLLM one."""
+    """The encoder class for ``backend``: the model's HF encoder, or the vLLM one.
+
+    A model with no weights (no ``path`` and no ``builder``, e.g. ``model=oracle``) is its own encoder whatever
+    the backend.
+    """
+    if not cfg.model.path and not cfg.model.builder:
+        return str(cfg.model.encoder)
     return VLLM_ENCODER if resolve_backend(cfg) == "vllm" else str(cfg.model.encoder)
 
 
@@ -531,7 +537,8 @@ def _row_base(spec: TaskSpec, mode: str, cfg: DictConfig, inst_set: str, fp: str
     return {"task": spec.name, "mode": mode, "model": cfg.model.name, "main_metric": spec.main_metric,
             "modality": spec.modality, "meta": spec.meta, "benchmark": spec.benchmark, "instruction_set": inst_set,
             "decoding": json.dumps(to_dict(cfg.model.decoding), sort_keys=True) if mode == "gen" else None,
-            "model_id": cfg.model.path or f"{cfg.model.name} (built by {cfg.model.builder})",
+            "model_id": cfg.model.path or (f"{cfg.model.name} (built by {cfg.model.builder})" if cfg.model.builder
+                                            else f"{cfg.model.name} (no weights)"),
             "model_revision": str(cfg.model.revision), "dataset_revision": spec.source.revision,
             "data_version": spec.data_version, "export_name": spec.export_name or spec.name,
             "store_dtype": str(cfg.store_dtype), "config_hash": fp, **res.provenance()}

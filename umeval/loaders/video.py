@@ -200,12 +200,16 @@ def load_moment(spec: TaskSpec, ctx: LoadContext) -> TaskData:
     """Moment retrieval (QVHighlight, Charades-STA): a query ranks the clips of its own video (local).
 
     ``<media_dir>/<video stem>/query/`` holds the whole video's frames (the query's video), every other
-    subfolder one candidate clip; the clip folders whose name starts with ``positive`` are relevant.  Clips are
-    taken in sorted order (the official code uses unsorted ``os.listdir``, which only matters for ties).
+    subfolder one candidate clip; every clip folder whose name starts with ``positive`` is relevant.  Clips are
+    taken in sorted order (the official code uses unsorted ``os.listdir``, which only matters for ties).  A clip
+    is one candidate however many rows use its video (rows of one video share its clips, as the official
+    code's candidates are keyed by path); the official label is the *last* ``positive*`` folder in
+    ``os.listdir`` order, which is the same clip wherever a video has one positive folder.
     """
     rows, file = read_rows(spec, ctx)
     inst = spec.instruction(ctx.instruction_set)
     queries, candidates, qrels, pools = [], [], {}, []
+    index: dict[str, int] = {}
     for i, row in enumerate(rows[: query_limit(spec, ctx, len(rows))]):
         require(row, ("query", "video_path"), spec, file, i)
         stem = _video_id(row["video_path"])
@@ -219,9 +223,12 @@ def load_moment(spec: TaskSpec, ctx: LoadContext) -> TaskData:
                                   file=file, row=i, item_id=qid))
         pool = []
         for clip in clips:
-            pool.append(len(candidates))
-            candidates.append(video_item(spec, ctx, f"{stem}/{clip}", text=compose(inst.candidate, video=True),
-                                         file=file, row=i, item_id=f"{stem}/{clip}"))
+            name = f"{stem}/{clip}"
+            if name not in index:
+                index[name] = len(candidates)
+                candidates.append(video_item(spec, ctx, name, text=compose(inst.candidate, video=True),
+                                             file=file, row=i, item_id=name))
+            pool.append(index[name])
         qrels[qid] = {f"{stem}/{c}": 1.0 for c in clips if c.startswith("positive")}
         if not qrels[qid]:
             raise DataError(f"no clip folder of {folder} starts with 'positive'", "restore the positive clip",

@@ -10,7 +10,8 @@ whose k-th and (k+1)-th scores are equal (a tie across the cutoff) is recomputed
 inside the top k needs no recomputation: all its members were returned, and the re-sort orders them.
 
 ``tied[q]`` is True when two equal scores occur among ranks <= k or the k-th score equals the (k+1)-th, i.e.
-when the policy could have changed query q's metrics.  When k exceeds the number of candidates, rows are padded
+when the policy could have changed query q's metrics (two entries of one candidate listed twice in a local pool
+do not count: they are the same candidate).  When k exceeds the number of candidates, rows are padded
 with index -1 and score -inf.  Inputs are converted to C-contiguous float32 copies when needed, never modified.
 
 Backends of :func:`search_global`: ``faiss`` (``faiss.knn`` / ``knn_gpu`` on the caller's arrays, no index
@@ -237,10 +238,11 @@ def search_local(queries: np.ndarray, candidates: np.ndarray, pools: Sequence[np
             s = _pool_scores(q[rows], c, P, backend, budget_bytes)
             # argpartition + stable re-sort + exact boundary fix: the policy, cheaper than sorting whole pools.
             order, top = _exact_top(s, kk)
-            idx[rows, :kk] = np.take_along_axis(P, order, axis=1)
+            ranked = np.take_along_axis(P, order, axis=1)
+            idx[rows, :kk] = ranked
             sc[rows, :kk] = top
-            if kk > 1:
-                tied[rows] = (top[:, 1:] == top[:, :-1]).any(axis=1)
+            if kk > 1:  # a pool listing one candidate twice ties with itself: no order between them can matter
+                tied[rows] = ((top[:, 1:] == top[:, :-1]) & (ranked[:, 1:] != ranked[:, :-1])).any(axis=1)
     return idx[:, :k], sc[:, :k], tied
 
 
