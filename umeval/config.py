@@ -54,7 +54,8 @@ class ModelConfig:
 
 @dataclass
 class ScorerConfig:
-    backend: str = "auto"  # auto | faiss | numpy
+    backend: str = "auto"  # auto (torch on a GPU, else faiss, else numpy) | faiss | numpy | torch
+    device: str = "auto"  # the torch backend's device: auto (CUDA when visible, else cpu), cuda, cuda:1, cpu
     k: int = 10  # ranks kept per query (>= the largest cutoff of the task metrics)
     query_tile: int = 4096
 

@@ -103,13 +103,17 @@ def metric_k(spec: TaskSpec, k: int) -> int:
 
 
 def rank(data: TaskData, queries: Embeddings, candidates: Embeddings, *, k: int, backend: str = "auto",
-         query_tile: int = 4096) -> Rankings:
+         query_tile: int = 4096, device: str | None = None) -> Rankings:
     """Top-k of every query over its pool (``local``) or the whole corpus (``global``)."""
+    info: dict[str, Any] = {}
     if data.pools is None:
-        found = search_global(queries.vectors, candidates.vectors, k, backend=backend, query_tile=query_tile)
+        found = search_global(queries.vectors, candidates.vectors, k, backend=backend, query_tile=query_tile,
+                              device=device, info=info)
     else:
-        found = search_local(queries.vectors, candidates.vectors, data.pools, k, backend=backend)
-    return to_rankings(queries.ids, candidates.ids, found)
+        found = search_local(queries.vectors, candidates.vectors, data.pools, k, backend=backend, info=info)
+    rankings = to_rankings(queries.ids, candidates.ids, found)
+    rankings.search_backend = str(info.get("search_backend", ""))
+    return rankings
 
 
 def score(rankings: Rankings, data: TaskData, spec: TaskSpec) -> dict[str, np.ndarray]:
@@ -344,7 +348,8 @@ def evaluate_task(spec: TaskSpec, data: TaskData, encoder: Callable[[], Encoder]
             q = memo.embed(encoder, data.queries, mode=mode, task=spec.name, advance=adv)
         with progress.task(f"{spec.name} [disc] candidates", len(data.candidates)) as adv:
             c = memo.embed(encoder, data.candidates, mode=mode, task=spec.name, advance=adv)
-        rankings = rank(data, q, c, k=k, backend=cfg.scorer.backend, query_tile=cfg.scorer.query_tile)
+        rankings = rank(data, q, c, k=k, backend=cfg.scorer.backend, query_tile=cfg.scorer.query_tile,
+                        device=cfg.scorer.get("device"))
         per_query = score(rankings, data, spec)
         per_sample = None
     else:
@@ -363,7 +368,7 @@ def evaluate_task(spec: TaskSpec, data: TaskData, encoder: Callable[[], Encoder]
         for s in range(n):  # pass@k: every query sample against the candidates' first (or own) sample
             r = rank(data, Embeddings(q_ids, np.ascontiguousarray(qv[:, s])),
                      Embeddings(c_ids, np.ascontiguousarray(cv[:, s if n_cand > 1 else 0])), k=k,
-                     backend=cfg.scorer.backend, query_tile=cfg.scorer.query_tile)
+                     backend=cfg.scorer.backend, query_tile=cfg.scorer.query_tile, device=cfg.scorer.get("device"))
             sample_scores = score(r, data, spec)
             per_sample[:, s] = sample_scores[spec.main_metric]
             if s == 0:  # the gen row reports sample 0, ranked once here
@@ -380,7 +385,7 @@ def evaluate_task(spec: TaskSpec, data: TaskData, encoder: Callable[[], Encoder]
     scores = {
         **_row_base(spec, mode, cfg, inst_set, fp), "status": "ok", "error": None, "metrics": metrics,
         "n_queries": len(data.queries), "n_candidates": len(data.candidates), "n_tied": int(rankings.tied.sum()),
-        **extra,
+        "search_backend": rankings.search_backend, **extra,
     }
     res.write_json(out / "scores.json", scores)
     return scores
