@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from umeval.config import compose_config
@@ -48,3 +49,80 @@ def test_torch_search_in_a_run_matches_numpy_and_records_its_fallback(tmp_path, 
 
 if __name__ == "__main__":  # pragma: no cover
     pytest.main([__file__])
+
+
+# ---------------------------------------------------------------- HF batches by cost, OOM back-off
+
+def test_visual_token_estimate():
+    # Bug caught: batches formed by item count only, blind to a page's ~3,000 visual tokens.
+    from umeval.encoders.cost import image_tokens, item_tokens
+    from umeval.types import Item
+
+    assert image_tokens((1400, 1400)) == 2500  # 50 x 50 blocks of 28 px
+    assert image_tokens((4000, 4000)) == 2359296 // 784  # capped at max_pixels
+    assert image_tokens((10, 10)) == 1  # raised to min_pixels (one block)
+    assert image_tokens(None, max_pixels=784 * 100) == 100  # unreadable: assume the worst
+    assert item_tokens(Item(id="t", text="x" * 300)) == 32 + 100
+
+
+def test_cost_batches_respect_count_and_padded_tokens():
+    # Bug caught: a batch exceeding the token budget (padding counted at the longest row), or an item dropped.
+    from umeval.encoders.qwen2vl import cost_batches
+
+    costs = [10, 10, 10, 10, 100, 100, 5000, 10]
+    order = np.argsort(costs, kind="stable")
+    got = cost_batches(order, costs, max_items=4, max_tokens=250)
+    # 5 x 10 tokens passes the budget but not the 4-item cap; 3 x 100 = 300 > 250; 5000 alone is over it.
+    assert [list(b) for b in got] == [[0, 1, 2, 3], [7, 4], [5], [6]]
+    assert sorted(int(i) for b in got for i in b) == list(range(8))
+
+
+def _oom_run(tmp_path, cache_dir, tiny_encoder, monkeypatch, fits, *over):
+    import torch
+
+    from umeval.config import compose_config as cc
+
+    real = type(tiny_encoder).hidden_states
+    seen: list[int] = []
+
+    def hidden_states(self, enc):
+        n = int(enc["input_ids"].shape[0])
+        seen.append(n)
+        if not fits(enc):
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (injected)")
+        return real(self, enc)
+
+    monkeypatch.setattr(type(tiny_encoder), "hidden_states", hidden_states)
+    monkeypatch.setattr(tiny_encoder, "batch_tokens", 1 << 20)
+    monkeypatch.setattr(tiny_encoder, "oom_splits", 0)
+    cfg = cc(["task=mini", "model=tiny-qwen2vl", f"output_dir={tmp_path}", f"cache_dir={tmp_path / 'cache'}",
+              "progress=false", "hub=false", "overwrite=true", *over])
+    return run(cfg, encoder_factory=lambda *a, **k: tiny_encoder), seen
+
+
+def test_cuda_oom_splits_the_batch_and_the_run_finishes(tmp_path, cache_dir, tiny_encoder, monkeypatch):
+    # Bug caught: torch.OutOfMemoryError aborting the run (the "done when"): batches above 1 item OOM,
+    # the encoder halves them down to single items, and the scores equal an unconstrained run's.
+    ref, _ = _oom_run(tmp_path / "ref", cache_dir, tiny_encoder, monkeypatch, lambda enc: True)
+    got, seen = _oom_run(tmp_path / "oom", cache_dir, tiny_encoder, monkeypatch,
+                         lambda enc: enc["input_ids"].shape[0] <= 1)
+    assert tiny_encoder.oom_splits > 0 and max(seen) > 1 and seen[-1] == 1
+    assert tiny_encoder.batch_tokens < 1 << 20  # the budget came down for the batches after the failure
+    for a, b in zip(ref.scores, got.scores):
+        assert b["status"] == "ok"
+        for m, v in a["metrics"].items():
+            assert b["metrics"][m] == pytest.approx(v, abs=1e-6), (a["task"], m)
+
+
+def test_an_item_that_does_not_fit_alone_fails_its_task_by_name(tmp_path, cache_dir, tiny_encoder, monkeypatch):
+    # Bug caught: an item too large for the GPU crashing the run or looping; it must name the item and its size.
+    from umeval.encoders.qwen2vl import ItemTooLarge
+
+    def fits(enc):
+        return "pixel_values" not in enc and "pixel_values_videos" not in enc  # any item with media: OOM
+
+    with pytest.raises(ItemTooLarge, match=r"item .* does not fit in cpu memory alone \(~\d+ tokens"):
+        _oom_run(tmp_path / "a", cache_dir, tiny_encoder, monkeypatch, fits)
+    summary, _ = _oom_run(tmp_path / "b", cache_dir, tiny_encoder, monkeypatch, fits, "keep_going=true")
+    failed = [s for s in summary.scores if s["status"] == "failed"]
+    assert failed and all("does not fit" in s["error"] and "max_pixels" in s["error"] for s in failed)

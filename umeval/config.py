@@ -43,6 +43,7 @@ class ModelConfig:
     min_pixels: int = 784
     max_pixels: int = 2359296
     num_frames: int = 8
+    batch_tokens: int = 32768  # HF: a batch's padded text + visual tokens (estimated) stay under this
     instruction_set: str = "official"
     dtype: str = "auto"
     attn_implementation: str = "sdpa"

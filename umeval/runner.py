@@ -182,7 +182,7 @@ def open_store(cdir: Path, cfg: DictConfig) -> EmbeddingStore:
 
 
 def task_fingerprint(spec: TaskSpec, cfg: DictConfig, mode: str, instruction_set: str) -> str:
-    model = {k: v for k, v in to_dict(cfg.model).items() if k != "description"}
+    model = {k: v for k, v in to_dict(cfg.model).items() if k not in ("description", "batch_tokens")}
     return fingerprint({
         "spec": spec.summary() | {"instructions": spec.instruction(instruction_set).__dict__,
                                   "options": spec.options, "metrics": spec.metrics, "max_queries": spec.max_queries},
