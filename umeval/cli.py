@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "list": "umeval.cli:cmd_list",
     "launch": "umeval.launch:main",
     "compare": "umeval.compare:main",
+    "doctor": "umeval.doctor:main",
 }
 
 
