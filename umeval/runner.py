@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -311,23 +311,32 @@ def encode_shard(shard: tuple[int, int], plan: list[tuple[TaskSpec, str, str, Pa
 
     i, n = shard
     dec, seed, samples = to_dict(cfg.model.decoding), int(cfg.gen.seed), int(cfg.gen.samples)
-    work: list[tuple[TaskSpec, str, list[Item], list[str], int]] = []  # spec, mode, items, keys, samples
-    datas: dict[str, TaskData] = {}
-    for spec, mode, _, _ in plan:
-        data = datas.setdefault(spec.name, load_task(spec, ctx_for(spec)))
-        n_cand = samples if cfg.gen.resample_candidates else 1
-        for items, s in ((data.queries, samples), (data.candidates, n_cand)):
-            s = s if mode == "gen" else 1
-            keys = ([k[0] for k in memo.gen_keys(items, samples=s, base_seed=seed, decoding=dec)] if mode == "gen"
-                    else [entry_key(memo.encoder_id, mode, it) for it in items])
-            work.append((spec, mode, list(items), keys, s))
+    lo, hi = int(cfg.model.min_pixels), int(cfg.model.max_pixels)
+    last: list[Any] = [None, None]  # the last task loaded: (name, data); one task's data in memory at a time
+
+    def work() -> Iterator[tuple[TaskSpec, str, list[Item], list[str], int]]:  # spec, mode, items, keys, samples
+        for spec, mode, _, _ in plan:
+            if last[0] != spec.name:
+                last[:] = [spec.name, None]  # release the previous task's data before loading the next
+                last[1] = load_task(spec, ctx_for(spec))
+            data = last[1]
+            n_cand = samples if cfg.gen.resample_candidates else 1
+            for items, s in ((data.queries, samples), (data.candidates, n_cand)):
+                s = s if mode == "gen" else 1
+                keys = ([k[0] for k in memo.gen_keys(items, samples=s, base_seed=seed, decoding=dec)]
+                        if mode == "gen" else [entry_key(memo.encoder_id, mode, it) for it in items])
+                yield spec, mode, list(items), keys, s
+
+    # Two streamed passes (tasks are loaded again in the second), so memory holds one task's data, not all.
     costs: dict[str, float] = {}
-    for _, _, items, keys, s in work:
+    for _, _, items, keys, s in work():
         for it, k in zip(items, keys):
-            costs.setdefault(k, item_cost(it, s))
+            if k not in costs:
+                costs[k] = item_cost(it, s, lo, hi)
     owner = assign(list(costs), list(costs.values()), n)
+    last[:] = [None, None]
     with Progress(enabled=bool(cfg.progress), console=console) as progress:
-        for spec, mode, items, keys, s in work:
+        for spec, mode, items, keys, s in work():
             mine = [it for it, k in zip(items, keys) if owner[k] == i]
             with progress.task(f"{spec.name} [{mode}] shard {i}/{n}", len(mine)) as adv:
                 if mode == "gen":
