@@ -44,6 +44,7 @@ class ModelConfig:
     max_pixels: int = 2359296
     num_frames: int = 8
     batch_tokens: int = 32768  # HF: a batch's padded text + visual tokens (estimated) stay under this
+    submit_items: int = 1024  # items per encoder call and store write; vLLM: per generate/embed call
     instruction_set: str = "official"
     dtype: str = "auto"
     attn_implementation: str = "sdpa"

@@ -182,7 +182,7 @@ def open_store(cdir: Path, cfg: DictConfig) -> EmbeddingStore:
 
 
 def task_fingerprint(spec: TaskSpec, cfg: DictConfig, mode: str, instruction_set: str) -> str:
-    model = {k: v for k, v in to_dict(cfg.model).items() if k not in ("description", "batch_tokens")}
+    model = {k: v for k, v in to_dict(cfg.model).items() if k not in ("description", "batch_tokens", "submit_items")}
     return fingerprint({
         "spec": spec.summary() | {"instructions": spec.instruction(instruction_set).__dict__,
                                   "options": spec.options, "metrics": spec.metrics, "max_queries": spec.max_queries},
@@ -258,8 +258,10 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
                               num_workers=cfg.num_workers)
         return encoder
 
+    # Items per encoder call (and per store write): whole tasks up to model.submit_items, so vLLM's continuous
+    # batching keeps the GPU full; the HF encoder forms its own batches inside a call.
     memo = EmbeddingMemo(open_store(cdir, cfg), encoder_fingerprint(cfg),
-                         chunk=8 * int(cfg.batch_size))
+                         chunk=max(8 * int(cfg.batch_size), int(cfg.model.get("submit_items") or 0)))
     shard = parse_shard(cfg.shard)
     if shard is not None:
         calls = encode_shard(shard, plan, cfg, memo, get_encoder, ctx_for, console)
@@ -428,6 +430,7 @@ def trace_diagnostics(traces: list[list[Trace]], vectors: list[np.ndarray]) -> d
     return {
         "no_gen_emb_share": float(np.mean([not t.has_gen_emb for t in flat])) if flat else float("nan"),
         "truncated_share": float(np.mean([t.finish_reason == "length" for t in flat])) if flat else float("nan"),
+        "n_truncated": int(sum(t.finish_reason == "length" for t in flat)),
         "mean_trace_tokens": float(np.mean([t.n_tokens for t in flat])) if flat else float("nan"),
         "mean_sample_cosine": float(np.concatenate(cos).mean()) if cos else float("nan"),
     }
