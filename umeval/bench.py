@@ -274,7 +274,7 @@ def bench_generative(tmp: Path) -> list[dict[str, Any]]:
 
 
 def bench_vllm_submit(tmp: Path) -> list[dict[str, Any]]:
-    """vLLM generative throughput: a whole task per ``generate`` call against the old 64-item chunks.
+    """Generative throughput on vLLM: a whole task per ``generate`` call against the old 64-item chunks.
 
     Same engine (started once), same items (the mini queries, made distinct, 4 x 64 of them), k=2 sampled
     traces of up to 32 tokens plus the pooling pass; only the submission size differs.
