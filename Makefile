@@ -51,6 +51,14 @@ test-fast: install ## the tests that start no engine
 bench: install ## benchmarks with ratios against baselines measured in the same run
 	$(PY) -m umeval.bench
 
+gpu-smoke-wheels: ## fetch the pure-Python wheels gpu-smoke carries to a GPU machine (omegaconf, antlr4)
+	python3 -m pip download -q --no-deps -d wheels/gpu-smoke omegaconf==2.3.1
+	python3 -m pip wheel -q --no-deps -w wheels/gpu-smoke antlr4-python3-runtime==4.9.3
+
+SMOKE_PY ?= python3
+gpu-smoke: ## the GPU smoke check, < 5 min, no network (DRY=1: the same checks on the CPU)
+	PYTHONPATH=$(CURDIR):$$PYTHONPATH $(SMOKE_PY) -m umeval.gpu_smoke $(if $(DRY),--dry,)
+
 lint: install ## ruff
 	$(VENV)/bin/ruff check umeval tasks tests
 
