@@ -126,3 +126,29 @@ def test_an_item_that_does_not_fit_alone_fails_its_task_by_name(tmp_path, cache_
     summary, _ = _oom_run(tmp_path / "b", cache_dir, tiny_encoder, monkeypatch, fits, "keep_going=true")
     failed = [s for s in summary.scores if s["status"] == "failed"]
     assert failed and all("does not fit" in s["error"] and "max_pixels" in s["error"] for s in failed)
+
+
+# ---------------------------------------------------------------- vLLM engine sizing (no engine started)
+
+def test_vllm_engine_limits_and_memory_split(tmp_path):
+    # Bugs caught: engines sized for the checkpoint's whole context and 999 media per prompt; the pooling engine
+    # reserving as much memory as generation although it only prefills.
+    import types
+
+    pytest.importorskip("vllm")
+    from umeval.encoders.vllm_backend import VllmEncoder
+
+    cfg = types.SimpleNamespace(max_pixels=2359296, num_frames=8, decoding={"max_new_tokens": 8192})
+    fake = types.SimpleNamespace(cfg=cfg, _context_limit=lambda: 32768)
+    lim = VllmEncoder.engine_limits(fake)
+    assert lim == {"max_model_len": 4096 + 4 * 3009 + 8192, "limit_mm_per_prompt": {"image": 1, "video": 1}}
+    fake._context_limit = lambda: 16384
+    assert VllmEncoder.engine_limits(fake)["max_model_len"] == 16384
+    (tmp_path / "model-00001.safetensors").write_bytes(b"\0" * 1000)
+    ns = types.SimpleNamespace(model_id=str(tmp_path), local=True,
+                               gpu_memory_utilization=VllmEncoder.gpu_memory_utilization)
+    split = VllmEncoder.memory_split(ns, total_bytes=16 << 30)
+    assert split == {"pooling": 0.25, "generate": 0.65}  # weights x 1.15 + 4 GiB of 16 GiB; the rest of 0.9
+    assert VllmEncoder.memory_split(ns, total_bytes=80 << 30)["pooling"] == 0.1  # the floor
+    ns.local = False  # a hub id: weights unknown, the fixed split
+    assert VllmEncoder.memory_split(ns, total_bytes=80 << 30) == {"generate": 0.45, "pooling": 0.45}

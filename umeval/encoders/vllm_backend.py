@@ -234,6 +234,10 @@ class VllmEncoder:
         if self.on_cpu:
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(self.cpu_kvcache_gib))
             kw["enforce_eager"] = True  # no inductor compile: faster start, and eager numerics like HF
+            # vLLM 0.32 CPU: a seeded request whose prefill is split over steps (chunked prefill, which many
+            # items per call trigger) crashes the engine ("CPU Generator does not use offset"); whole prompts only.
+            kw["enable_chunked_prefill"] = False
+            kw["max_num_batched_tokens"] = self.engine_limits()["max_model_len"]
         else:
             kw["gpu_memory_utilization"] = self.memory_split()[runner]
         kw.update(self.engine_limits())
