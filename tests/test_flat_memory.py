@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from umeval.store import EmbeddingStore
@@ -86,3 +88,25 @@ def test_gen_run_rereads_traces_from_the_new_layout(tmp_path, cache_dir):
 def cfg_overrides(cfg):
     return ["task=mini", "model=tiny-qwen2vl", "mode=gen", "gen.samples=2", f"output_dir={cfg.output_dir}",
             f"cache_dir={cfg.cache_dir}", "progress=false", "hub=false"]
+
+
+def test_visdoc_pages_are_spilled_to_files_once(tmp_path):
+    # Bugs caught: every page's bytes held in its item for the whole task (GBs for a 9,590-page corpus); a
+    # second load rewriting the files (their mtime is part of the store key, so pages would be re-encoded).
+    from umeval.fixtures import write_fixture
+    from umeval.loaders import LoadContext, load_task
+    from umeval.registry import discover_tasks
+
+    spec = discover_tasks().get("ViDoRe_arxivqa")
+    root = write_fixture(spec, tmp_path / "data", seed=1)
+    kept = load_task(spec, LoadContext(data_root=root))
+    spilled = load_task(spec, LoadContext(data_root=root, spill_dir=tmp_path / "pages"))
+    assert all(isinstance(c.image, bytes) for c in kept.candidates)
+    assert all(isinstance(c.image, str) for c in spilled.candidates)
+    for a, b in zip(kept.candidates, spilled.candidates):
+        with open(b.image, "rb") as f:
+            assert f.read() == a.image
+    mtimes = [os.stat(c.image).st_mtime_ns for c in spilled.candidates]
+    again = load_task(spec, LoadContext(data_root=root, spill_dir=tmp_path / "pages"))
+    assert [c.image for c in again.candidates] == [c.image for c in spilled.candidates]
+    assert [os.stat(c.image).st_mtime_ns for c in again.candidates] == mtimes

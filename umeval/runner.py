@@ -221,7 +221,7 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
     def ctx_for(spec: TaskSpec) -> LoadContext:
         root = gen_root if spec.source.generated and gen_root else data_root
         return LoadContext(data_root=root, instruction_set=inst_set, limit=cfg.limit,
-                           num_frames=int(cfg.model.num_frames), allow_hub=bool(cfg.hub))
+                           num_frames=int(cfg.model.num_frames), allow_hub=bool(cfg.hub), spill_dir=cdir / "pages")
 
     # What is already done, and a cheap check that the rest has data, before loading weights.
     plan: list[tuple[TaskSpec, str, str, Path]] = []

@@ -9,7 +9,7 @@ keeps its largest score; a query without any positive qrel is left out (it canno
 from __future__ import annotations
 
 from umeval.errors import DataError
-from umeval.loaders import LoadContext, image_bytes, read_rows, require
+from umeval.loaders import LoadContext, image_bytes, read_rows, require, spill
 from umeval.spec import TaskSpec
 from umeval.types import Item, Qrels, TaskData
 
@@ -39,7 +39,9 @@ def load(spec: TaskSpec, ctx: LoadContext) -> TaskData:
         if data is None:
             raise DataError(f"corpus-id '{cid}' has no image bytes", "re-download the corpus",
                             task=spec.name, file=c_file, row=i)
-        candidates.append(Item(id=cid, text="", instruction=inst.candidate, image=data, source=(c_file, i)))
+        candidates.append(Item(id=cid, text="", instruction=inst.candidate, image=spill(ctx, data),
+                               source=(c_file, i)))
+        c_rows[i] = {}  # with a spill dir, the page's bytes are on disk now: free them as the corpus is read
 
     qrels: Qrels = {}
     for i, row in enumerate(r_rows):
