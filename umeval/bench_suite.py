@@ -211,8 +211,10 @@ def _child(root: str, out: str, cache: str) -> None:
     wall = time.perf_counter() - t0
     rows = [{"task": s["task"], "status": s["status"], "n_queries": s.get("n_queries"),
              "n_candidates": s.get("n_candidates"), "error": s.get("error")} for s in summary.scores]
+    ru = resource.getrusage(resource.RUSAGE_SELF)
     Path(out).write_text(json.dumps({
         "wall": wall, "stages": dict(spent), "encoded": summary.encoder_calls, "tasks": rows,
+        "cpu": ru.ru_utime + ru.ru_stime,
         "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
 
 
@@ -240,6 +242,8 @@ def bench_suite(tmp: Path) -> list[dict[str, Any]]:
          "ratio": None, "note": json.dumps({k: round(v, 1) for k, v in gen.items()})},
         {"case": case, "method": "wall time, whole harness", "value": r["wall"], "unit": "s", "ratio": None,
          "note": f"{len(tasks)} tasks, {len(failed)} failed" + (f": {failed[0]['error']}" if failed else "")},
+        {"case": case, "method": "CPU time of the harness process (user + system)", "value": r["cpu"], "unit": "s",
+         "ratio": r["cpu"] / r["wall"], "note": "ratio: CPU / wall (below 1: waiting for a shared CPU or disk)"},
         {"case": case, "method": "peak RSS", "value": r["peak_rss_gib"], "unit": "GiB", "ratio": None},
         {"case": case, "method": "unique items encoded (whole suite)", "value": float(r["encoded"]),
          "unit": "items", "ratio": None},
