@@ -31,6 +31,7 @@ def load(spec: TaskSpec, ctx: LoadContext) -> TaskData:
     queries: list[Item] = []
     candidates: list[Item] = []
     index: dict[str, int] = {}
+    seen: dict[tuple[str, str, str | None], int] = {}  # raw (instruction, text, image path) -> candidate index
     pools: list[np.ndarray] = []
     qrels: Qrels = {}
     for i, row in enumerate(rows[:n]):
@@ -52,13 +53,18 @@ def load(spec: TaskSpec, ctx: LoadContext) -> TaskData:
         pool = []
         for j in range(max(len(texts), len(imgs))):
             img = imgs[j] if j < len(imgs) and imgs[j] else None
-            item = Item(id="", text=_clean(texts[j]) if j < len(texts) else "", instruction=c_inst,
+            raw = (c_inst, texts[j] if j < len(texts) else "", img)
+            if raw in seen:  # a candidate repeated across queries (1,000 per query, a few thousand distinct)
+                pool.append(seen[raw])
+                continue
+            item = Item(id="", text=_clean(raw[1]), instruction=c_inst,
                         image=media_path(ctx, spec, img, file=file, row=i) if img else None, source=(file, i))
             key = item.key
             if key not in index:
                 index[key] = len(candidates)
                 candidates.append(Item(id=key, text=item.text, instruction=item.instruction,
                                        image=item.image, source=(file, i)))
+            seen[raw] = index[key]
             pool.append(index[key])
         pools.append(np.asarray(pool, dtype=np.int64))
         qrels[qid] = {candidates[pool[0]].id: 1.0}
