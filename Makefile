@@ -1,10 +1,13 @@
 # umeval developer commands. `make help` lists them.
 VENV ?= .venv
+# The GPU environment is its own: vllm, CUDA torch and their pins never go on top of the CPU .venv.
+VENV_GPU ?= .venv-gpu
+GPU_PYTHON ?= python3
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 SITE = $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 
-.PHONY: help install install-gpu demo test test-fast bench lint clean
+.PHONY: help install install-gpu doctor demo test test-fast bench gpu-smoke lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -24,10 +27,17 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed ## create .venv with everything (CPU build, vLLM CPU, test tools)
 
-install-gpu: ## create .venv on a CUDA machine (CUDA torch, faiss-gpu, vLLM)
-	python3 -m venv $(VENV)
-	$(PIP) install -e '.[gpu,vllm,dev]'
-	touch $(VENV)/.installed
+install-gpu: ## create .venv-gpu on a CUDA machine from the pinned set in requirements-gpu.txt (vLLM, torch, ray)
+	@$(GPU_PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 11) <= v < (3, 15) else \
+		"python %d.%d: the pinned GPU set (vllm 0.32 wheels) needs 3.11 to 3.14; pass GPU_PYTHON=python3.12" % v)'
+	@test "$(VENV_GPU)" != "$(VENV)" || { echo "VENV_GPU must differ from VENV (.venv is the CPU build)"; exit 2; }
+	$(GPU_PYTHON) -m venv $(VENV_GPU)
+	$(VENV_GPU)/bin/python -m pip install -q --upgrade pip
+	$(VENV_GPU)/bin/python -m pip install -c requirements-gpu.txt -e '.[gpu,dev]'
+	$(VENV_GPU)/bin/umeval doctor --gpu
+
+doctor: ## check that the installed pieces fit together (pass GPU=1 on a GPU machine)
+	$(PY) -m umeval.cli doctor $(if $(GPU),--gpu,)
 
 demo: install ## run the embedded default: mini suite, tiny model, no download
 	$(VENV)/bin/umeval run task=mini model=tiny-qwen2vl mode=disc
@@ -40,6 +50,14 @@ test-fast: install ## the tests that start no engine
 
 bench: install ## benchmarks with ratios against baselines measured in the same run
 	$(PY) -m umeval.bench
+
+gpu-smoke-wheels: ## fetch the pure-Python wheels gpu-smoke carries to a GPU machine (omegaconf, antlr4)
+	python3 -m pip download -q --no-deps -d wheels/gpu-smoke omegaconf==2.3.1
+	python3 -m pip wheel -q --no-deps -w wheels/gpu-smoke antlr4-python3-runtime==4.9.3
+
+SMOKE_PY ?= python3
+gpu-smoke: ## the GPU smoke check, < 5 min, no network (DRY=1: the same checks on the CPU)
+	PYTHONPATH=$(CURDIR):$$PYTHONPATH $(SMOKE_PY) -m umeval.gpu_smoke $(if $(DRY),--dry,)
 
 lint: install ## ruff
 	$(VENV)/bin/ruff check umeval tasks tests

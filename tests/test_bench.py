@@ -29,3 +29,18 @@ def test_bench_unknown_section(tmp_path):
                        capture_output=True, text=True, timeout=120, check=False)
     assert r.returncode != 0 and "unknown section 'nope'" in r.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_suite_dry_run_small_scale(tmp_path):
+    # Bugs caught: a task of the 78 failing at (scaled) official sizes through the harness; the stage shares
+    # not adding up to the wall time; the report missing its figures.
+    env = {**os.environ, "UMEVAL_BENCH_SCALE": "0.005"}
+    r = subprocess.run([sys.executable, "-m", "umeval.bench", "suite"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=900, check=False)
+    assert r.returncode == 0, r.stderr[-2000:]
+    df = pd.read_parquet(tmp_path / "results" / "bench" / "bench-suite.parquet").set_index("method")
+    assert df.loc["wall time, whole harness", "note"] == "78 tasks, 0 failed"
+    assert 0 < df.loc["peak RSS", "value"] < 4
+    stages = df[df.index.str.startswith("stage: ")]
+    assert len(stages) == 6 and abs(stages["ratio"].sum() - 1) < 1e-6
+    assert df.loc["unique items encoded (whole suite)", "value"] > 78

@@ -12,7 +12,7 @@ from umeval.errors import DependencyError
 from umeval.scoring import search as S
 from umeval.scoring.search import search_global, search_local, to_rankings
 
-BACKENDS = ["faiss", "numpy"]
+BACKENDS = ["faiss", "numpy", "torch"]  # torch runs on the CPU here: the GPU code path, forced
 
 
 def brute(q: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
@@ -24,9 +24,11 @@ def unit(x: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture(params=BACKENDS)
-def backend(request):
+def backend(request, monkeypatch):
     if request.param == "faiss":
         pytest.importorskip("faiss")
+    if request.param == "torch":
+        monkeypatch.setattr(S, "_BROKEN", {})
     return request.param
 
 
@@ -145,13 +147,14 @@ def test_missing_faiss(monkeypatch):
     assert idx[:, 0].tolist() == [0, 1, 2]
 
 
-def test_faiss_searches_on_the_gpu_when_it_sees_one(monkeypatch):
+def test_faiss_never_calls_its_gpu_kernels(monkeypatch):
+    # Bug caught: knn_gpu from a faiss-gpu wheel without Hopper kernels aborts the process (no exception).
     faiss = pytest.importorskip("faiss")
     calls: list[str] = []
 
-    def knn_gpu(res, q, c, k, metric):
+    def knn_gpu(*a, **kw):
         calls.append("knn_gpu")
-        return faiss.knn(q, c, k, metric=metric)  # the CPU kernel stands in for the GPU one
+        raise AssertionError("must not be called")
 
     fake = types.SimpleNamespace(knn=faiss.knn, knn_gpu=knn_gpu, METRIC_INNER_PRODUCT=faiss.METRIC_INNER_PRODUCT,
                                  get_num_gpus=lambda: 1, StandardGpuResources=lambda: calls.append("res"))
@@ -159,12 +162,54 @@ def test_faiss_searches_on_the_gpu_when_it_sees_one(monkeypatch):
     rng = np.random.default_rng(6)
     q, c = unit(rng.standard_normal((5, 8))), unit(rng.standard_normal((50, 8)))
     idx, _, _ = search_global(q, c, 4, backend="faiss")
-    assert calls == ["res", "knn_gpu"]
-    np.testing.assert_array_equal(idx, brute(q, c, 4))
-    calls.clear()
-    monkeypatch.setattr(S, "_GPU_MAX_K", 4)
-    search_global(q, c, 4, backend="faiss")  # k beyond the GPU's limit: stays on the CPU
     assert calls == []
+    np.testing.assert_array_equal(idx, brute(q, c, 4))
+
+
+def test_auto_picks_torch_when_a_gpu_is_visible(monkeypatch):
+    # Bug caught: auto still sending a GPU machine's global search to faiss (or to the CPU).
+    monkeypatch.setattr(S, "_cuda_visible", lambda: True)
+    assert S._resolve(1, "auto") == "torch"
+    monkeypatch.setattr(S, "_cuda_visible", lambda: False)
+    assert S._resolve(1, "auto") in ("faiss", "numpy")
+
+
+def test_torch_boundary_ties_use_the_devices_scores(monkeypatch):
+    # Bug caught: topk keeps an arbitrary member of a tie across the cutoff; the policy keeps the earliest.
+    monkeypatch.setattr(S, "_BROKEN", {})
+    rng = np.random.default_rng(9)
+    c = unit(rng.standard_normal((300, 8)))
+    c[[5, 90, 17, 250, 11, 160]] = c[5]
+    q = np.repeat(c[[5]], 10, axis=0)
+    q[::3] = unit(rng.standard_normal((4, 8)))
+    info: dict = {}
+    idx, _, tied = search_global(q, c, 4, backend="torch", device="cpu", query_tile=3, info=info)
+    np.testing.assert_array_equal(idx, brute(q, c, 4))
+    assert (idx[1] == [5, 11, 17, 90]).all()
+    assert tied.tolist() == [i % 3 != 0 for i in range(10)]
+    assert info == {"search_backend": "torch:cpu"}
+
+
+def test_torch_failure_falls_back_to_exact_cpu_search(monkeypatch):
+    # Bug caught: a device error (here injected, as CUDA's "no kernel image") ending the run, or a fallback
+    # that is not recorded; after one failure the device is not tried again.
+    monkeypatch.setattr(S, "_BROKEN", {})
+    calls = []
+
+    def broken(*a, **kw):
+        calls.append(1)
+        raise RuntimeError("CUDA error: no kernel image is available for execution on the device")
+
+    monkeypatch.setattr(S, "_torch_top", broken)
+    rng = np.random.default_rng(10)
+    q, c = unit(rng.standard_normal((20, 8))), unit(rng.standard_normal((100, 8)))
+    info: dict = {}
+    idx, _, _ = search_global(q, c, 5, backend="torch", device="cuda:0", info=info)
+    np.testing.assert_array_equal(idx, brute(q, c, 5))
+    assert info["search_backend"].startswith("numpy (fallback: torch on cuda:0 failed: CUDA error: no kernel")
+    info2: dict = {}
+    search_global(q, c, 5, backend="torch", device="cuda:0", info=info2)
+    assert calls == [1] and info2 == info
 
 
 def later_first_knn(q: np.ndarray, c: np.ndarray, kk: int, metric: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -273,6 +273,42 @@ def bench_generative(tmp: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def bench_vllm_submit(tmp: Path) -> list[dict[str, Any]]:
+    """Generative throughput on vLLM: a whole task per ``generate`` call against the old 64-item chunks.
+
+    Same engine (started once), same items (the mini queries, made distinct, 4 x 64 of them), k=2 sampled
+    traces of up to 32 tokens plus the pooling pass; only the submission size differs.
+    """
+    from dataclasses import replace
+
+    from umeval.config import compose_config
+    from umeval.registry import load_object
+
+    n_items = int(os.environ.get("UMEVAL_BENCH_VLLM_ITEMS", "256"))
+    cache = tmp / "cache"
+    cfg = compose_config(["model=tiny-qwen2vl", "model.decoding.do_sample=true", "model.decoding.max_new_tokens=32"])
+    base = [it for d in _mini_data(cache) for it in d.queries]
+    items = [replace(base[i % len(base)], text=f"{base[i % len(base)].text} #{i}") for i in range(n_items)]
+    case = f"vLLM submission ({n_items} items, k=2, 32 tokens, tiny model)"
+    try:
+        enc = load_object("umeval.encoders.vllm_backend:VllmEncoder")(cfg.model, cache_dir=cache, batch_size=8)
+        enc.generate_embed(items[:2], samples=2, decoding=cfg.model.decoding)  # warm-up: both engines start
+    except Exception as e:  # noqa: BLE001 - a missing backend is reported, not fatal
+        return [{"case": case, "method": "vllm", "value": float("nan"), "unit": "items/s", "ratio": None,
+                 "note": f"unavailable: {e}"}]
+    rates = {}
+    try:
+        for name, chunk in (("64-item chunks (before)", 64), ("whole task per call", n_items)):
+            enc.chunk = chunk
+            t0 = time.perf_counter()
+            enc.generate_embed(items, samples=2, decoding=cfg.model.decoding)
+            rates[name] = n_items / (time.perf_counter() - t0)
+    finally:
+        enc.close()
+    before = rates["64-item chunks (before)"]
+    return [{"case": case, "method": k, "value": v, "unit": "items/s", "ratio": v / before} for k, v in rates.items()]
+
+
 def bench_precision(tmp: Path) -> list[dict[str, Any]]:
     """Throughput of one product (2048 x 20000 x 1536) in fp32, int8 and fp16 on this CPU.
 
@@ -333,8 +369,15 @@ def machine_description() -> str:
     return f"{cpu}, {os.cpu_count()} cores{mem}, {gpu}"
 
 
+def bench_suite(tmp: Path) -> list[dict[str, Any]]:
+    from umeval.bench_suite import bench_suite as run_suite
+
+    return run_suite(tmp)
+
+
 SECTIONS = {"scoring": bench_scoring, "float16": bench_float16, "precision": bench_precision,
-            "pipeline": bench_pipeline, "generative": bench_generative}
+            "pipeline": bench_pipeline, "generative": bench_generative, "vllm_submit": bench_vllm_submit,
+            "suite": bench_suite}
 
 
 def main(argv: list[str] | None = None) -> None:

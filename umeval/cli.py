@@ -44,6 +44,7 @@ COMMANDS: dict[str, str] = {
     "show": "umeval.show:main",
     "report": "umeval.report:main",
     "selftest": "umeval.selftest:main",
+    "doctor": "umeval.doctor:main",
 }
 
 

@@ -43,6 +43,8 @@ class ModelConfig:
     min_pixels: int = 784
     max_pixels: int = 2359296
     num_frames: int = 8
+    batch_tokens: int = 32768  # HF: a batch's padded text + visual tokens (estimated) stay under this
+    submit_items: int = 1024  # items per encoder call and store write; vLLM: per generate/embed call
     instruction_set: str = "official"
     dtype: str = "auto"
     attn_implementation: str = "sdpa"
@@ -54,7 +56,8 @@ class ModelConfig:
 
 @dataclass
 class ScorerConfig:
-    backend: str = "auto"  # auto | faiss | numpy
+    backend: str = "auto"  # auto (torch on a GPU, else faiss, else numpy) | faiss | numpy | torch
+    device: str = "auto"  # the torch backend's device: auto (CUDA when visible, else cpu), cuda, cuda:1, cpu
     k: int = 10  # ranks kept per query (>= the largest cutoff of the task metrics)
     query_tile: int = 4096
 

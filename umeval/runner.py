@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,13 +106,17 @@ def metric_k(spec: TaskSpec, k: int) -> int:
 
 
 def rank(data: TaskData, queries: Embeddings, candidates: Embeddings, *, k: int, backend: str = "auto",
-         query_tile: int = 4096) -> Rankings:
+         query_tile: int = 4096, device: str | None = None) -> Rankings:
     """Top-k of every query over its pool (``local``) or the whole corpus (``global``)."""
+    info: dict[str, Any] = {}
     if data.pools is None:
-        found = search_global(queries.vectors, candidates.vectors, k, backend=backend, query_tile=query_tile)
+        found = search_global(queries.vectors, candidates.vectors, k, backend=backend, query_tile=query_tile,
+                              device=device, info=info)
     else:
-        found = search_local(queries.vectors, candidates.vectors, data.pools, k, backend=backend)
-    return to_rankings(queries.ids, candidates.ids, found)
+        found = search_local(queries.vectors, candidates.vectors, data.pools, k, backend=backend, info=info)
+    rankings = to_rankings(queries.ids, candidates.ids, found)
+    rankings.search_backend = str(info.get("search_backend", ""))
+    return rankings
 
 
 def score(rankings: Rankings, data: TaskData, spec: TaskSpec) -> dict[str, np.ndarray]:
@@ -224,7 +228,9 @@ def setup_fingerprint(spec: TaskSpec, cfg: DictConfig, instruction_set: str,
     Task, model (less its decoding), instructions, limit, cutoff, store dtype and the resolved runtime
     (including the faiss version).
     """
-    model = {k: v for k, v in to_dict(cfg.model).items() if k not in ("description", "decoding")}
+    # How items are batched or submitted changes no vector: batch_tokens and submit_items are left out.
+    unused = ("description", "decoding", "batch_tokens", "submit_items")
+    model = {k: v for k, v in to_dict(cfg.model).items() if k not in unused}
     return fingerprint({
         "spec": spec.summary() | {"instructions": spec.instruction(instruction_set).__dict__,
                                   "options": spec.options, "metrics": spec.metrics, "max_queries": spec.max_queries},
@@ -275,7 +281,7 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
     def ctx_for(spec: TaskSpec) -> LoadContext:
         root = gen_root if spec.source.generated and gen_root else data_root
         return LoadContext(data_root=root, instruction_set=inst_set, limit=cfg.limit,
-                           num_frames=int(cfg.model.num_frames), allow_hub=bool(cfg.hub))
+                           num_frames=int(cfg.model.num_frames), allow_hub=bool(cfg.hub), spill_dir=cdir / "pages")
 
     def row_extra(spec: TaskSpec, data: TaskData | None = None) -> dict[str, Any]:
         """Provenance every row of ``spec`` carries besides the config: runtime, setup hash, data fingerprint."""
@@ -322,8 +328,10 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
                               num_workers=cfg.num_workers)
         return encoder
 
+    # Items per encoder call (and per store write): whole tasks up to model.submit_items, so vLLM's continuous
+    # batching keeps the GPU full; the HF encoder forms its own batches inside a call.
     memo = EmbeddingMemo(open_store(cdir, cfg), encoder_fingerprint(cfg, runtime),
-                         chunk=8 * int(cfg.batch_size))
+                         chunk=max(8 * int(cfg.batch_size), int(cfg.model.get("submit_items") or 0)))
     shard = parse_shard(cfg.shard)
     if shard is not None:
         calls = encode_shard(shard, plan, cfg, memo, get_encoder, ctx_for, console)
@@ -381,24 +389,33 @@ def encode_shard(shard: tuple[int, int], plan: list[tuple[TaskSpec, str, str, Pa
 
     i, n = shard
     dec, seed, samples = to_dict(cfg.model.decoding), int(cfg.gen.seed), int(cfg.gen.samples)
-    work: list[tuple[TaskSpec, str, list[Item], list[str], int, str]] = []  # spec, mode, items, keys, samples, role
-    datas: dict[str, TaskData] = {}
-    for spec, mode, _, _ in plan:
-        data = datas.setdefault(spec.name, load_task(spec, ctx_for(spec)))
-        n_cand = samples if cfg.gen.resample_candidates else 1
-        for role, items, s in (("queries", data.queries, samples), ("candidates", data.candidates, n_cand)):
-            s = s if mode == "gen" else 1
-            keys = ([k[0] for k in memo.gen_keys(items, samples=s, base_seed=seed, decoding=dec)] if mode == "gen"
-                    else [entry_key(memo.encoder_id, mode, it) for it in items])
-            work.append((spec, mode, list(items), keys, s, role))
+    lo, hi = int(cfg.model.min_pixels), int(cfg.model.max_pixels)
+    last: list[Any] = [None, None]  # the last task loaded: (name, data); one task's data in memory at a time
+
+    def work() -> Iterator[tuple[TaskSpec, str, list[Item], list[str], int, str]]:  # ..., samples, role
+        for spec, mode, _, _ in plan:
+            if last[0] != spec.name:
+                last[:] = [spec.name, None]  # release the previous task's data before loading the next
+                last[1] = load_task(spec, ctx_for(spec))
+            data = last[1]
+            n_cand = samples if cfg.gen.resample_candidates else 1
+            for role, items, s in (("queries", data.queries, samples), ("candidates", data.candidates, n_cand)):
+                s = s if mode == "gen" else 1
+                keys = ([k[0] for k in memo.gen_keys(items, samples=s, base_seed=seed, decoding=dec)]
+                        if mode == "gen" else [entry_key(memo.encoder_id, mode, it) for it in items])
+                yield spec, mode, list(items), keys, s, role
+
+    # Two streamed passes (tasks are loaded again in the second), so memory holds one task's data, not all.
     costs: dict[str, float] = {}
-    for _, _, items, keys, s, _ in work:
+    for _, _, items, keys, s, _ in work():
         for it, k in zip(items, keys):
-            costs.setdefault(k, item_cost(it, s))
+            if k not in costs:
+                costs[k] = item_cost(it, s, lo, hi)
     owner = assign(list(costs), list(costs.values()), n)
+    last[:] = [None, None]
     with Progress(enabled=bool(cfg.progress), console=console) as progress:
-        progress.suite(len(work))
-        for spec, mode, items, keys, s, role in work:
+        progress.suite(2 * len(plan))  # a queries and a candidates bar per task and mode
+        for spec, mode, items, keys, s, role in work():
             mine = [it for it, k in zip(items, keys) if owner[k] == i]
             with progress.task(f"{spec.name} [{mode}] {role} shard {i}/{n}", len(mine)) as adv:
                 if mode == "gen":
@@ -425,7 +442,8 @@ def evaluate_task(spec: TaskSpec, data: TaskData, encoder: Callable[[], Encoder]
             q = memo.embed(encoder, data.queries, mode=mode, task=spec.name, advance=adv)
         with progress.task(f"{spec.name} [disc] candidates", len(data.candidates)) as adv:
             c = memo.embed(encoder, data.candidates, mode=mode, task=spec.name, advance=adv)
-        rankings = rank(data, q, c, k=k, backend=cfg.scorer.backend, query_tile=cfg.scorer.query_tile)
+        rankings = rank(data, q, c, k=k, backend=cfg.scorer.backend, query_tile=cfg.scorer.query_tile,
+                        device=cfg.scorer.get("device"))
         per_query = score(rankings, data, spec)
         per_sample = None
     else:
@@ -445,7 +463,7 @@ def evaluate_task(spec: TaskSpec, data: TaskData, encoder: Callable[[], Encoder]
         for s in range(n):  # pass@k: every query sample against the candidates' first (or own) sample
             r = rank(data, Embeddings(q_ids, np.ascontiguousarray(qv[:, s])),
                      Embeddings(c_ids, np.ascontiguousarray(cv[:, s if n_cand > 1 else 0])), k=k,
-                     backend=cfg.scorer.backend, query_tile=cfg.scorer.query_tile)
+                     backend=cfg.scorer.backend, query_tile=cfg.scorer.query_tile, device=cfg.scorer.get("device"))
             sample_scores = score(r, data, spec)
             per_sample[:, s] = sample_scores[spec.main_metric]
             totals = {m: totals.get(m, 0) + np.asarray(v, dtype=np.float64) for m, v in sample_scores.items()}
@@ -464,7 +482,7 @@ def evaluate_task(spec: TaskSpec, data: TaskData, encoder: Callable[[], Encoder]
     scores = {
         **_row_base(spec, mode, cfg, inst_set, fp), "status": "ok", "error": None, "metrics": metrics,
         "n_queries": len(data.queries), "n_candidates": len(data.candidates), "n_tied": int(rankings.tied.sum()),
-        "notes": dict(data.notes), **extra, **(row_extra or {}),
+        "search_backend": rankings.search_backend, "notes": dict(data.notes), **extra, **(row_extra or {}),
     }
     res.write_json(out / "scores.json", scores)
     return scores
@@ -498,6 +516,7 @@ def trace_diagnostics(traces: list[list[Trace]], vectors: list[np.ndarray]) -> d
     return {
         "no_gen_emb_share": float(np.mean([not t.has_gen_emb for t in flat])) if flat else float("nan"),
         "truncated_share": float(np.mean([t.finish_reason == "length" for t in flat])) if flat else float("nan"),
+        "n_truncated": int(sum(t.finish_reason == "length" for t in flat)),
         "mean_trace_tokens": float(np.mean([t.n_tokens for t in flat])) if flat else float("nan"),
         "mean_sample_cosine": float(np.concatenate(cos).mean()) if cos else float("nan"),
     }

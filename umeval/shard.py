@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 
+from umeval.encoders.cost import MAX_PIXELS, MIN_PIXELS, item_tokens
 from umeval.errors import ConfigError
 from umeval.types import Item
 
@@ -28,10 +29,12 @@ def parse_shard(value: str | None) -> tuple[int, int] | None:
     return i, n
 
 
-def item_cost(item: Item, samples: int = 1) -> float:
-    """A rough relative cost: frames and images dominate, text is cheap; generation multiplies it."""
-    visual = len(item.video) + (1 if item.image is not None else 0) + len(item.images)
-    return (1.0 + 4.0 * visual + len(item.instruction + item.text) / 200) * samples
+def item_cost(item: Item, samples: int = 1, min_pixels: int = MIN_PIXELS, max_pixels: int = MAX_PIXELS) -> float:
+    """Estimated prompt tokens (text + visual, from image sizes and pixel bounds); generation multiplies it.
+
+    A 2.36-megapixel page is ~3,000 visual tokens, an 8-frame video ~4 x its frame's tokens, a caption ~30.
+    """
+    return float(item_tokens(item, min_pixels, max_pixels) * samples)
 
 
 def assign(keys: Sequence[str], costs: Sequence[float], n: int) -> dict[str, int]:

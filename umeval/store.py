@@ -9,6 +9,12 @@ Vectors are appended in shard files (``.npz`` of a string key array and a float3
 ``allow_pickle=False``), each written atomically as soon as a batch is done, so a killed run keeps every
 finished batch and a rerun encodes only what is missing.
 
+Memory stays flat over a suite: the store keeps only its key index (key -> shard, row) in RAM; :meth:`get` and
+:meth:`get_meta` read the shards they need and release them when they return, so a task's vectors live as long
+as the caller holds them.  Metadata (generative traces as JSON) is stored as UTF-8 bytes plus int64 offsets,
+Arrow's string layout (``meta_utf8``, ``meta_offsets``), so its size on disk and in memory is about the size of
+the text; shards written before hold a fixed-width numpy unicode array (``meta``), still read.
+
 float16 storage (``store_dtype=float16``) halves the store on disk and in memory; :meth:`EmbeddingStore.get`
 always returns float32.  Rounding a component to float16 changes it by at most ``u = 2**-11`` of its size
 (unit roundoff; subnormals aside, which for unit vectors of a few thousand dims are far below it), so for unit
@@ -60,8 +66,6 @@ class EmbeddingStore:
         self.dtype = np.dtype(dtype)
         self.root.mkdir(parents=True, exist_ok=True)
         self._index: dict[str, tuple[Path, int]] = {}
-        self._loaded: dict[Path, np.ndarray] = {}
-        self._meta: dict[Path, np.ndarray] = {}
         for shard in sorted(self.root.glob("shard-*.npz")):
             try:
                 with np.load(shard, allow_pickle=False) as z:
@@ -77,25 +81,39 @@ class EmbeddingStore:
     def __len__(self) -> int:
         return len(self._index)
 
-    def get(self, keys: Sequence[str]) -> np.ndarray:
-        rows = []
-        for k in keys:
+    def _by_shard(self, keys: Sequence[str]) -> dict[Path, list[tuple[int, int]]]:
+        """(position in ``keys``, row in shard) of each key, grouped by shard file."""
+        groups: dict[Path, list[tuple[int, int]]] = {}
+        for pos, k in enumerate(keys):
             shard, i = self._index[k]
-            if shard not in self._loaded:
-                with np.load(shard, allow_pickle=False) as z:
-                    self._loaded[shard] = z["vectors"]
-            rows.append(self._loaded[shard][i])
-        return np.stack(rows).astype(np.float32, copy=False) if rows else np.zeros((0, 0), np.float32)
+            groups.setdefault(shard, []).append((pos, i))
+        return groups
+
+    def get(self, keys: Sequence[str]) -> np.ndarray:
+        """float32 ``(len(keys), dim)``; each shard is read once per call and not kept."""
+        out: np.ndarray | None = None
+        for shard, pairs in self._by_shard(keys).items():
+            with np.load(shard, allow_pickle=False) as z:
+                vec = z["vectors"]
+            if out is None:
+                out = np.empty((len(keys), vec.shape[1]), dtype=np.float32)
+            pos, rows = (np.fromiter((p[j] for p in pairs), np.int64, len(pairs)) for j in (0, 1))
+            out[pos] = vec[rows]
+        return out if out is not None else np.zeros((0, 0), np.float32)
 
     def get_meta(self, keys: Sequence[str]) -> list[str]:
         """The JSON strings stored beside the vectors (e.g. generative traces); "" where none."""
-        out = []
-        for k in keys:
-            shard, i = self._index[k]
-            if shard not in self._meta:
-                with np.load(shard, allow_pickle=False) as z:
-                    self._meta[shard] = z["meta"] if "meta" in z.files else np.array([""] * len(z["keys"]))
-            out.append(str(self._meta[shard][i]))
+        out = [""] * len(keys)
+        for shard, pairs in self._by_shard(keys).items():
+            with np.load(shard, allow_pickle=False) as z:
+                if "meta_utf8" in z.files:
+                    buf, off = z["meta_utf8"], z["meta_offsets"]
+                    for pos, i in pairs:
+                        out[pos] = buf[off[i]: off[i + 1]].tobytes().decode()
+                elif "meta" in z.files:  # shards written before: fixed-width numpy unicode
+                    old = z["meta"]
+                    for pos, i in pairs:
+                        out[pos] = str(old[i])
         return out
 
     def put(self, keys: Iterable[str], vectors: np.ndarray, meta: Sequence[str] | None = None) -> None:
@@ -107,13 +125,13 @@ class EmbeddingStore:
         tmp = name.with_name("." + name.name + ".tmp")
         arrays = {"keys": np.array(keys), "vectors": vectors}
         if meta is not None:
-            arrays["meta"] = np.array(list(meta), dtype=str)
-            self._meta[name] = arrays["meta"]
+            encoded = [m.encode() for m in meta]
+            arrays["meta_offsets"] = np.concatenate([[0], np.cumsum([len(b) for b in encoded])]).astype(np.int64)
+            arrays["meta_utf8"] = np.frombuffer(b"".join(encoded), dtype=np.uint8)
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, name)
-        self._loaded[name] = vectors
         for i, k in enumerate(keys):
             self._index[k] = (name, i)

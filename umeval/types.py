@@ -150,6 +150,7 @@ class Rankings:
     indices: np.ndarray  # (nq, k) int64
     scores: np.ndarray  # (nq, k) float32
     tied: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # (nq,) bool
+    search_backend: str = ""  # what searched, e.g. "torch:cuda" or "numpy (fallback: ...)"
 
     def __post_init__(self) -> None:
         if self.tied.size == 0:

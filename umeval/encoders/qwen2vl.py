@@ -4,7 +4,11 @@ Discriminative mode: one forward pass; the embedding is the last-layer hidden st
 token of the prompt (``<disc_emb>`` for UME-R1, the last token for VLM2Vec), L2-normalised.
 Batches are right-padded, so a row's states before its padding are the same as when it is encoded alone.
 Media decoding and the processor run in worker threads while the model runs (``num_workers``), and items are
-batched by length so padding stays small.
+batched by estimated cost (text plus visual tokens, :mod:`umeval.encoders.cost`) so padding stays small: a batch
+holds at most ``batch_size`` items and at most ``model.batch_tokens`` padded tokens.  On CUDA out-of-memory a
+batch is split in halves and retried (and the token budget lowered for the rest of the run); an item that does
+not fit alone raises :class:`ItemTooLarge`, naming it and its size (the task then fails, the run goes on with
+``keep_going``).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from umeval.encoders.base import (
     stop_ids,
     token_id,
 )
+from umeval.encoders.cost import item_tokens
 from umeval.encoders.pixels import pixel_size, processor_kwargs
 from umeval.encoders.prompts import GEN_TOKEN, Prompt, get_prompt_format, render
 from umeval.errors import ConfigError, UmevalError
@@ -72,10 +77,40 @@ def resolve_checkpoint(model_cfg: Any, cache_dir: Path) -> str:
     raise ConfigError(f"model {model_cfg.name} has neither path nor builder", "set model.path=<folder or hub id>")
 
 
-def batch_order(items: Sequence[Item]) -> np.ndarray:
-    """Item order for length-sorted batching: by modality, then by text length (stable)."""
-    keys = [(it.modality, len(it.instruction) + len(it.text)) for it in items]
+def batch_order(items: Sequence[Item], costs: Sequence[int] | None = None) -> np.ndarray:
+    """Item order for cost-sorted batching: by modality, then by estimated tokens (else text length; stable)."""
+    keys = [(it.modality, costs[i] if costs is not None else len(it.instruction) + len(it.text))
+            for i, it in enumerate(items)]
     return np.array(sorted(range(len(items)), key=lambda i: keys[i]), dtype=np.int64)
+
+
+def cost_batches(order: np.ndarray, costs: Sequence[int], max_items: int, max_tokens: int) -> list[np.ndarray]:
+    """Consecutive runs of ``order`` with at most ``max_items`` items and ``len * max(cost) <= max_tokens``.
+
+    Right padding makes every row as long as the longest; an item over the budget goes alone.
+    """
+    out: list[np.ndarray] = []
+    start, longest = 0, 0
+    for pos, i in enumerate(order):
+        longest_with = max(longest, int(costs[i]))
+        n = pos - start + 1
+        if n > 1 and (n > max_items or n * longest_with > max_tokens):
+            out.append(order[start:pos])
+            start, longest_with = pos, int(costs[i])
+        longest = longest_with
+    if start < len(order):
+        out.append(order[start:])
+    return out
+
+
+class ItemTooLarge(UmevalError):
+    """One item alone does not fit in the accelerator's memory."""
+
+
+def _is_oom(e: BaseException) -> bool:
+    import torch
+
+    return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower()
 
 
 class Qwen2VLEncoder:
@@ -91,6 +126,8 @@ class Qwen2VLEncoder:
         self.revision = str(model_cfg.revision)
         self.device, self.dtype = pick_device(device, model_cfg.dtype)
         self.batch_size = max(1, int(batch_size))
+        self.batch_tokens = max(1, int(getattr(model_cfg, "batch_tokens", None) or 32768))
+        self.oom_splits = 0  # batches split after an out-of-memory error
         self.num_workers = max(0, int(num_workers))
         self.prompt_format = get_prompt_format(model_cfg.prompt)
         self.calls = 0
@@ -153,9 +190,17 @@ class Qwen2VLEncoder:
                 pos[r] = hits[-1]
         return pos
 
-    def _batches(self, items: Sequence[Item], order: np.ndarray, task: str | None
-                 ) -> Iterator[tuple[np.ndarray, Any, list[Prompt]]]:
-        chunks = [order[i: i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+    def item_costs(self, items: Sequence[Item]) -> list[int]:
+        """Estimated prompt tokens of each item under the model's pixel bounds."""
+        lo, hi = int(self.cfg.min_pixels), int(self.cfg.max_pixels)
+        return [item_tokens(it, lo, hi) for it in items]
+
+    def _batches(self, items: Sequence[Item], order: np.ndarray, task: str | None,
+                 costs: Sequence[int] | None = None) -> Iterator[tuple[np.ndarray, Any, list[Prompt]]]:
+        if costs is None:
+            chunks = [order[i: i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        else:
+            chunks = cost_batches(order, costs, self.batch_size, self.batch_tokens)
         if self.num_workers == 0:
             for idx in chunks:
                 t0 = time.perf_counter()
@@ -193,12 +238,51 @@ class Qwen2VLEncoder:
         if mode != "disc":
             raise ConfigError(f"the HF discriminative encoder cannot run mode={mode}", "use mode=disc")
 
+        costs = self.item_costs(items)
+
         def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-            for idx, enc, prompts in self._batches(items, batch_order(items), task):
-                pos = self.pool_positions(enc["input_ids"], enc["attention_mask"], prompts)
-                yield idx, self.hidden_states(enc)[np.arange(len(prompts)), pos].float().cpu().numpy()
+            for idx, enc, prompts in self._batches(items, batch_order(items, costs), task, costs):
+                yield from self._embed_batch(items, idx, enc, prompts, task, costs)
 
         return assemble(self, items, batches(), task, advance)
+
+    def _embed_batch(self, items: Sequence[Item], idx: np.ndarray, enc: Any, prompts: list[Prompt],
+                     task: str | None, costs: Sequence[int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Pooled states of one batch; on out-of-memory, the halves one after the other (recursively)."""
+        try:
+            pos = self.pool_positions(enc["input_ids"], enc["attention_mask"], prompts)
+            vec = self.hidden_states(enc)[np.arange(len(prompts)), pos].float().cpu().numpy()
+        except (RuntimeError, MemoryError) as e:
+            if not _is_oom(e):
+                raise
+            err = f"{type(e).__name__}: {' '.join(str(e).split())[:160]}"
+        else:
+            yield idx, vec
+            return
+        del enc
+        self._free_memory()
+        if len(idx) == 1:
+            it = items[int(idx[0])]
+            where = f" (file {it.source[0]}, row {it.source[1]})" if it.source else ""
+            raise ItemTooLarge(f"task {task}: item {it.id}{where} does not fit in {self.device} memory alone "
+                               f"(~{costs[int(idx[0])]} tokens, {len(it.instruction) + len(it.text)} characters; "
+                               f"{err})", "lower model.max_pixels or model.num_frames, or use a larger GPU")
+        padded = len(idx) * max(int(costs[int(i)]) for i in idx)
+        self.batch_tokens = max(1, min(self.batch_tokens, padded // 2))  # later batches start below what failed
+        self.oom_splits += 1
+        half = len(idx) // 2
+        for part in (idx[:half], idx[half:]):
+            enc2, prompts2 = self.prepare([items[int(i)] for i in part], task)
+            yield from self._embed_batch(items, part, enc2, prompts2, task, costs)
+
+    def _free_memory(self) -> None:
+        import gc
+
+        import torch
+
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
     # -------------------------------------------------------------- generative (reference backend)
 

@@ -83,7 +83,7 @@ def _import_vllm() -> Any:
 
 
 class VllmEncoder:
-    #: Share of GPU memory per engine: both engines live on one GPU.
+    #: Share of GPU memory per engine when it cannot be sized from the checkpoint (see :meth:`memory_split`).
     gpu_memory_utilization = {"generate": 0.45, "pooling": 0.45}
     #: KV cache per engine on CPU, in GiB (``VLLM_CPU_KVCACHE_SPACE``; an existing value wins).
     cpu_kvcache_gib = 1
@@ -111,9 +111,10 @@ class VllmEncoder:
         self.revision = str(model_cfg.revision)
         self.batch_size = max(1, int(batch_size))
         self.num_workers = max(0, int(num_workers))
-        # vLLM schedules its own batches: items go to it in chunks, so progress advances and only one
-        # chunk's decoded media (plus the next one's, being prepared) is held at a time.
-        self.chunk = max(self.batch_size, 64)
+        # vLLM schedules its own batches: items go to it in large chunks (model.submit_items, independent of
+        # batch_size) so continuous batching keeps the GPU full and a chunk waits for its longest trace only
+        # once; the next chunk's media decode in worker threads meanwhile.
+        self.chunk = max(self.batch_size, int(getattr(model_cfg, "submit_items", None) or 1024))
         self.prompt_format = get_prompt_format(model_cfg.prompt)
         self.calls = 0
         self.local = Path(self.model_id).is_dir()
@@ -233,14 +234,68 @@ class VllmEncoder:
         if self.on_cpu:
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(self.cpu_kvcache_gib))
             kw["enforce_eager"] = True  # no inductor compile: faster start, and eager numerics like HF
+            # vLLM 0.32 CPU: a seeded request whose prefill is split over steps (chunked prefill, which many
+            # items per call trigger) crashes the engine ("CPU Generator does not use offset"); whole prompts only.
+            kw["enable_chunked_prefill"] = False
+            kw["max_num_batched_tokens"] = self.engine_limits()["max_model_len"]
         else:
-            kw["gpu_memory_utilization"] = self.gpu_memory_utilization[runner]
+            kw["gpu_memory_utilization"] = self.memory_split()[runner]
+        kw.update(self.engine_limits())
         if runner == "pooling":
             kw.update(convert="embed", pooler_config={"pooling_type": "LAST", "use_activation": False})
         # model.vllm_args: engine settings passed through as they are, e.g. tensor_parallel_size=2 for a model
         # that does not fit one GPU, max_model_len, gpu_memory_utilization.
         kw.update(dict(getattr(self.cfg, "vllm_args", None) or {}))
         return kw
+
+    def engine_limits(self) -> dict[str, Any]:
+        """``max_model_len`` and ``limit_mm_per_prompt`` from what an item can hold under this configuration.
+
+        An MMEB-V2 item has at most one image or one video; its visual tokens are bounded by the pixel bounds
+        (``max_pixels / 784`` per image, half the frames times that per video); text is given 4,096 tokens,
+        and a trace ``max_new_tokens``.  Without these, vLLM sizes the engine for the checkpoint's whole context
+        (32k to 128k tokens) and up to 999 media per prompt, and reserves memory for them.
+        """
+        from umeval.encoders.cost import PIXELS_PER_TOKEN
+
+        per_image = max(1, int(self.cfg.max_pixels) // PIXELS_PER_TOKEN)
+        visual = max(per_image, per_image * ((int(self.cfg.num_frames) + 1) // 2))
+        new = int(decoding_dict(self.cfg.decoding)["max_new_tokens"])
+        out: dict[str, Any] = {"max_model_len": 4096 + visual + new, "limit_mm_per_prompt": {"image": 1, "video": 1}}
+        limit = self._context_limit()
+        if limit:
+            out["max_model_len"] = min(out["max_model_len"], limit)
+        return out
+
+    def _context_limit(self) -> int | None:
+        try:
+            from transformers import AutoConfig
+
+            cfg = AutoConfig.from_pretrained(self.model_id, **self._hf_kw)
+        except Exception:  # noqa: BLE001 - vLLM reports a bad checkpoint itself
+            return None
+        text = getattr(cfg, "text_config", cfg)
+        return getattr(text, "max_position_embeddings", None) or getattr(cfg, "max_position_embeddings", None)
+
+    def memory_split(self, total_bytes: int | None = None) -> dict[str, float]:
+        """GPU memory shares of the two engines, by measured need.
+
+        The pooling engine runs prefill only (no long decode batches), so it gets its weights plus 4 GiB of
+        working space; generation gets the rest of 0.9.  The checkpoint's weight bytes are read from its files;
+        without them (a hub id), the fixed 0.45 / 0.45 split.
+        """
+        weights = sum(p.stat().st_size for p in Path(self.model_id).glob("*.safetensors")) if self.local else 0
+        if total_bytes is None:
+            try:
+                import torch
+
+                total_bytes = int(torch.cuda.get_device_properties(0).total_memory)
+            except Exception:  # noqa: BLE001
+                total_bytes = 0
+        if not weights or not total_bytes:
+            return dict(self.gpu_memory_utilization)
+        pool = min(0.45, max(0.1, (1.15 * weights + (4 << 30)) / total_bytes))
+        return {"generate": round(0.9 - pool, 3), "pooling": round(pool, 3)}
 
     def _engine(self, runner: str) -> Any:
         attr = "_gen" if runner == "generate" else "_pool"

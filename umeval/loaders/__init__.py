@@ -34,6 +34,38 @@ class LoadContext:
     limit: int | None = None  # keep only the first N queries (smoke runs)
     num_frames: int = 8
     allow_hub: bool = True
+    # Where embedded media bytes (visual-document pages) are written once, content-addressed, so items hold a
+    # path and the encoder reads each page per batch; None keeps the bytes in the item.
+    spill_dir: Path | None = None
+
+
+def spill(ctx: LoadContext, data: bytes) -> str | bytes:
+    """``data`` as a file under ``ctx.spill_dir`` named by its SHA-256, or ``data`` itself without a spill dir.
+
+    Written once: a file that exists is kept, so its mtime, part of the store key, never changes.
+    """
+    if ctx.spill_dir is None:
+        return data
+    import hashlib
+    import os
+    import tempfile
+
+    digest = hashlib.sha256(data).hexdigest()
+    suffix = ".png" if data[:4] == b"\x89PNG" else ".jpg" if data[:2] == b"\xff\xd8" else ".img"
+    path = Path(ctx.spill_dir) / digest[:2] / f"{digest}{suffix}"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".spill-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            try:
+                os.link(tmp, path)  # atomic and exclusive: a concurrent writer's file wins, never replaced
+            except FileExistsError:
+                pass
+        finally:
+            os.unlink(tmp)
+    return str(path)
 
 
 def load_task(spec: TaskSpec, ctx: LoadContext) -> TaskData:

@@ -26,7 +26,7 @@ from typing import Any
 from PIL import Image, ImageOps
 
 from umeval.errors import DataError
-from umeval.loaders import LoadContext, image_bytes, read_rows, require
+from umeval.loaders import LoadContext, image_bytes, read_rows, require, spill
 from umeval.loaders.text import compose
 from umeval.spec import TaskSpec
 from umeval.types import Item, Qrels, TaskData
@@ -106,7 +106,8 @@ def load(spec: TaskSpec, ctx: LoadContext) -> TaskData:
         if data is None:
             raise DataError(f"corpus-id '{cid}' has no image bytes", "re-download the corpus",
                             task=spec.name, file=c_file, row=i)
-        corpus[cid] = Item(id=cid, text=page_text, image=data, source=(c_file, i))
+        corpus[cid] = Item(id=cid, text=page_text, image=spill(ctx, data), source=(c_file, i))
+        c_rows[i] = {}  # with a spill dir, the page's bytes are on disk now: free them as the corpus is read
 
     qrels: Qrels = {}
     for i, row in enumerate(r_rows):

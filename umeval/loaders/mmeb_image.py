@@ -94,6 +94,8 @@ def load(spec: TaskSpec, ctx: LoadContext) -> TaskData:
     index: dict[str, int] = {}
     merged: set[tuple[str, str]] = set()  # (name, content key) of candidates that lost to an earlier one
     merged_queries = repeated_positive = 0
+    # A candidate repeated across queries (1,000 per query, a few thousand distinct) is built and hashed once.
+    seen: dict[tuple[str, str, str], Item] = {}
     pools: list[np.ndarray] = []
     qrels: Qrels = {}
     for i, row in enumerate(rows[:n]):
@@ -117,17 +119,20 @@ def load(spec: TaskSpec, ctx: LoadContext) -> TaskData:
                 raise DataError(f"{len(texts)} tgt_text but {sum(map(bool, paths))} non-empty tgt_img_path",
                                 "give every candidate an image path", task=spec.name, file=file, row=i)
             shown = _image_candidate_texts(texts, inst.candidate or str(row.get("tgt_inst") or ""), f)
-            items = [Item(id=_name(f["candidate_name"], t, p), text=s,
-                          image=media_path(ctx, spec, p, file=file, row=i), source=(file, i))
-                     for t, p, s in zip(texts, paths, shown)]
+            items = []
+            for t, p, s in zip(texts, paths, shown):
+                if (t, p, s) not in seen:
+                    seen[(t, p, s)] = Item(id=_name(f["candidate_name"], t, p), text=s,
+                                           image=media_path(ctx, spec, p, file=file, row=i), source=(file, i))
+                items.append(seen[(t, p, s)])
         else:
-            items = [Item(id=t, text=t, source=(file, i)) for t in texts]
+            items = [seen.setdefault((t, "", t), Item(id=t, text=t, source=(file, i))) for t in texts]
         pool, row_merged = [], False
         for item in items:
             if item.id not in index:
                 index[item.id] = len(candidates)
                 candidates.append(item)
-            elif candidates[index[item.id]].key != item.key:
+            elif candidates[index[item.id]] is not item and candidates[index[item.id]].key != item.key:
                 merged.add((item.id, item.key))
                 row_merged = True
             pool.append(index[item.id])

@@ -14,14 +14,22 @@ when the policy could have changed query q's metrics (two entries of one candida
 do not count: they are the same candidate).  When k exceeds the number of candidates, rows are padded
 with index -1 and score -inf.  Inputs are converted to C-contiguous float32 copies when needed, never modified.
 
-Backends of :func:`search_global`: ``faiss`` (``faiss.knn`` / ``knn_gpu`` on the caller's arrays, no index
-copy), ``numpy`` (tiled
-matrix product + ``argpartition``), ``auto`` (faiss when importable, else numpy).
+Backends of :func:`search_global`: ``faiss`` (``faiss.knn`` on the CPU, on the caller's arrays, no index copy),
+``numpy`` (tiled matrix product + ``argpartition``), ``torch`` (tiled float32 matrix product + ``torch.topk`` on
+``device``, TF32 off, the same re-sort and boundary fix, the boundary rows taken from the device's own scores),
+``auto`` (torch on CUDA when a GPU is visible, else faiss when importable, else numpy).
+
+FAISS's GPU kernels are never called: the ``faiss-gpu`` wheels lack kernels for some GPUs (Hopper), and their
+failure is a FAISS assertion that aborts the process, which no ``try`` can catch.  A torch failure is an
+exception: the search is then redone exactly on the CPU (numpy), the device is not tried again in this process,
+and ``info["search_backend"]`` says what ran (e.g. ``numpy (fallback: torch on cuda failed: ...)``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -31,8 +39,8 @@ from umeval.types import Rankings
 #: indices (nq, k) int64, scores (nq, k) float32, tied (nq,) bool
 Found = tuple[np.ndarray, np.ndarray, np.ndarray]
 
-# FAISS GPU brute force accepts k <= 2048 (faiss/gpu/utils/DeviceDefs.cuh); larger k searches on the CPU.
-_GPU_MAX_K = 2048
+log = logging.getLogger("umeval")
+
 # Rows of the exact re-check are scored in blocks of this many queries, to bound memory.
 _RECHECK_TILE = 256
 # argpartition's int64 output covers whole rows: do it on at most this many scores at a time (512 MiB).
@@ -44,23 +52,39 @@ def _import_faiss():  # type: ignore[no-untyped-def]
         import faiss
     except ImportError:
         raise DependencyError("FAISS is not installed",
-                              "pip install faiss-cpu (or faiss-gpu on a GPU machine; never both)") from None
+                              "pip install faiss-cpu, or use scorer.backend=numpy or torch") from None
     return faiss
 
 
+#: Devices whose torch search failed in this process: not tried again (a CUDA error can poison the context).
+_BROKEN: dict[str, str] = {}
+
+
+def _cuda_visible() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
 def _resolve(k: int, backend: str) -> str:
-    """Check ``k`` and the backend name; ``auto`` becomes faiss when importable, else numpy."""
+    """Check ``k`` and the backend name; ``auto`` becomes torch on a GPU, else faiss when importable, else numpy."""
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    if backend not in ("auto", "faiss", "numpy"):
-        raise ValueError(f"unknown search backend {backend!r}; use auto, faiss or numpy")
+    if backend not in ("auto", "faiss", "numpy", "torch"):
+        raise ValueError(f"unknown search backend {backend!r}; use auto, faiss, numpy or torch")
     if backend != "auto":
         return backend
-    try:
-        _import_faiss()
-        return "faiss"
-    except DependencyError:
-        return "numpy"
+    if _cuda_visible():
+        return "torch"
+    return "faiss" if _faiss_importable() else "numpy"
+
+
+def _faiss_importable() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("faiss") is not None
 
 
 def _f32(x: np.ndarray) -> np.ndarray:
@@ -123,11 +147,9 @@ def _finish(idx: np.ndarray, sc: np.ndarray, k: int) -> Found:
 def _faiss_top(q: np.ndarray, c: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
     """Top kk by FAISS, re-sorted; rows with a tie between the last two kept scores redone with numpy."""
     faiss = _import_faiss()
-    # faiss.knn searches the caller's arrays in place: no index, so no second copy of the candidates.
-    if faiss.get_num_gpus() > 0 and kk <= _GPU_MAX_K:
-        sc, idx = faiss.knn_gpu(faiss.StandardGpuResources(), q, c, kk, metric=faiss.METRIC_INNER_PRODUCT)
-    else:
-        sc, idx = faiss.knn(q, c, kk, metric=faiss.METRIC_INNER_PRODUCT)
+    # faiss.knn searches the caller's arrays in place: no index, so no second copy of the candidates.  Never
+    # knn_gpu: a GPU build without kernels for this device aborts the process (see the module docstring).
+    sc, idx = faiss.knn(q, c, kk, metric=faiss.METRIC_INNER_PRODUCT)
     idx, sc = _sort_rows(np.asarray(idx, dtype=np.int64), np.asarray(sc, dtype=np.float32))
     # kk == nc: FAISS returned every candidate, so the re-sort alone applies the policy.
     if kk == len(c) or kk < 2:
@@ -150,15 +172,61 @@ def _numpy_top(q: np.ndarray, c: np.ndarray, kk: int, query_tile: int) -> tuple[
     return idx, sc
 
 
+def torch_device(device: str | None = None) -> str:
+    """The device of the torch backend: the one asked for, else CUDA when visible, else the CPU."""
+    if device not in (None, "", "auto"):
+        return str(device)
+    return "cuda" if _cuda_visible() else "cpu"
+
+
+def _torch_top(q: np.ndarray, c: np.ndarray, kk: int, query_tile: int, device: str) -> tuple[np.ndarray, np.ndarray]:
+    """Top kk by float32 products and ``torch.topk`` on ``device``; the tie policy applied on the CPU.
+
+    ``topk`` promises no order among equal scores: each row is re-sorted by (-score, index), and a row whose
+    last two kept scores tie is redone from that row's full scores, copied back from the device (the same
+    float32 values topk saw, so "equal" means what it meant on the device).
+    """
+    import torch
+
+    precision = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("highest")  # no TF32: the products stay float32 as on the CPU
+    try:
+        ct = torch.from_numpy(c).to(device)
+        nq, nc = len(q), len(c)
+        idx = np.empty((nq, kk), dtype=np.int64)
+        sc = np.empty((nq, kk), dtype=np.float32)
+        for t in range(0, nq, query_tile):
+            s = torch.from_numpy(q[t: t + query_tile]).to(device) @ ct.T
+            top_s, top_i = torch.topk(s, kk, dim=1)
+            i_blk, s_blk = _sort_rows(top_i.cpu().numpy().astype(np.int64), top_s.cpu().numpy())
+            if 2 <= kk < nc:
+                rows = np.flatnonzero(s_blk[:, kk - 2] == s_blk[:, kk - 1])
+                if rows.size:
+                    full = s[torch.from_numpy(rows).to(device)].cpu().numpy()
+                    i_blk[rows], s_blk[rows] = _fix_boundary(full, i_blk[rows], s_blk[rows], kk - 1)
+            idx[t: t + len(i_blk)], sc[t: t + len(i_blk)] = i_blk, s_blk
+            del s, top_s, top_i
+        del ct
+        if device.startswith("cuda"):
+            torch.cuda.empty_cache()
+    finally:
+        torch.set_float32_matmul_precision(precision)
+    return idx, sc
+
+
 def search_global(queries: np.ndarray, candidates: np.ndarray, k: int, *, backend: str = "auto",
-                  query_tile: int = 4096) -> Found:
+                  query_tile: int = 4096, device: str | None = None, info: dict[str, Any] | None = None) -> Found:
     """Top-k candidates of every query over the whole candidate matrix, by inner product.
 
     Returns ``(indices (nq, k) int64, scores (nq, k) float32, tied (nq,) bool)`` under the module's tie
-    policy.  ``backend`` is ``"auto"``, ``"faiss"`` or ``"numpy"``; ``query_tile`` bounds the numpy
-    backend's score block to ``query_tile x n_candidates``.
+    policy.  ``backend`` is ``"auto"``, ``"faiss"``, ``"numpy"`` or ``"torch"``; ``query_tile`` bounds the
+    numpy and torch backends' score block to ``query_tile x n_candidates``.  ``device`` is the torch backend's
+    device (default: CUDA when visible, else the CPU).  When ``info`` is given, ``info["search_backend"]``
+    is set to what ran, a CPU fallback included.
     """
     backend = _resolve(k, backend)
+    info = info if info is not None else {}
+    info["search_backend"] = backend
     q, c = _f32(queries), _f32(candidates)
     if q.shape[1] != c.shape[1]:
         raise ValueError(f"queries have dim {q.shape[1]} but candidates dim {c.shape[1]}")
@@ -166,6 +234,20 @@ def search_global(queries: np.ndarray, candidates: np.ndarray, k: int, *, backen
     kk = min(k + 1, nc)  # one past the cutoff, to see ties across it
     if nq == 0 or nc == 0:
         return _finish(np.zeros((nq, 0), np.int64), np.zeros((nq, 0), np.float32), k)
+    if backend == "torch":
+        dev = torch_device(device)
+        info["search_backend"] = f"torch:{dev}"
+        if dev in _BROKEN:
+            info["search_backend"] = f"numpy (fallback: {_BROKEN[dev]})"
+        else:
+            try:
+                return _finish(*_torch_top(q, c, kk, max(1, query_tile), dev), k)
+            except Exception as e:  # noqa: BLE001 - any device failure: redo exactly on the CPU
+                why = f"torch on {dev} failed: {' '.join(str(e).split())[:200]}"
+                _BROKEN[dev] = why
+                log.warning("search: %s; searching on the CPU instead", why)
+                info["search_backend"] = f"numpy (fallback: {why})"
+        backend = "numpy"
     if backend == "faiss":
         idx, sc = _faiss_top(q, c, kk)
     else:
@@ -204,16 +286,22 @@ def _pool_scores(q: np.ndarray, c: np.ndarray, P: np.ndarray, backend: str, budg
 
 
 def search_local(queries: np.ndarray, candidates: np.ndarray, pools: Sequence[np.ndarray], k: int,
-                 *, backend: str = "auto", budget_bytes: int = 16 << 20) -> Found:
+                 *, backend: str = "auto", budget_bytes: int = 16 << 20, info: dict[str, Any] | None = None) -> Found:
     """Top-k of each query over its own pool: query i ranks only ``candidates[pools[i]]``.
 
     Returned indices point into ``candidates`` (not into the pool); equal scores keep pool order.  Queries
     with equal pool length are scored together, in chunks whose ``(queries, pool_len)`` score block stays
     under ``budget_bytes``.  A chunk whose pools mostly share candidates is one matrix product over their
     union; otherwise ``faiss`` computes one dot product per pool entry without copying the pool's vectors, and
-    ``numpy`` gathers the pool's vectors in blocks of ``budget_bytes`` and runs batched matvecs.
+    ``numpy`` gathers the pool's vectors in blocks of ``budget_bytes`` and runs batched matvecs.  Local pools
+    (at most a few thousand candidates per query) are always scored on the CPU: ``torch`` means faiss when
+    importable, else numpy.
     """
     backend = _resolve(k, backend)
+    if backend == "torch":
+        backend = _resolve(k, "faiss" if _faiss_importable() else "numpy")
+    if info is not None:
+        info["search_backend"] = backend
     q, c = _f32(queries), _f32(candidates)
     nq, nc = len(q), len(c)
     if len(pools) != nq:
