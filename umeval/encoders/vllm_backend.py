@@ -87,6 +87,10 @@ class VllmEncoder:
     gpu_memory_utilization = {"generate": 0.45, "pooling": 0.45}
     #: KV cache per engine on CPU, in GiB (``VLLM_CPU_KVCACHE_SPACE``; an existing value wins).
     cpu_kvcache_gib = 1
+    #: For tests only: extra arguments of the generation engine (``logits_processors``) and of its requests'
+    #: ``SamplingParams`` (``extra_args``), with which a test forces a trace.
+    generate_engine_kwargs: dict[str, Any] = {}
+    sampling_kwargs: dict[str, Any] = {}
 
     def __init__(self, model_cfg: Any, *, cache_dir: Path, device: str = "auto", batch_size: int = 8,
                  num_workers: int = 2) -> None:
@@ -246,6 +250,8 @@ class VllmEncoder:
         # model.vllm_args: engine settings passed through as they are, e.g. tensor_parallel_size=2 for a model
         # that does not fit one GPU, max_model_len, gpu_memory_utilization.
         kw.update(dict(getattr(self.cfg, "vllm_args", None) or {}))
+        if runner == "generate":
+            kw.update(self.generate_engine_kwargs)
         return kw
 
     def engine_limits(self) -> dict[str, Any]:
@@ -353,7 +359,7 @@ class VllmEncoder:
                       top_p=float(dec["top_p"]))
         else:  # greedy: one trace, copied to every sample (vLLM refuses n > 1 at temperature 0)
             kw.update(n=1, temperature=0.0)
-        return SamplingParams(**kw)
+        return SamplingParams(**kw, **self.sampling_kwargs)
 
     def generate_embed(self, items: Sequence[Item], *, samples: int = 1, base_seed: int = 0,
                        decoding: Any = None, task: str | None = None, advance: Advance | None = None) -> GenResult:
