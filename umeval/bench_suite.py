@@ -60,9 +60,6 @@ POOL = 1000  # candidates per query, image tasks
 def scaled(n: int) -> int:
     """``n`` times ``UMEVAL_BENCH_SCALE`` (for a quick look and the tests), at least 2."""
     return max(2, round(n * SCALE))
-#: Image tasks whose candidates are images (the rest rank texts).
-IMAGE_CANDIDATES = {"VisualNews_t2i", "MSCOCO_t2i", "CIRR", "NIGHTS", "WebQA", "FashionIQ", "Wiki-SS-NQ", "EDIS",
-                    "OVEN", "MSCOCO", "RefCOCO", "Visual7W-Pointing"}
 
 
 def _jpeg() -> bytes:
@@ -95,7 +92,7 @@ def write_image_task(spec: Any, root: Path, rng: np.random.Generator, n: int, jp
 
     media = root / spec.source.media_dir / spec.name
     media.mkdir(parents=True, exist_ok=True)
-    image_cands = spec.name in IMAGE_CANDIDATES
+    image_cands = "image" in spec.candidate_modality.split("+")
     pool = scaled(POOL)
     universe = pool if spec.meta == "I-CLS" else 3 * pool
     if image_cands:
@@ -104,7 +101,7 @@ def write_image_task(spec: Any, root: Path, rng: np.random.Generator, n: int, jp
     rows = []
     for i in range(n):
         picks = rng.choice(universe, size=pool, replace=False)
-        q_img = not spec.name.endswith("_t2i")
+        q_img = "image" in spec.query_modality.split("+")
         if q_img:
             (media / f"q{i}.jpg").write_bytes(jpeg)
         rows.append({
@@ -136,7 +133,7 @@ def generate(root: Path, seed: int = 0) -> dict[str, float]:
 
     jpeg = _jpeg()
 
-    def fast_frames(folder: Path, rng: np.random.Generator, colour: str, n_frames: int) -> None:
+    def fast_frames(folder: Path, rng: np.random.Generator, colour: str, n_frames: int, **_: Any) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         for f in range(n_frames):
             (folder / f"frame_{f + 1}.jpg").write_bytes(jpeg)
