@@ -160,6 +160,20 @@ def launch_help() -> str:
     ])
 
 
+def doc_help(doc: str | None) -> str:
+    """``--help`` text of a command documented by its module docstring.
+
+    The docstring opens with the command line in double backticks (optionally followed by ``: summary``); that
+    line becomes ``usage: ...`` and the rest of the docstring follows it.
+    """
+    head, _, body = (doc or "").strip().partition("\n\n")
+    usage, _, summary = head.partition("``:")
+    lines = ["usage: " + usage.strip("` \n")]
+    if summary.strip():
+        lines.append(summary.strip())
+    return "\n\n".join(lines + ([body.strip()] if body.strip() else []))
+
+
 def wants_help(args: list[str]) -> bool:
     return any(a in ("-h", "--help") for a in args)
 

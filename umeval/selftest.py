@@ -111,8 +111,10 @@ def run_selftest(overrides: list[str], keep: str | None = None, out: Any = None)
 
 
 def main(args: list[str]) -> int:
-    if any(a in ("-h", "--help") for a in args):
-        print(__doc__.split("\n\n")[0])
+    from umeval.cli_help import doc_help, wants_help
+
+    if wants_help(args):
+        print(doc_help(__doc__))
         return 0
     keep = next((a.partition("=")[2] for a in args if a.startswith("keep=")), None)
     overrides = [a for a in args if not a.startswith("keep=")]

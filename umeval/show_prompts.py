@@ -1,6 +1,6 @@
-"""``umeval prompts``: exactly what the model receives, per item, without loading weights.
+"""``umeval prompts task=<sel> model=<preset> [model.path=...] [data_root=...] limit=N [--json]``: model inputs.
 
-``umeval prompts task=<sel> model=<preset> [model.path=<local checkpoint>] [data_root=...] limit=N [--json]``
+Exactly what the model receives, per item, without loading weights.
 
 For the first N queries and N candidates of each selected task it shows the prompt string before the processor
 expands its placeholders, the number of images and videos, the pixel size each image (and each video's frames)
@@ -86,12 +86,11 @@ def format_row(r: dict[str, Any]) -> str:
 
 
 def main(args: list[str]) -> int:
-    from umeval.cli_help import wants_help
+    from umeval.cli_help import doc_help, wants_help
     from umeval.config import compose_config
 
     if wants_help(args):
-        _, usage, body = (__doc__ or "").split("\n\n", 2)
-        print("usage: " + usage.strip("`") + "\n\n" + body.strip())
+        print(doc_help(__doc__))
         return 0
     as_json = "--json" in args
     cfg = compose_config([a for a in args if a != "--json"])
