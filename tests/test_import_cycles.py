@@ -113,3 +113,10 @@ def test_no_import_cycle_in_umeval():
     assert not new, f"import cycle(s) in umeval: {'; '.join(new)}; move the shared code to a module both import"
     gone = [", ".join(sorted(k)) for k in KNOWN if k not in found]
     assert not gone, f"known cycle(s) no longer there: {'; '.join(gone)}; remove them from KNOWN"
+
+
+def test_run_path_takes_the_embedded_default_from_product_code():
+    """Catches the run path importing the test-fixture module for the embedded default again (issue 15)."""
+    g = import_graph()
+    assert "umeval.embedded" in g["umeval.runner"] and "umeval.fixtures" not in g["umeval.runner"]
+    assert "umeval.embedded" not in g["umeval.fixtures"]  # the writers do not know who stores their output
