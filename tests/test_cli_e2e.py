@@ -69,7 +69,7 @@ def test_missing_data_file_names_path_and_fix(tmp_path, cache_dir, tiny_model):
     """A task whose local copy is missing (and the hub is off) fails before weights load, naming the path."""
     import shutil
 
-    from umeval.fixtures import ensure_generated
+    from umeval.embedded import ensure_generated
     from umeval.registry import resolve_tasks
 
     cache = tmp_path / "cache"
@@ -89,7 +89,7 @@ def test_missing_data_file_names_path_and_fix(tmp_path, cache_dir, tiny_model):
 def test_corrupt_image_and_keep_going(tmp_path, cache_dir, tiny_model):
     import shutil
 
-    from umeval.fixtures import ensure_generated
+    from umeval.embedded import ensure_generated
     from umeval.registry import resolve_tasks
 
     cache = tmp_path / "cache"

@@ -183,7 +183,7 @@ def bench_float16(tmp: Path) -> list[dict[str, Any]]:
 
 def _mini_data(cache: Path) -> list[Any]:
     """The embedded mini suite's loaded tasks (data generated into ``cache`` on first use)."""
-    from umeval.fixtures import ensure_generated
+    from umeval.embedded import ensure_generated
     from umeval.loaders import LoadContext, load_task
     from umeval.registry import resolve_tasks
 

@@ -8,16 +8,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import os
 import sys
-from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
 from umeval.cli_help import console
 from umeval.errors import UmevalError
+from umeval.summary import failed_exit, print_sampling, print_summary
 
 USAGE = """usage:
   umeval run [key=value ...]       evaluate, e.g. `umeval run task=mini model=tiny-qwen2vl`
@@ -141,69 +139,6 @@ def cmd_run(overrides: list[str]) -> int:
     print(f"results: {summary.output_dir / summary.model}/leaderboard.parquet "
           f"({summary.encoder_calls} items encoded)")
     return failed_exit(summary.failed)
-
-
-def failed_exit(failed: list[str]) -> int:
-    """1 when any task of the command failed (keep_going=true records failures and goes on), else 0."""
-    if not failed:
-        return 0
-    print(f"error: {len(failed)} task(s) failed: {', '.join(failed)}; their errors are in the leaderboard's "
-          "error column and in tasks/<task>/<mode>/scores.json", file=sys.stderr)
-    return 1
-
-
-def print_sampling(board: Any, console: Console) -> None:
-    """pass@k of the gen mode per roll-up (meta-category, modality, All): the mean over samples is pass@1."""
-    if board.empty:
-        return
-    rows = board[(board["level"] != "task") & board["metric"].str.startswith("pass@")]
-    if rows.empty:
-        return
-    ks = sorted(set(rows["metric"]), key=lambda m: int(m[5:]))
-    table = Table(title="gen sampling: pass@k (pass@1 = mean over samples, the gen headline)")
-    for c in ("level", "name", "mode", *ks):
-        table.add_column(c, justify="right" if c.startswith("pass@") else "left")
-    for (level, name, mode), g in rows.groupby(["level", "name", "mode"], sort=False):
-        vals = g.set_index("metric")["value"]
-        status = "" if (g["status"] == "ok").all() else " (incomplete)"
-        table.add_row(level, f"{name}{status}", mode, *[_fmt(vals.get(k)) for k in ks])
-    console.print(table)
-
-
-def _fmt(v: Any) -> str:
-    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f}"
-
-
-def print_summary(board: Any, console: Console) -> None:
-    """Main scores (x100) per task and roll-up, one column per mode, with deltas against disc."""
-    if board.empty:
-        return
-    main = board[board["is_main"]]
-    modes = list(dict.fromkeys(main["mode"]))
-    table = Table(title=f"umeval: {', '.join(dict.fromkeys(main['model']))}")
-    for c in ("level", "name", "metric"):
-        table.add_column(c, overflow="fold")
-    for m in modes:
-        table.add_column(m, justify="right")
-        if m != modes[0]:
-            table.add_column(f"{m}-{modes[0]}", justify="right")
-    table.add_column("queries", justify="right")
-    table.add_column("ties", justify="right")
-    keyed = main.set_index(["level", "name", "mode"])
-    for (level, name), g in main.groupby(["level", "name"], sort=False):
-        cells = [level, str(name), str(g["metric"].iloc[0])]
-        base = keyed["value"].get((level, name, modes[0]))
-        for m in modes:
-            v = keyed["value"].get((level, name, m))
-            cells.append(_fmt(v))
-            if m != modes[0]:
-                cells.append("-" if v is None or base is None else f"{100 * (v - base):+.1f}")
-        first = g.iloc[0]
-        cells += [str(first["n_queries"]), str(first["n_tied"])]
-        if (g["status"] != "ok").any():
-            cells[1] += f" ({'; '.join(sorted(set(g['status'])))})"
-        table.add_row(*cells)
-    console.print(table)
 
 
 if __name__ == "__main__":

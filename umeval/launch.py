@@ -47,8 +47,8 @@ def launch(overrides: list[str], shards: int, address: str | None = None) -> tup
 
 
 def main(argv: list[str]) -> int:
-    from umeval.cli import failed_exit, print_sampling, print_summary
     from umeval.cli_help import console, launch_help, wants_help
+    from umeval.summary import failed_exit, print_sampling, print_summary
 
     if wants_help(argv):
         print(launch_help())

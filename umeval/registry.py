@@ -12,6 +12,7 @@ import importlib
 import pkgutil
 from collections.abc import Iterable, Iterator
 from functools import cache
+from importlib import resources
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -24,7 +25,26 @@ from umeval.spec import TaskSpec
 T = TypeVar("T")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-CONF_DIR = REPO_ROOT / "conf"
+
+
+def _conf_dir() -> Path:
+    """The folder of ``config.yaml`` and ``model/*.yaml``: the checkout's ``conf/``, else the installed package.
+
+    A source checkout (``pyproject.toml`` beside the ``umeval`` folder) reads its own ``conf/``, even when a
+    ``umeval_conf`` of another checkout is installed in the same environment; a wheel installs ``conf/`` as the
+    package ``umeval_conf`` (pyproject ``package-dir``), found through importlib.resources.
+    """
+    source = REPO_ROOT / "conf"
+    if (REPO_ROOT / "pyproject.toml").is_file() and (source / "config.yaml").is_file():
+        return source
+    try:
+        installed = Path(str(resources.files("umeval_conf")))
+    except ModuleNotFoundError:
+        return source  # neither: model_names() is empty and compose_config names the missing folder
+    return installed
+
+
+CONF_DIR = _conf_dir()
 
 
 def _folded(name: str) -> str:

@@ -22,9 +22,9 @@ from umeval import board
 from umeval import results as res
 from umeval.config import cache_dir, fingerprint, to_dict
 from umeval.datafp import data_fingerprint
+from umeval.embedded import ensure_generated
 from umeval.encoders.base import Advance, Encoder, Trace
 from umeval.errors import ConfigError, UmevalError
-from umeval.fixtures import ensure_generated
 from umeval.loaders import LoadContext, load_task, preflight
 from umeval.provenance import ENCODER_RUNTIME, resolve_backend, resolve_runtime
 from umeval.registry import discover_tasks, load_object, resolve_tasks

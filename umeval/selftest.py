@@ -57,7 +57,8 @@ def check(scores: dict[str, Any], expected: dict[str, float]) -> list[str]:
 def run_selftest(overrides: list[str], keep: str | None = None, out: Any = None) -> tuple[int, list[dict[str, Any]]]:
     """Write fixtures, run, compare.  Returns the exit code and one record per (task, mode)."""
     from umeval.config import cache_dir, compose_config
-    from umeval.fixtures import ensure_generated, relevant_counts, write_fixture
+    from umeval.embedded import ensure_generated
+    from umeval.fixtures import relevant_counts, write_fixture
     from umeval.registry import resolve_tasks
     from umeval.runner import run
 

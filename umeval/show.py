@@ -1,6 +1,6 @@
 """``umeval show <result folder(s)>``: the leaderboard of finished runs, read back from disk.
 
-The default is the table ``umeval run`` prints at its end (:func:`umeval.cli.print_summary`: main score per
+The default is the table ``umeval run`` prints at its end (:func:`umeval.summary.print_summary`: main score per
 task and roll-up, one column per mode with deltas against disc, queries, ties, failures), built from the
 ``scores.json`` files, so it needs no rerun and works on copied or merged result folders.  ``--format csv``,
 ``markdown`` or ``json`` print the wide table of ``umeval export`` instead (with pass@k columns).
@@ -42,8 +42,8 @@ def main(args: list[str]) -> int:
     if ns.format != "table":
         sys.stdout.write(render(rs, ns.format))
         return 0
-    from umeval.cli import print_summary
     from umeval.cli_help import console
+    from umeval.summary import print_summary
 
     out = console()
     for board in boards(rs).values():

@@ -49,7 +49,7 @@ def item_inputs(encoder: Any, item: Any, *, task: str, role: str) -> dict[str, A
 def prompt_rows(cfg: DictConfig, *, encoder: Any = None) -> list[dict[str, Any]]:
     """The rows of ``umeval prompts`` for a composed config (``encoder``: an already built one, for tests)."""
     from umeval.config import cache_dir
-    from umeval.fixtures import ensure_generated
+    from umeval.embedded import ensure_generated
     from umeval.loaders import LoadContext, load_task
     from umeval.registry import load_object, resolve_tasks
 

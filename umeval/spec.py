@@ -42,7 +42,7 @@ class DataSource:
     split: str = "test"
     revision: str = "main"
     media_dir: str = ""
-    generated: bool = False  # data written by umeval.fixtures into the cache (the embedded default)
+    generated: bool = False  # data written by umeval.embedded into the cache (the embedded default)
 
 
 @dataclass(frozen=True)

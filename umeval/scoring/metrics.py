@@ -32,25 +32,42 @@ in trec_eval.  With ``rel_i`` = 1 if the candidate at rank i is relevant, ``g_i`
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
 import numpy as np
 
 from umeval.errors import ConfigError
 from umeval.types import Qrels, Rankings
 
-KINDS = ("hit", "ndcg_linear", "ndcg_exponential", "precision", "recall", "f1", "map", "mrr")
-#: Every key of the official per-task score dict (besides its counts ``num_pred`` and ``num_data``), in its
-#: order: each family at k = 1, 5, 10.
-OFFICIAL: tuple[str, ...] = tuple(f"{kind}@{k}" for kind in KINDS for k in (1, 5, 10))
-_NAME = re.compile(r"^(" + "|".join(KINDS) + r")@([1-9][0-9]*)$")
+_F = TypeVar("_F", bound=Callable[..., np.ndarray])
+
+#: The metric registry: kind -> function of (gains, ideal, n_relevant, k), all cut at k, giving one value per
+#: query.  A name ``<kind>@<k>`` (k a positive integer) is valid exactly when its kind is registered here; each
+#: function's docstring is its formula.  Filled below by :func:`register_metric`, in the official order.
+METRICS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]] = {}
+_NAME = re.compile(r"^([a-z_0-9]+)@([1-9][0-9]*)$")
+
+
+def register_metric(kind: str) -> Callable[[_F], _F]:
+    """Register ``fn`` as the metric ``<kind>@<k>``; a kind registered twice raises."""
+
+    def add(fn: _F) -> _F:
+        if kind in METRICS:
+            raise ValueError(f"metric kind '{kind}' is registered twice")
+        if not fn.__doc__:
+            raise ValueError(f"metric kind '{kind}' needs its formula as the docstring")
+        METRICS[kind] = fn
+        return fn
+
+    return add
 
 
 def parse_metric(name: str) -> tuple[str, int]:
     """``"ndcg_linear@5"`` -> ``("ndcg_linear", 5)``; a bad name raises :class:`ConfigError`."""
     m = _NAME.match(name)
-    if not m:
-        forms = ", ".join(f"{kind}@k" for kind in KINDS)
+    if not m or m.group(1) not in METRICS:
+        forms = ", ".join(f"{kind}@k" for kind in METRICS)
         raise ConfigError(f"unknown metric '{name}'", f"use one of {forms} with k a positive integer, e.g. hit@1")
     return m.group(1), int(m.group(2))
 
@@ -69,40 +86,78 @@ def _from_gains(gains: np.ndarray, ideal: np.ndarray, n_relevant: np.ndarray, na
     matrices have at least max(k) columns.
     """
     out: dict[str, np.ndarray] = {}
-    nq = gains.shape[0]
     for name in names:
         kind, k = parse_metric(name)
-        g = gains[:, :k]
-        rel = g > 0
-        if kind == "hit":
-            v = rel.any(axis=1).astype(np.float64)
-        elif kind == "recall":
-            v = np.divide(rel.sum(axis=1), n_relevant, out=np.zeros(nq), where=n_relevant > 0)
-        elif kind == "precision":
-            v = rel.sum(axis=1) / k
-        elif kind == "f1":
-            p = rel.sum(axis=1) / k
-            r = np.divide(rel.sum(axis=1), n_relevant, out=np.zeros(nq), where=n_relevant > 0)
-            v = np.divide(2 * p * r, p + r, out=np.zeros(nq), where=(p + r) > 0)
-        elif kind == "map":
-            prec_at = np.cumsum(rel, axis=1) / np.arange(1, k + 1)  # precision@i for i = 1..k
-            norm = np.minimum(n_relevant, k)
-            v = np.divide((prec_at * rel).sum(axis=1), norm, out=np.zeros(nq), where=norm > 0)
-        elif kind == "mrr":
-            first = np.argmax(rel, axis=1)  # index of the first True; 0 when none, masked below
-            v = np.where(rel.any(axis=1), 1.0 / (first + 1), 0.0)
-        elif kind in ("ndcg_linear", "ndcg_exponential"):
-            disc = _discounts(k)
-            best = ideal[:, :k]
-            if kind == "ndcg_exponential":
-                g, best = np.exp2(g) - 1, np.exp2(best) - 1  # absent grades are 0 and stay 0
-            dcg = g @ disc
-            idcg = best @ disc
-            v = np.divide(dcg, idcg, out=np.zeros(nq), where=idcg > 0)
-        else:  # parse_metric only lets KINDS through; a kind added there without a branch here must not pass
+        fn = METRICS.get(kind)
+        if fn is None:  # parse_metric only lets registered kinds through; never compute another metric instead
             raise ValueError(f"metric kind '{kind}' has no implementation")
-        out[name] = v
+        out[name] = fn(gains[:, :k], ideal[:, :k], n_relevant, k)
     return out
+
+
+def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The ratio a / b, 0 where b is 0."""
+    return np.divide(a, b, out=np.zeros(len(a)), where=b > 0)
+
+
+@register_metric("hit")
+def hit(g: np.ndarray, ideal: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
+    """hit@k = max_{i<=k} rel_i"""
+    return (g > 0).any(axis=1).astype(np.float64)
+
+
+@register_metric("ndcg_linear")
+def ndcg_linear(g: np.ndarray, ideal: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
+    """ndcg_linear@k = DCG@k / IDCG@k, DCG@k = sum_{i<=k} g_i / log2(i + 1), IDCG@k over the grades sorted"""
+    disc = _discounts(k)
+    return _ratio(g @ disc, ideal @ disc)
+
+
+@register_metric("ndcg_exponential")
+def ndcg_exponential(g: np.ndarray, ideal: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
+    """ndcg_exponential@k = ndcg_linear@k with the gain 2^g - 1 in DCG and IDCG"""
+    return ndcg_linear(np.exp2(g) - 1, np.exp2(ideal) - 1, n_relevant, k)  # absent grades are 0 and stay 0
+
+
+@register_metric("precision")
+def precision(g: np.ndarray, ideal: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
+    """precision@k = sum_{i<=k} rel_i / k"""
+    return (g > 0).sum(axis=1) / k
+
+
+@register_metric("recall")
+def recall(g: np.ndarray, ideal: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
+    """recall@k = sum_{i<=k} rel_i / R (0 when R = 0)"""
+    return _ratio((g > 0).sum(axis=1), n_relevant)
+
+
+@register_metric("f1")
+def f1(g: np.ndarray, ideal: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
+    """f1@k = 2 * precision@k * recall@k / (precision@k + recall@k) (0 when both are 0)"""
+    p, r = precision(g, ideal, n_relevant, k), recall(g, ideal, n_relevant, k)
+    return _ratio(2 * p * r, p + r)
+
+
+@register_metric("map")
+def map_(g: np.ndarray, ideal: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
+    """map@k = sum_{i<=k, rel_i} precision@i / min(R, k)"""
+    rel = g > 0
+    prec_at = np.cumsum(rel, axis=1) / np.arange(1, k + 1)  # precision@i for i = 1..k
+    return _ratio((prec_at * rel).sum(axis=1), np.minimum(n_relevant, k))
+
+
+@register_metric("mrr")
+def mrr(g: np.ndarray, ideal: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
+    """mrr@k = 1 / (rank of the first relevant candidate) if it is within the top k, else 0"""
+    rel = g > 0
+    first = np.argmax(rel, axis=1)  # index of the first True; 0 when none, masked below
+    return np.where(rel.any(axis=1), 1.0 / (first + 1), 0.0)
+
+
+KINDS = tuple(METRICS)
+#: Every key of the official per-task score dict (besides its counts ``num_pred`` and ``num_data``), in its
+#: order: each family at k = 1, 5, 10.
+OFFICIAL: tuple[str, ...] = tuple(f"{kind}@{k}" for kind in KINDS for k in (1, 5, 10))
 
 
 def _max_k(names: Sequence[str]) -> int:

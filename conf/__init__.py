@@ -1,0 +1,1 @@
+"""Installed as the package ``umeval_conf`` so that a wheel carries the presets (see umeval.registry.CONF_DIR)."""
