@@ -1,0 +1,14 @@
+"""The LamRA-Ret encoder: the HF Qwen2-VL encoder with LamRA's prompt.
+
+It serves the Qwen2.5-VL variant too: ``AutoModelForImageTextToText`` picks the architecture from the checkpoint.
+"""
+
+from __future__ import annotations
+
+from umeval.models.gme.encoder import GmeEncoder
+from umeval.models.lamra.prompt import lamra
+
+
+class LamRAEncoder(GmeEncoder):
+    FORMAT = staticmethod(lamra)
+    FORMAT_NAME = "lamra"
