@@ -78,6 +78,7 @@ def test_fetch_image_pre_resize_and_middle_frame():
     assert im.mode == "RGB" and im.size == (84, 56)  # 28x28 < 3,136 -> scaled up by sqrt(3136/1200), ceil to 28
     frames = [Image.new("RGB", (56, 56), (i * 30, 0, 0)) for i in range(7)]
     assert baseline_image([], [frames]).getpixel((0, 0)) == (90, 0, 0)  # frames[7 // 2]
+    assert baseline_image(frames[:3], []).getpixel((0, 0)) == (30, 0, 0)  # several images: the middle one
     p = gme(Item(id="v", text="<|video_pad|> Find the video."), [], [frames], None)
     assert len(p.images) == 1 and p.videos == [] and VIS in p.text
 

@@ -8,7 +8,7 @@ What reaches GME in the official MMEB-V2 evaluation:
   string (e.g. ``.replace(" \n", "\n") + "\n"``, image_cls_dataset.py:18-20) is the same for both, so the
   loader's Qwen text becomes GME's by removing the placeholder and the one space after it
   (:func:`baseline_text`).  ``model.py:77`` then removes ``"<|image_pad|>\n"`` (absent by then).
-* **Media.** One image per item; a video (list of frames) gives its middle frame ``frames[len // 2]``
+* **Media.** One image per item; a list of images or a video's frames gives its middle one ``[len // 2]``
   (model.py:79-86).  Each image goes through the file's ``fetch_image`` copy: RGB conversion, then a resize to
   multiples of 28 within 3,136..12,845,056 pixels (gme_inference.py:225-228, 280-319); the processor then
   applies the eval's bounds, ``resize_min_pixels=3136``/``resize_max_pixels=1003520`` (src/arguments.py:45-46,
@@ -60,8 +60,8 @@ def baseline_image(images: list[Image.Image], videos: list[list[Image.Image]]) -
     """The one image the baseline sees (the middle frame of a video), pre-resized as its ``fetch_image``."""
     from qwen_vl_utils import smart_resize
 
-    if images:
-        im = images[0]
+    if images:  # several images: the middle one, as for frames (model.py:81-82 takes the list's middle)
+        im = images[len(images) // 2]
     elif videos and videos[0]:
         im = videos[0][len(videos[0]) // 2]
     else:
