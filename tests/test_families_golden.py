@@ -150,6 +150,16 @@ def test_pooled_token_on_tiny_checkpoints(family, tiny_model, tiny25, cache_dir,
     assert enc.info()["prompt"] == family
 
 
+def test_family_encoder_refuses_another_format(cache_dir):
+    """Catches a GME preset silently encoding with another family's prompt (e.g. model.prompt=vlm2vec)."""
+    from umeval.errors import ConfigError
+    from umeval.models.gme import GmeEncoder
+
+    cfg = compose_config(["model=gme-qwen2vl-2b", "model.prompt=vlm2vec"])
+    with pytest.raises(ConfigError, match="set model.prompt=gme"):
+        GmeEncoder(cfg.model, cache_dir=cache_dir, weights=False)
+
+
 @pytest.mark.parametrize("family", ["gme", "lamra"])
 def test_end_to_end_tiny(family, tiny_model, tiny25, cache_dir, tmp_path):
     """``umeval run task=Mini-ImageCLS model=<family preset> model.path=<tiny>`` finishes with status ok; random

@@ -1,4 +1,4 @@
-"""The LamRA-Ret encoder: the HF Qwen2-VL encoder with LamRA's prompt.
+"""The LamRA-Ret encoder: the HF Qwen2-VL encoder with LamRA's prompt (``model.prompt=lamra``).
 
 It serves the Qwen2.5-VL variant too: ``AutoModelForImageTextToText`` picks the architecture from the checkpoint.
 """
@@ -6,9 +6,7 @@ It serves the Qwen2.5-VL variant too: ``AutoModelForImageTextToText`` picks the 
 from __future__ import annotations
 
 from umeval.models.gme.encoder import GmeEncoder
-from umeval.models.lamra.prompt import lamra
 
 
 class LamRAEncoder(GmeEncoder):
-    FORMAT = staticmethod(lamra)
     FORMAT_NAME = "lamra"
