@@ -53,6 +53,7 @@ class SideResult:
     values: pd.Series | None = None  # per-query main score indexed by query id
     benchmark: str | None = None
     error: str | None = None
+    mean: float | None = None  # a published reference: the task mean only (no per-query scores, no bootstrap)
 
 
 @dataclass
@@ -76,6 +77,10 @@ class Delta:
 def load_side(folder: Path) -> dict[tuple[str, str], SideResult]:
     """Every (task, mode) result of a model's folder (oracle rows are derived, not compared)."""
     folder = Path(folder)
+    if folder.suffix == ".json" and folder.is_file():
+        from umeval.reference import load_reference
+
+        return load_reference(folder)
     tasks = folder / "tasks"
     if not tasks.is_dir():
         raise DataError(f"{folder} has no tasks/ folder", "pass a model's result folder, e.g. results/<model>")
@@ -126,6 +131,9 @@ def compare(base: dict[tuple[str, str], SideResult], cand: dict[tuple[str, str],
     for key in sorted(set(base) | set(cand)):
         task, mode = key
         b, c = base.get(key), cand.get(key)
+        if b is not None and b.mean is not None and c is not None and c.status == "ok" and c.values is not None:
+            rows.append(_reference_delta(task, mode, b.mean, c.values))
+            continue
         if b is None or b.status != "ok" or b.values is None:
             if c is not None and c.status == "ok" and c.values is not None:
                 status = "new" if b is None else "not comparable"
@@ -159,8 +167,31 @@ def compare(base: dict[tuple[str, str], SideResult], cand: dict[tuple[str, str],
             per_mode.setdefault(mode, []).append(Paired(bv, cv, row.baseline, row.candidate, len(b.values),
                                                         len(c.values), row.status == "query mismatch"))
     rows += _overall(per_mode, base, cand, rng, n_boot, threshold, alpha, expected)
+    rows += _reference_overall(rows, base)
     return sorted(rows, key=lambda r: (_ORDER.get(r.status, 9), r.task == OVERALL or r.task.startswith("shared"),
                                        r.task, r.mode))
+
+
+def _reference_delta(task: str, mode: str, published: float, values: pd.Series) -> Delta:
+    """A candidate task against a published task mean: the delta of the means, no interval, never a regression."""
+    nan = float("nan")
+    c = float(values.mean())
+    return Delta(task, mode, 0, published, c, 100 * (c - published), nan, nan, nan, False, "ok", 0, len(values),
+                 "baseline: published task mean (no per-query scores, no bootstrap)")
+
+
+def _reference_overall(rows: list[Delta], base: dict[tuple[str, str], SideResult]) -> list[Delta]:
+    """Per mode, the mean of the published and of the candidate task means over the tasks both sides have."""
+    out = []
+    nan = float("nan")
+    for mode in sorted({r.mode for r in rows if r.note.startswith("baseline: published")}):
+        ref = [r for r in rows if r.mode == mode and r.note.startswith("baseline: published")]
+        total = sum(1 for (_, m), b in base.items() if m == mode and b.mean is not None)
+        name = OVERALL if len(ref) == total else f"shared ({len(ref)} of {total})"
+        b, c = float(np.mean([r.baseline for r in ref])), float(np.mean([r.candidate for r in ref]))
+        out.append(Delta(name, mode, 0, b, c, 100 * (c - b), nan, nan, nan, False, "ok", 0,
+                         sum(r.n_candidate for r in ref), "mean of task means; baseline published, no bootstrap"))
+    return out
 
 
 def _gap(task: str, mode: str, status: str, b: SideResult | None, c: SideResult | None, note: str) -> Delta:

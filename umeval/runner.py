@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 
 from umeval import board
 from umeval import results as res
-from umeval.config import cache_dir, fingerprint, to_dict
+from umeval.config import ModelConfig, cache_dir, fingerprint, to_dict
 from umeval.datafp import data_fingerprint
 from umeval.embedded import ensure_generated
 from umeval.encoders.base import Advance, Encoder, Trace
@@ -192,7 +192,9 @@ def encoder_ref(cfg: DictConfig) -> str:
     """
     if not cfg.model.path and not cfg.model.builder:
         return str(cfg.model.encoder)
-    return VLLM_ENCODER if resolve_backend(cfg) == "vllm" else str(cfg.model.encoder)
+    # Only the built-in Qwen2-VL encoder has a vLLM twin; a family with its own encoder keeps it on every backend.
+    own = str(cfg.model.encoder) != ModelConfig.encoder
+    return VLLM_ENCODER if resolve_backend(cfg) == "vllm" and not own else str(cfg.model.encoder)
 
 
 #: Bump when a prompt format changes what the model sees, so stored embeddings are not reused.

@@ -24,7 +24,7 @@ from typing import Any
 from PIL import Image
 
 from umeval.errors import ConfigError, DataError
-from umeval.registry import suggest
+from umeval.registry import load_object, suggest
 from umeval.types import Item
 
 #: UME-R1's generation prompt, placed after ``<disc_emb>`` in every input, query or candidate, disc or gen
@@ -161,9 +161,11 @@ def render(fmt: PromptFormat, item: Item, processor: Any, task: str | None = Non
     return fmt(item, images, videos, processor)
 
 
-PROMPTS: dict[str, PromptFormat] = {
+PROMPTS: dict[str, PromptFormat | str] = {  # a "module:function" string: a model family's format, imported on use
     "ume-r1": ume_r1,
     "vlm2vec": vlm2vec,
+    "gme": "umeval.models.gme.prompt:gme",
+    "lamra": "umeval.models.lamra.prompt:lamra",
 }
 
 
@@ -172,4 +174,5 @@ def get_prompt_format(name: str) -> PromptFormat:
         hint = suggest(name, PROMPTS)
         raise ConfigError(f"unknown prompt format '{name}'",
                           (hint + " " if hint else "") + f"use one of {', '.join(PROMPTS)}")
-    return PROMPTS[name]
+    fmt = PROMPTS[name]
+    return load_object(fmt) if isinstance(fmt, str) else fmt
