@@ -80,7 +80,7 @@ def load_side(folder: Path) -> dict[tuple[str, str], SideResult]:
     if folder.suffix == ".json" and folder.is_file():
         from umeval.reference import load_reference
 
-        return load_reference(folder)
+        return {key: SideResult("ok", None, bench, None, mean) for key, (bench, mean) in load_reference(folder).items()}
     tasks = folder / "tasks"
     if not tasks.is_dir():
         raise DataError(f"{folder} has no tasks/ folder", "pass a model's result folder, e.g. results/<model>")

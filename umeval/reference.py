@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from umeval.compare import SideResult
 from umeval.errors import DataError
 
 KIND = "umeval-reference"
 
 
-def load_reference(path: Path, mode: str = "disc") -> dict[tuple[str, str], SideResult]:
+def load_reference(path: Path, mode: str = "disc") -> dict[tuple[str, str], tuple[str, float]]:
+    """(task, mode) -> (benchmark, published mean of the task's main metric), keyed by umeval task names."""
     from umeval.registry import discover_tasks
 
     path = Path(path)
@@ -35,7 +35,7 @@ def load_reference(path: Path, mode: str = "disc") -> dict[tuple[str, str], Side
     for name, spec in specs.items():
         for key in (name, spec.export_name or name, *spec.aliases):
             by_key.setdefault(key, name)
-    out: dict[tuple[str, str], SideResult] = {}
+    out: dict[tuple[str, str], tuple[str, float]] = {}
     for key, metrics in doc["tasks"].items():
         name = by_key.get(key)
         if name is None:
@@ -44,7 +44,7 @@ def load_reference(path: Path, mode: str = "disc") -> dict[tuple[str, str], Side
         if spec.main_metric not in metrics:
             raise DataError(f"task {key} has no {spec.main_metric}", "add the task's main metric to the reference",
                             file=str(path))
-        out[(name, mode)] = SideResult("ok", None, spec.benchmark, None, float(metrics[spec.main_metric]))
+        out[(name, mode)] = (spec.benchmark, float(metrics[spec.main_metric]))
     if not out:
         raise DataError("the reference names no known task", "check its task keys", file=str(path))
     return out

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from PIL import Image
 
+from umeval.encoders.prompt_base import IMAGE_TOKEN, VIDEO_TOKEN, Prompt, PromptFormat
 from umeval.errors import ConfigError, DataError
 from umeval.registry import load_object, suggest
 from umeval.types import Item
@@ -36,19 +35,6 @@ UME_R1_GEN_PROMPT = (
 )
 DISC_TOKEN = "<disc_emb>"
 GEN_TOKEN = "<gen_emb>"
-IMAGE_TOKEN = "<|image_pad|>"
-VIDEO_TOKEN = "<|video_pad|>"
-
-
-@dataclass
-class Prompt:
-    text: str  # before the processor expands the placeholders
-    images: list[Image.Image] = field(default_factory=list)  # RGB, as the processor receives them
-    videos: list[list[Image.Image]] = field(default_factory=list)
-    pool_token: str | None = None  # read the last occurrence of this token; None: the last token
-
-
-PromptFormat = Callable[[Item, list[Image.Image], list[list[Image.Image]], Any], Prompt]
 
 
 def join_text(instruction: str, text: str) -> str:

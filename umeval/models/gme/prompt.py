@@ -30,7 +30,7 @@ from typing import Any
 
 from PIL import Image
 
-from umeval.encoders.prompts import IMAGE_TOKEN, VIDEO_TOKEN, Prompt
+from umeval.encoders.prompt_base import IMAGE_TOKEN, VIDEO_TOKEN, Prompt
 from umeval.types import Item
 
 #: gme_inference.py:54 (and lamra_inference.py:52): the system turn every input gets in the MMEB-V2 eval.

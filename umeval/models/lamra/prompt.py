@@ -23,7 +23,7 @@ from typing import Any
 
 from PIL import Image
 
-from umeval.encoders.prompts import Prompt
+from umeval.encoders.prompt_base import Prompt
 from umeval.models.gme.prompt import baseline_image, baseline_text
 from umeval.types import Item
 

@@ -1,0 +1,30 @@
+"""What a prompt format returns, and the official placeholder tokens.
+
+Kept apart from :mod:`umeval.encoders.prompts` (the registry of formats), so a model family's own format
+module can import these without importing the registry that names it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+
+from umeval.types import Item
+
+#: The placeholders the official MMEB-V2 parsers write for the Qwen2-VL backbone; loaders keep them in the text.
+IMAGE_TOKEN = "<|image_pad|>"
+VIDEO_TOKEN = "<|video_pad|>"
+
+
+@dataclass
+class Prompt:
+    text: str  # before the processor expands the placeholders
+    images: list[Image.Image] = field(default_factory=list)  # RGB, as the processor receives them
+    videos: list[list[Image.Image]] = field(default_factory=list)
+    pool_token: str | None = None  # read the last occurrence of this token; None: the last token
+
+
+PromptFormat = Callable[[Item, list[Image.Image], list[list[Image.Image]], Any], Prompt]
