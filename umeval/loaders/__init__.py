@@ -226,18 +226,24 @@ def sample_frames(folder: str, num_frames: int, *, task: str, file: str, row: in
     ``linspace(0, n-1, num_frames)`` truncated to int, as the official MMEB-V2 code does; a folder with
     fewer frames gives all of them (the official code does not pad).
     """
+    frames = all_frames_of(folder, task=task, file=file, row=row)
+    if len(frames) <= num_frames:
+        return frames
+    idx = np.linspace(0, len(frames) - 1, num_frames).astype(int)
+    return tuple(frames[i] for i in idx)
+
+
+def all_frames_of(folder: str, *, task: str, file: str, row: int | str) -> tuple[str, ...]:
+    """Every frame file of a folder, natural-sorted (the official ``load_frames``)."""
     d = Path(folder)
     if not d.is_dir():
         raise DataError(f"frame folder {folder} does not exist", "extract the video's frames there",
                         task=task, file=file, row=row)
     frames = sorted((p.name for p in d.iterdir() if p.suffix.lower() in FRAME_SUFFIXES), key=_natural_key)
     if not frames:
-        raise DataError(f"frame folder {folder} has no .jpg/.jpeg/.png frames",
-                        "re-extract the video's frames", task=task, file=file, row=row)
-    if len(frames) <= num_frames:
-        return tuple(str(d / f) for f in frames)
-    idx = np.linspace(0, len(frames) - 1, num_frames).astype(int)
-    return tuple(str(d / frames[i]) for i in idx)
+        raise DataError(f"frame folder {folder} has no .jpg/.jpeg/.png frames", "re-extract the video's frames",
+                        task=task, file=file, row=row)
+    return tuple(str(d / f) for f in frames)
 
 
 def image_bytes(value: Any) -> bytes | None:

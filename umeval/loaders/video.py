@@ -18,9 +18,8 @@ import numpy as np
 
 from umeval.errors import DataError
 from umeval.loaders import (
-    FRAME_SUFFIXES,
     LoadContext,
-    _natural_key,
+    all_frames_of,
     apply_transform,
     media_path,
     official_pool,
@@ -46,19 +45,6 @@ def video_item(spec: TaskSpec, ctx: LoadContext, vid: str, *, text: str = "", in
     frames = (all_frames_of(folder, task=spec.name, file=file, row=row) if all_frames
               else sample_frames(folder, ctx.num_frames, task=spec.name, file=file, row=row))
     return Item(id=item_id or vid, text=text, instruction=instruction, video=frames, source=(file, row))
-
-
-def all_frames_of(folder: str, *, task: str, file: str, row: int | str) -> tuple[str, ...]:
-    """Every frame file of a folder, natural-sorted (the official ``load_frames``)."""
-    d = Path(folder)
-    if not d.is_dir():
-        raise DataError(f"frame folder {folder} does not exist", "extract the video's frames there",
-                        task=task, file=file, row=row)
-    frames = sorted((p.name for p in d.iterdir() if p.suffix.lower() in FRAME_SUFFIXES), key=_natural_key)
-    if not frames:
-        raise DataError(f"frame folder {folder} has no .jpg/.jpeg/.png frames", "re-extract the video's frames",
-                        task=task, file=file, row=row)
-    return tuple(str(d / f) for f in frames)
 
 
 def _add(candidates: list[Item], index: dict[str, int], item: Item) -> int:
