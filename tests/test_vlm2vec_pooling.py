@@ -30,9 +30,9 @@ def pairs(media):  # type: ignore[no-untyped-def]
     return {
         "text": (Item(id="ts", text="a cat", instruction="Find a caption:"), Item(id="tl", text=LONG)),
         "image": (Item(id="is", instruction="Represent the given image", image=str(d / "a.png")),
-                  Item(id="il", text=LONG, image=str(d / "b.jpg"))),
+                  Item(id="il", instruction="Represent it", text=LONG, image=str(d / "b.jpg"))),
         "video": (Item(id="vs", instruction="Represent the video", video=frames),
-                  Item(id="vl", text=LONG, video=frames)),
+                  Item(id="vl", instruction="Represent it", text=LONG, video=frames)),
     }
 
 
