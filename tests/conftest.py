@@ -119,7 +119,9 @@ def vllm_encoder(parity_model: Path, cache_dir: Path):  # type: ignore[no-untype
 
     from umeval.encoders.vllm_backend import VllmEncoder
 
-    enc = VllmEncoder(parity_cfg(parity_model), cache_dir=cache_dir, batch_size=4, num_workers=1)
+    # The parity items include one with two images; MMEB-V2 items have at most one (the engine's default limit).
+    cfg = parity_cfg(parity_model, "+model.vllm_args.limit_mm_per_prompt={image:2,video:1}")
+    enc = VllmEncoder(cfg, cache_dir=cache_dir, batch_size=4, num_workers=1)
     enc.generate_engine_kwargs = {"logits_processors": [ForceScript]}
     yield enc
     enc.close()

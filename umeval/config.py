@@ -166,7 +166,7 @@ def compose_config(overrides: list[str]) -> DictConfig:
 CHOICES: dict[str, tuple[str, ...]] = {
     "mode": ("disc", "gen", "both"),
     "backend": ("auto", "hf", "vllm"),
-    "scorer.backend": ("auto", "faiss", "numpy"),
+    "scorer.backend": ("auto", "faiss", "numpy", "torch"),
     "store_dtype": ("float32", "float16"),
     "model.dtype": ("auto", "float32", "bfloat16", "float16"),
 }

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from omegaconf import DictConfig, OmegaConf
 
 from umeval.encoders.base import (
     VISION_TOKENS,
@@ -249,7 +250,10 @@ class VllmEncoder:
             kw.update(convert="embed", pooler_config={"pooling_type": "LAST", "use_activation": False})
         # model.vllm_args: engine settings passed through as they are, e.g. tensor_parallel_size=2 for a model
         # that does not fit one GPU, max_model_len, gpu_memory_utilization.
-        kw.update(dict(getattr(self.cfg, "vllm_args", None) or {}))
+        extra = getattr(self.cfg, "vllm_args", None) or {}
+        if isinstance(extra, DictConfig):  # nested settings (limit_mm_per_prompt={image: 2}) as plain dicts
+            extra = OmegaConf.to_container(extra, resolve=True)
+        kw.update(dict(extra))
         if runner == "generate":
             kw.update(self.generate_engine_kwargs)
         return kw
