@@ -12,7 +12,9 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 BUILD_VERSION = "3"  # bump when the checkpoint below changes, so caches rebuild
 
@@ -81,18 +83,9 @@ def build(dest: str | os.PathLike[str], *, seed: int = 0, min_pixels: int = 784,
     tok = _train_tokenizer()
     ids = {t: tok.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS + ADDED_TOKENS}
     config = Qwen2VLConfig(
-        text_config=dict(
-            vocab_size=len(tok), hidden_size=128, intermediate_size=256, num_hidden_layers=2,
-            num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=4096,
-            rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [8, 12, 12]},
-            bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"],
-            tie_word_embeddings=False,
-        ),
+        **language_config(tok, ids),
         vision_config=dict(depth=1, embed_dim=32, hidden_size=128, num_heads=2, mlp_ratio=2,
                            patch_size=14, spatial_merge_size=2, temporal_patch_size=2),
-        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
-        tie_word_embeddings=False,
     )
     torch.manual_seed(seed)
     model = Qwen2VLForConditionalGeneration(config).eval()
@@ -106,12 +99,42 @@ def build(dest: str | os.PathLike[str], *, seed: int = 0, min_pixels: int = 784,
         video_processor=Qwen2VLVideoProcessor(min_pixels=min_pixels, max_pixels=max_pixels, size=size),
         tokenizer=tok, chat_template=CHAT_TEMPLATE,
     )
-    tmp = Path(tempfile.mkdtemp(prefix=".tiny-", dir=dest.parent if dest.parent.exists() else None))
+    return save_checkpoint(dest, model, processor, {"version": BUILD_VERSION, "seed": seed},
+                           finish=_real_processor_layout)
+
+
+def language_config(tok: Any, ids: dict[str, int]) -> dict[str, Any]:
+    """The tiny language model and special-token ids shared by the tiny Qwen2-VL and Qwen2.5-VL configs.
+
+    head_dim 64 (hidden 128, 2 heads, 1 KV head): vLLM's CPU attention rejects smaller heads.
+    """
+    return dict(
+        text_config=dict(
+            vocab_size=len(tok), hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+            num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=4096,
+            rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [8, 12, 12]},
+            bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"],
+            tie_word_embeddings=False,
+        ),
+        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+        tie_word_embeddings=False,
+    )
+
+
+def save_checkpoint(dest: Path, model: Any, processor: Any, build_info: dict[str, Any],
+                    finish: Callable[[Path], None] | None = None) -> Path:
+    """Save model and processor to a temporary folder next to ``dest``, then rename it over ``dest``.
+
+    ``finish`` may rewrite the saved files first; ``umeval_build.json`` (``build_info``) marks a complete build.
+    """
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent if dest.parent.exists() else None))
     try:
         model.save_pretrained(tmp, safe_serialization=True)
         processor.save_pretrained(tmp)
-        _real_processor_layout(tmp)
-        (tmp / "umeval_build.json").write_text(json.dumps({"version": BUILD_VERSION, "seed": seed}))
+        if finish:
+            finish(tmp)
+        (tmp / "umeval_build.json").write_text(json.dumps(build_info))
         dest.parent.mkdir(parents=True, exist_ok=True)
         if dest.exists():
             shutil.rmtree(dest)
@@ -119,6 +142,19 @@ def build(dest: str | os.PathLike[str], *, seed: int = 0, min_pixels: int = 784,
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return dest
+
+
+def ensure_built(dest: Path, version: str, build: Callable[[], Path]) -> Path:
+    """``dest`` if a complete build of ``version`` is there, else ``build()``; one builder at a time."""
+    import fcntl
+
+    marker = dest / "umeval_build.json"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(dest.parent / f".{dest.name}.lock", "w") as lock:  # concurrent shards build it once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.exists() and json.loads(marker.read_text()).get("version") == version:
+            return dest
+        return build()
 
 
 #: The pixel bounds a real Qwen2-VL checkpoint declares at the top of its ``preprocessor_config.json``
@@ -152,13 +188,5 @@ def _real_processor_layout(folder: Path) -> None:
 
 def ensure(cache_dir: str | os.PathLike[str], *, seed: int = 0) -> Path:
     """The tiny checkpoint under ``cache_dir/models/``, built once."""
-    import fcntl
-
     dest = Path(cache_dir) / "models" / f"tiny-qwen2vl-v{BUILD_VERSION}-s{seed}"
-    marker = dest / "umeval_build.json"
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with open(dest.parent / f".{dest.name}.lock", "w") as lock:  # concurrent shards build it once
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if marker.exists() and json.loads(marker.read_text()).get("version") == BUILD_VERSION:
-            return dest
-        return build(dest, seed=seed)
+    return ensure_built(dest, BUILD_VERSION, lambda: build(dest, seed=seed))
