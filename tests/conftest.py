@@ -36,6 +36,19 @@ def tiny_encoder(tiny_model: Path, cache_dir: Path):  # type: ignore[no-untyped-
 
 
 @pytest.fixture(scope="session")
+def fixture_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every registered MMEB-V2 task's fixture, in its official layout, written once per session (read only)."""
+    from umeval.fixtures import write_fixture
+    from umeval.registry import discover_tasks
+
+    root = tmp_path_factory.mktemp("mmeb")
+    for _, spec in discover_tasks().items():
+        if not spec.source.generated:
+            write_fixture(spec, root, seed=1)
+    return root
+
+
+@pytest.fixture(scope="session")
 def media(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, tuple[str, ...]]:
     """Two random images, eight random video frames and one corrupt image, shared by the encoder tests."""
     import numpy as np

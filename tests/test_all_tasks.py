@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from umeval.config import compose_config
-from umeval.fixtures import expected_scores, relevant_counts, write_fixture
+from umeval.fixtures import expected_scores, relevant_counts
 from umeval.registry import discover_tasks, task_groups
 from umeval.runner import run
 
@@ -39,12 +39,8 @@ def test_the_benchmark_is_exactly_78_tasks(capsys):
 
 
 @pytest.fixture(scope="module")
-def data_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("mmeb")
-    for _, spec in discover_tasks().items():
-        if not spec.source.generated:
-            write_fixture(spec, root, seed=1)
-    return root
+def data_root(fixture_root: Path) -> Path:
+    return fixture_root
 
 
 FIXTURE_TASKS = [t for t in ALL if not discover_tasks().get(t).source.generated]

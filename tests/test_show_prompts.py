@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from umeval.config import compose_config
-from umeval.fixtures import write_fixture
-from umeval.registry import discover_tasks, task_groups
+from umeval.registry import task_groups
 from umeval.show_prompts import prompt_rows
 
 KEYS = {"task", "role", "item_id", "text", "n_images", "n_videos", "image_sizes", "visual_tokens", "input_tokens",
@@ -17,12 +16,8 @@ KEYS = {"task", "role", "item_id", "text", "n_images", "n_videos", "image_sizes"
 
 
 @pytest.fixture(scope="module")
-def data_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("mmeb-prompts")
-    for _, spec in discover_tasks().items():
-        if not spec.source.generated:
-            write_fixture(spec, root, seed=1)
-    return root
+def data_root(fixture_root: Path) -> Path:
+    return fixture_root
 
 
 @pytest.mark.parametrize("preset", ["ume-r1-2b", "vlm2vec-v2", "tiny-qwen2vl"])
