@@ -152,3 +152,24 @@ def test_vllm_engine_limits_and_memory_split(tmp_path):
     assert VllmEncoder.memory_split(ns, total_bytes=80 << 30)["pooling"] == 0.1  # the floor
     ns.local = False  # a hub id: weights unknown, the fixed split
     assert VllmEncoder.memory_split(ns, total_bytes=80 << 30) == {"generate": 0.45, "pooling": 0.45}
+
+
+def test_cuda_oom_while_generating_fails_the_task_by_name(tmp_path, tiny_encoder, monkeypatch):
+    # Bug caught: torch.OutOfMemoryError inside HF generate aborting the whole run (the generative path had no
+    # handling); it must fail only its task, naming the item and the sample count, and keep_going goes on.
+    import torch
+
+    from umeval.config import compose_config as cc
+    from umeval.encoders.qwen2vl import ItemTooLarge
+
+    def generate(*a, **k):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 8.00 GiB (injected)")
+
+    monkeypatch.setattr(tiny_encoder.model, "generate", generate)
+    over = ["task=Mini-T2V", "model=tiny-qwen2vl", "mode=gen", f"output_dir={tmp_path}",
+            f"cache_dir={tmp_path / 'cache'}", "progress=false", "hub=false"]
+    with pytest.raises(ItemTooLarge, match=r"generating 1 sample\(s\) of item q0 .* does not fit in cpu memory"):
+        run(cc(over), encoder_factory=lambda *a, **k: tiny_encoder)
+    summary = run(cc([*over, "keep_going=true"]), encoder_factory=lambda *a, **k: tiny_encoder)
+    (row,) = [s for s in summary.scores if s["task"] == "Mini-T2V"]
+    assert row["status"] == "failed" and "gen.samples" in row["error"] and summary.failed == ["Mini-T2V/gen"]

@@ -321,16 +321,33 @@ class Qwen2VLEncoder:
             kw["suppress_tokens"] = [self.token_id(t) for t in VISION_TOKENS]
             if dec["do_sample"]:
                 kw.update(temperature=float(dec["temperature"]), top_k=int(dec["top_k"]), top_p=float(dec["top_p"]))
-            out = self.model.generate(**enc, **kw, **self.generate_kwargs)
-            secs = (time.perf_counter() - t0) / n_ret
-            item_vecs, item_traces = [], []
-            for s in range(samples):
-                gen = out[s % n_ret, len(prompt_ids):].tolist()
-                finished = any(t in stops for t in gen)
-                if finished:  # keep the stop token itself, drop the padding after it
-                    gen = gen[: next(i for i, t in enumerate(gen) if t in stops) + 1]
-                seq, has_emb = gen_readout(prompt_ids, gen, gen_emb, stops)
-                item_vecs.append(self._readout(enc, seq))
+            try:
+                out = self.model.generate(**enc, **kw, **self.generate_kwargs)
+                secs = (time.perf_counter() - t0) / n_ret
+                item_vecs, item_traces = [], []
+                gens = []
+                for s in range(samples):
+                    gen = out[s % n_ret, len(prompt_ids):].tolist()
+                    finished = any(t in stops for t in gen)
+                    if finished:  # keep the stop token itself, drop the padding after it
+                        gen = gen[: next(i for i, t in enumerate(gen) if t in stops) + 1]
+                    seq, has_emb = gen_readout(prompt_ids, gen, gen_emb, stops)
+                    item_vecs.append(self._readout(enc, seq))
+                    gens.append((gen, finished, seq, has_emb))
+            except (RuntimeError, MemoryError) as e:
+                # Each item is generated alone already, so there is no batch to split: splitting its samples would
+                # draw other samples than an unconstrained run.  The task fails naming the item (keep_going goes on).
+                if not _is_oom(e):
+                    raise
+                del enc
+                self._free_memory()
+                where = f" (file {item.source[0]}, row {item.source[1]})" if item.source else ""
+                raise ItemTooLarge(
+                    f"task {task}: generating {n_ret} sample(s) of item {item.id}{where} does not fit in "
+                    f"{self.device} memory ({type(e).__name__}: {' '.join(str(e).split())[:160]})",
+                    "lower gen.samples, model.decoding.max_new_tokens or model.max_pixels, or use backend=vllm") \
+                    from None
+            for s, (gen, finished, seq, has_emb) in enumerate(gens):
                 item_traces.append(Trace(
                     sample=s, seed=seed, text=self.tokenizer.decode(gen, skip_special_tokens=False),
                     n_tokens=len(gen), has_gen_emb=has_emb, finish_reason="stop" if finished else "length",
