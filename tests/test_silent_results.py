@@ -335,3 +335,24 @@ def test_symlinked_media_folder_works_and_climbing_out_is_refused(tmp_path):
     for bad in ("../../other-disk/image-tasks/T/0.png", "T/../../../x.png", str(disk / "T" / "0.png"), "/etc/passwd"):
         with pytest.raises(DataError, match="escapes the data root"):
             media_path(ctx, spec, bad, file="f", row=0)
+
+
+def test_show_and_export_keep_stale_results_out(tmp_path):
+    """A result the rebuilt leaderboard marks stale must not come back through `show`/`export` (which read every
+    scores.json): catches a stale score averaged into their roll-ups or exported as current."""
+    import math
+
+    from umeval.export import load_results, wide_table
+    from umeval.show import boards
+
+    out = tmp_path / "out"
+    go(make_cfg(tmp_path))
+    go(make_cfg(tmp_path, "task=Mini-T2V", "limit=2"))
+    rs = load_results([out])
+    status = {(s["task"], s["mode"]): s["status"] for s in rs.scores}
+    assert status[("Mini-VisDoc", "disc")] == "stale" and status[("Mini-T2V", "disc")] == "ok"
+    overall = main_rows(boards(rs)[MODEL], "overall").iloc[0]
+    assert overall.n_tasks == 1 and overall.status == "incomplete"
+    table = wide_table(rs).set_index(["level", "name"])
+    assert math.isnan(table.loc[("task", "Mini-VisDoc"), "disc"])
+    assert table.loc[("overall", "All"), "disc"] == pytest.approx(table.loc[("task", "Mini-T2V"), "disc"])

@@ -104,7 +104,28 @@ def load_results(paths: Sequence[str | Path]) -> ResultSet:
         if not n:
             raise DataError(f"no results (scores.json) under {p}",
                             "pass an output_dir of `umeval run` (e.g. results/) or a model folder in it")
-    return ResultSet(scores=_in_task_order(found.values()), folders=folders)
+    return ResultSet(scores=_in_task_order(_mark_stale(found, folders)), folders=folders)
+
+
+def _mark_stale(found: dict[tuple[str, str, str], dict[str, Any]],
+                folders: dict[str, Path]) -> list[dict[str, Any]]:
+    """Results the model's rebuilt leaderboard marks ``stale`` (an older config of the task) get that status here.
+
+    ``umeval run`` rebuilds ``<model>/leaderboard.parquet`` from disk and knows which results its config would no
+    longer produce; a ``scores.json`` alone does not say so.  Without this, ``show``/``export``/``report`` would
+    put a stale score back into roll-ups and exports.
+    """
+    import pandas as pd
+
+    stale: dict[tuple[str, str, str], str] = {}
+    for model, folder in folders.items():
+        board = folder / "leaderboard.parquet"
+        if not board.is_file():
+            continue
+        df = pd.read_parquet(board, columns=["level", "task", "mode", "status", "error"])
+        for row in df[(df["level"] == "task") & (df["status"] == "stale")].itertuples():
+            stale[(model, str(row.task), str(row.mode))] = str(row.error or "stale")
+    return [{**s, "status": "stale", "error": stale[key]} if key in stale else s for key, s in found.items()]
 
 
 def _task_order() -> dict[str, int]:
