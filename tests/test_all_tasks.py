@@ -207,3 +207,19 @@ def test_global_video_classification_ranks_the_official_label_list(task, n, samp
     names = [c.id for c in data.candidates]
     assert names[: len(row_labels)] == row_labels
     assert names[len(row_labels):] == [x for x in labels if x not in set(row_labels)]
+
+
+def test_selftest_passes_on_all_78_tasks(tmp_path):
+    """`umeval selftest` itself (in process) on the 78 tasks: exit 0 and one passing row per task.
+
+    Catches a selftest that compares against the wrong expectations or skips tasks (CI runs it this way).
+    """
+    import io
+
+    from umeval.selftest import run_selftest
+
+    buf = io.StringIO()
+    code, records = run_selftest(["task=all"], keep=str(tmp_path), out=buf)
+    assert code == 0, buf.getvalue()
+    assert len(records) == 78 and not any(r["problems"] for r in records)
+    assert buf.getvalue().count(" ok\n") == 78
