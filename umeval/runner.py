@@ -299,7 +299,7 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
         for mode in modes:
             fp = task_fingerprint(spec, cfg, mode, inst_set, runtime)
             d = res.task_dir(out_dir, cfg.model.name, spec.name, mode)
-            prev = _read_scores(d / "scores.json")
+            prev = board.read_scores(d / "scores.json")
             if (not cfg.overwrite and prev and prev.get("config_hash") == fp and prev.get("status") == "ok"
                     and prev.get("data_fingerprint") == _data_fp(spec, ctx_for, data_fps)):
                 done[(spec.name, mode)] = prev
@@ -536,7 +536,7 @@ def oracle_scores(spec: TaskSpec, cfg: DictConfig, inst_set: str, out_dir: Path,
     d = res.task_dir(out_dir, cfg.model.name, spec.name, "oracle")
     fp = fingerprint([disc["config_hash"], gen["config_hash"], disc.get("data_fingerprint"),
                       gen.get("data_fingerprint"), disc.get("timestamp"), gen.get("timestamp")])
-    prev = _read_scores(d / "scores.json")
+    prev = board.read_scores(d / "scores.json")
     if prev and prev.get("config_hash") == fp and prev.get("status") == "ok":
         return prev
     tables = [pd.read_parquet(res.task_dir(out_dir, cfg.model.name, spec.name, x) / "per_query.parquet",
@@ -563,13 +563,6 @@ def _row_base(spec: TaskSpec, mode: str, cfg: DictConfig, inst_set: str, fp: str
             "model_revision": str(cfg.model.revision), "dataset_revision": spec.source.revision,
             "data_version": spec.data_version, "export_name": spec.export_name or spec.name,
             "store_dtype": str(cfg.store_dtype), "config_hash": fp, **res.provenance()}
-
-
-def _read_scores(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
 
 
 def _failure(spec: TaskSpec, mode: str, fp: str, err: Exception, cfg: DictConfig, inst_set: str,
