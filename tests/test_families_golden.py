@@ -117,10 +117,11 @@ def tiny25(cache_dir: Path) -> Path:
 
 
 def _encoder(preset: str, path: Path, cache_dir: Path):  # type: ignore[no-untyped-def]
+    from umeval.family import encoder_ref
     from umeval.registry import load_object
 
     cfg = compose_config([f"model={preset}", f"model.path={path}", "model.dtype=float32"])
-    return load_object(str(cfg.model.encoder))(cfg.model, cache_dir=cache_dir, device="cpu", batch_size=4,
+    return load_object(encoder_ref(cfg, "hf"))(cfg.model, cache_dir=cache_dir, device="cpu", batch_size=4,
                                                num_workers=0)
 
 
@@ -150,14 +151,13 @@ def test_pooled_token_on_tiny_checkpoints(family, tiny_model, tiny25, cache_dir,
     assert enc.info()["prompt"] == family
 
 
-def test_family_encoder_refuses_another_format(cache_dir):
-    """Catches a GME preset silently encoding with another family's prompt (e.g. model.prompt=vlm2vec)."""
+def test_family_refuses_another_format():
+    """Catches a GME preset silently encoding with another family's prompt (e.g. model.prompt=vlm2vec): the
+    config fails when it is built, before data or weights."""
     from umeval.errors import ConfigError
-    from umeval.models.gme import GmeEncoder
 
-    cfg = compose_config(["model=gme-qwen2vl-2b", "model.prompt=vlm2vec"])
-    with pytest.raises(ConfigError, match="set model.prompt=gme"):
-        GmeEncoder(cfg.model, cache_dir=cache_dir, weights=False)
+    with pytest.raises(ConfigError, match="not a prompt format of family gme.*set model.prompt=gme"):
+        compose_config(["model=gme-qwen2vl-2b", "model.prompt=vlm2vec"])
 
 
 @pytest.mark.parametrize("family", ["gme", "lamra"])
@@ -178,15 +178,6 @@ def test_end_to_end_tiny(family, tiny_model, tiny25, cache_dir, tmp_path):
     assert 0.0 <= row["metrics"][row["main_metric"]] <= 1.0  # random weights: a rate, nothing more
     assert row["model_id"] == (str(tiny_model) if family == "gme" else
                                "tiny-qwen25vl-lamra (built by umeval.models.lamra.tiny:ensure)")
-
-
-def test_family_encoder_kept_on_vllm_backend():
-    """Catches the runner silently swapping a family's own encoder for the Qwen2-VL vLLM one."""
-    from umeval.runner import VLLM_ENCODER, encoder_ref
-
-    cfg = compose_config(["model=gme-qwen2vl-2b", "backend=vllm"])
-    assert encoder_ref(cfg) == "umeval.models.gme:GmeEncoder"
-    assert encoder_ref(compose_config(["model=ume-r1-2b", "backend=vllm"])) == VLLM_ENCODER
 
 
 # ---------------------------------------------------------------- compare against published scores

@@ -228,7 +228,7 @@ def test_gen_headline_is_the_mean_over_samples_and_pass_at_k_rolls_up(tmp_path):
     ("scorer.backend=annoy", "scorer.backend=annoy is not one of auto, faiss, numpy"),
     ("instruction_set=ume_r1", "instruction_set=ume_r1 is not one of official, ume-r1; did you mean ume-r1?"),
     ("device=gpu", "device=gpu is not one of auto, cpu, cuda, cuda:0, mps"),
-    ("model.prompt=ume_r1", "model.prompt=ume_r1 is not one of ume-r1, vlm2vec, gme, lamra; did you mean ume-r1?"),
+    ("model.prompt=ume_r1", "model.prompt=ume_r1 is not a prompt format of family ume-r1 (did you mean ume-r1?)"),
     ("mode=bth", "mode=bth is not one of disc, gen, both; did you mean both?"),
     ("store_dtype=fp16", "store_dtype=fp16 is not one of float32, float16"),
 ])

@@ -1,4 +1,4 @@
-"""Command line: ``umeval run key=value ...`` (Hydra overrides), ``umeval list tasks|models [--json]``.
+"""Command line: ``umeval run key=value ...`` (Hydra overrides), ``umeval list tasks|models|families [--json]``.
 
 User-fixable problems print one line (``error: <what>; <fix>``) and exit 2, with no traceback.
 """
@@ -19,7 +19,7 @@ from umeval.summary import failed_exit, print_sampling, print_summary
 
 USAGE = """usage:
   umeval run [key=value ...]       evaluate, e.g. `umeval run task=mini model=tiny-qwen2vl`
-  umeval list tasks|models [--json]
+  umeval list tasks|models|families [--json]
   umeval launch shards=N [key=value ...]   N shards as Ray tasks, then the merge
   umeval compare BASELINE CANDIDATE [--fail-on-regression] [--allow-missing] [--markdown report.md]
   umeval export RESULTS... --format mmeb-v2|csv|markdown|json [-o PATH]
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def cmd_list(args: list[str]) -> int:
     p = argparse.ArgumentParser(prog="umeval list")
-    p.add_argument("what", choices=["tasks", "models"])
+    p.add_argument("what", choices=["tasks", "models", "families"])
     p.add_argument("--json", action="store_true", help="machine-readable output")
     ns = p.parse_args(args)
     from umeval import registry
@@ -89,19 +89,27 @@ def cmd_list(args: list[str]) -> int:
     if ns.what == "tasks":
         reg = registry.discover_tasks()
         rows = [spec.summary() for _, spec in reg.items()]
+    elif ns.what == "families":
+        from umeval.family import discover_families
+
+        rows = [{"name": n, "backends": list(m.backends), "modes": list(m.modes), "prompts": list(m.prompts),
+                 "options": dict(m.options), "pooling": m.pooling, "preprocessing": m.preprocessing,
+                 "checkpoints": [f"{c.hub_id}@{c.revision}" for c in m.checkpoints], "version": m.version,
+                 "description": m.description} for n, m in discover_families().items()]
     else:
         rows = []
         for name in registry.model_names():
             cfg = registry.model_config(name)
-            rows.append({"name": name, "path": cfg.get("path"), "revision": cfg.get("revision", "main"),
-                         "prompt": cfg.get("prompt"), "modes": cfg.get("modes"),
-                         "description": cfg.get("description", "")})
+            rows.append({"name": name, "family": cfg.get("family"), "path": cfg.get("path"),
+                         "revision": cfg.get("revision", "main"), "prompt": cfg.get("prompt"),
+                         "modes": cfg.get("modes"), "description": cfg.get("description", "")})
     if ns.json:
         print(json.dumps(rows, indent=2))
         return 0
     table = Table(title=f"umeval {ns.what}")
-    cols = ["name", "modality", "meta_category", "pool", "main_metric", "hub_id"] if ns.what == "tasks" \
-        else ["name", "path", "prompt", "modes", "description"]
+    cols = {"tasks": ["name", "modality", "meta_category", "pool", "main_metric", "hub_id"],
+            "families": ["name", "backends", "modes", "prompts", "pooling", "checkpoints"],
+            "models": ["name", "family", "path", "modes", "description"]}[ns.what]
     for c in cols:
         table.add_column(c, overflow="fold")
     for r in rows:

@@ -26,7 +26,7 @@ MEANING: dict[str, str] = {
     "model.name": "the preset's name, used for result folders",
     "model.path": "local folder or hub id of the checkpoint; null: built by model.builder",
     "model.revision": "hub revision of the checkpoint",
-    "model.encoder": "encoder class (module:Class) of the hf backend",
+    "model.encoder": "encoder class (module:Class) overriding the family's for the backend",
     "model.modes": "modes the model supports (disc, gen)",
     "model.min_pixels": "smallest image area in pixels after resizing",
     "model.max_pixels": "largest image area in pixels after resizing",

@@ -34,11 +34,12 @@ class DecodingConfig:
 @dataclass
 class ModelConfig:
     name: str = MISSING
+    family: str | None = None  # the model family (umeval/models/<family>/): encoders, prompt formats, cache key
     path: str | None = None  # local folder or hub id; None: built by `builder`
     revision: str = "main"
     builder: str | None = None  # "module:function(cache_dir) -> path", for checkpoints made offline
-    encoder: str = "umeval.encoders.qwen2vl:Qwen2VLEncoder"
-    prompt: str = "ume-r1"  # prompt format, see umeval.encoders.prompts.PROMPTS
+    encoder: str | None = None  # "module:Class" overriding the family's encoder for the backend (rarely needed)
+    prompt: str | None = None  # one of the family's prompt formats; None: the family's first
     modes: list[str] = field(default_factory=lambda: ["disc"])
     min_pixels: int = 784
     max_pixels: int = 2359296
@@ -51,6 +52,7 @@ class ModelConfig:
     trust_remote_code: bool = False
     vllm_args: dict[str, Any] = field(default_factory=dict)  # passed to vllm.LLM(...), e.g. tensor_parallel_size
     decoding: DecodingConfig = field(default_factory=DecodingConfig)
+    options: dict[str, Any] = field(default_factory=dict)  # the family's own settings (its ModelMeta.options)
     description: str = ""
 
 
@@ -134,6 +136,10 @@ def compose_config(overrides: list[str]) -> DictConfig:
         m = _FIELD_HINT.search(msg)
         if m and (m.group(1) or m.group(2)):
             full = m.group(2) or m.group(1)
+            if full.startswith("model.options."):  # a family's own setting the preset does not set yet
+                raise ConfigError(f"the preset does not set {full}",
+                                  f"add it with a leading +: +{full}=VALUE (`umeval list families` shows each "
+                                  "family's options)") from None
             *parents, key = full.split(".")
             schema: Any = RunConfig
             for i, part in enumerate(parents):  # stop at the first unknown part: that is the typo
@@ -187,10 +193,9 @@ def validate_choices(cfg: DictConfig) -> None:
             raise _choice_error(key, value, valid)
     if not _DEVICE.fullmatch(str(cfg.device)):
         raise _choice_error("device", cfg.device, ["auto", "cpu", "cuda", "cuda:0", "mps"])
-    from umeval.encoders.prompts import PROMPTS
+    from umeval.family import validate_model
 
-    if cfg.model.prompt not in PROMPTS:
-        raise _choice_error("model.prompt", cfg.model.prompt, list(PROMPTS))
+    validate_model(cfg)
     sets = instruction_sets()
     for key in ("instruction_set", "model.instruction_set"):
         value = OmegaConf.select(cfg, key)

@@ -35,6 +35,10 @@ class HashEncoder:
         self.model_id, self.revision, self.calls = "hash", "0", 0
         self.dim = int(dim or self.dim)
 
+    @classmethod
+    def fingerprint(cls, model_cfg: Any) -> dict[str, Any]:
+        return {"encoder": "hash", "dim": cls.dim}
+
     def info(self) -> dict[str, Any]:
         return {"model_id": self.model_id, "revision": self.revision, "dim": self.dim}
 

@@ -35,10 +35,17 @@ def dist_version(*names: str) -> str | None:
 
 
 def resolve_backend(cfg: DictConfig) -> str:
-    """``hf`` or ``vllm``: ``auto`` is vllm when it is installed and a GPU is present, else hf."""
+    """``hf`` or ``vllm``.
+
+    ``auto`` is vllm when the model family has a vLLM encoder, vLLM is installed and a GPU is present, else hf.
+    """
     backend = str(cfg.backend)
     if backend != "auto":
         return backend
+    from umeval.family import get_family
+
+    if cfg.model.get("encoder") or "vllm" not in get_family(cfg.model.family).backends:
+        return "hf"
     import torch
 
     return "vllm" if torch.cuda.is_available() and importlib.util.find_spec("vllm") else "hf"

@@ -66,8 +66,9 @@ def suggest(name: str, known: Iterable[str]) -> str:
 
 
 class Registry(Generic[T]):
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, listing: str | None = None) -> None:
         self.kind = kind
+        self.listing = listing or f"umeval list {kind}s"  # the command that lists the names
         self._items: dict[str, T] = {}
 
     def register(self, name: str, obj: T) -> T:
@@ -83,7 +84,7 @@ class Registry(Generic[T]):
             hint = suggest(name, self._items)
             raise ConfigError(
                 f"unknown {self.kind} '{name}'",
-                (hint + " " if hint else "") + f"see `umeval list {self.kind}s`",
+                (hint + " " if hint else "") + f"see `{self.listing}`",
             ) from None
 
     def __contains__(self, name: object) -> bool:

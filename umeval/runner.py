@@ -20,11 +20,12 @@ from omegaconf import DictConfig
 
 from umeval import board
 from umeval import results as res
-from umeval.config import ModelConfig, cache_dir, fingerprint, to_dict
+from umeval.config import cache_dir, fingerprint, to_dict
 from umeval.datafp import data_fingerprint
 from umeval.embedded import ensure_generated
 from umeval.encoders.base import Advance, Encoder, Trace
 from umeval.errors import ConfigError, UmevalError
+from umeval.family import encoder_ref as family_encoder_ref
 from umeval.loaders import LoadContext, load_task, preflight
 from umeval.provenance import ENCODER_RUNTIME, resolve_backend, resolve_runtime
 from umeval.registry import discover_tasks, load_object, resolve_tasks
@@ -181,38 +182,23 @@ def modes_of(cfg: DictConfig) -> list[str]:
     return modes
 
 
-VLLM_ENCODER = "umeval.encoders.vllm_backend:VllmEncoder"
-
-
 def encoder_ref(cfg: DictConfig) -> str:
-    """The encoder class for ``backend``: the model's HF encoder, or the vLLM one.
-
-    A model with no weights (no ``path`` and no ``builder``, e.g. ``model=oracle``) is its own encoder whatever
-    the backend.
-    """
-    if not cfg.model.path and not cfg.model.builder:
-        return str(cfg.model.encoder)
-    # Only the built-in Qwen2-VL encoder has a vLLM twin; a family with its own encoder keeps it on every backend.
-    own = str(cfg.model.encoder) != ModelConfig.encoder
-    return VLLM_ENCODER if resolve_backend(cfg) == "vllm" and not own else str(cfg.model.encoder)
-
-
-#: Bump when a prompt format changes what the model sees, so stored embeddings are not reused.
-PROMPT_VERSION = "2"  # 2: official texts, qwen-vl-utils media for UME-R1, call-time pixel bounds
+    """The encoder class of the run: the model family's for the resolved backend (:func:`umeval.family.encoder_ref`)."""
+    return family_encoder_ref(cfg, resolve_backend(cfg))
 
 
 def encoder_fingerprint(cfg: DictConfig, runtime: dict[str, Any] | None = None) -> str:
-    """Everything about the encoder that changes its vectors.
+    """Everything about the encoder that changes its vectors: the embedding store's key.
 
-    The model, its preprocessing, its prompt, and what the run resolved to (backend, device, dtype,
-    attention, torch/transformers/vLLM versions, the model's commit; see
-    :func:`umeval.provenance.resolve_runtime`).
+    What the encoder class declares for this model (:meth:`Encoder.fingerprint`: by default the family's name,
+    version, key fields and options, :func:`umeval.family.cache_key`), the encoder class, and what the run
+    resolved to (backend, device, dtype, attention, torch/transformers/vLLM versions, the model's commit; see
+    :func:`umeval.provenance.resolve_runtime`).  The runner names no setting of any family.
     """
     m = cfg.model
     runtime = runtime if runtime is not None else resolve_runtime(cfg)
-    return fingerprint({"path": m.path, "builder": m.builder, "revision": m.revision, "encoder": encoder_ref(cfg),
-                        "prompt": m.prompt, "prompt_version": PROMPT_VERSION, "min_pixels": m.min_pixels,
-                        "max_pixels": m.max_pixels, "num_frames": m.num_frames, "dtype": m.dtype,
+    ref = encoder_ref(cfg)
+    return fingerprint({"encoder": ref, "model": load_object(ref).fingerprint(m),
                         "device": cfg.device if m.dtype == "auto" else None, "seed": cfg.seed,
                         "runtime": {k: runtime[k] for k in ENCODER_RUNTIME}})
 

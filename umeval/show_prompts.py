@@ -50,6 +50,7 @@ def prompt_rows(cfg: DictConfig, *, encoder: Any = None) -> list[dict[str, Any]]
     """The rows of ``umeval prompts`` for a composed config (``encoder``: an already built one, for tests)."""
     from umeval.config import cache_dir
     from umeval.embedded import ensure_generated
+    from umeval.family import encoder_ref
     from umeval.loaders import LoadContext, load_task
     from umeval.registry import load_object, resolve_tasks
 
@@ -61,7 +62,8 @@ def prompt_rows(cfg: DictConfig, *, encoder: Any = None) -> list[dict[str, Any]]
     generated = [s for s in specs if s.source.generated]
     gen_root = ensure_generated(generated, cdir, seed=cfg.seed) if generated else None
     if encoder is None:
-        encoder = load_object(str(cfg.model.encoder))(cfg.model, cache_dir=cdir, device="cpu", num_workers=0,
+        # The HF encoder with weights=False: the same prompts and processor calls as a run on either backend.
+        encoder = load_object(encoder_ref(cfg, "hf"))(cfg.model, cache_dir=cdir, device="cpu", num_workers=0,
                                                      weights=False)
     rows: list[dict[str, Any]] = []
     for spec in specs:

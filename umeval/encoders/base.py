@@ -16,16 +16,42 @@ Advance = Callable[[int], None]
 
 
 class Encoder(Protocol):
-    """Turns items into L2-normalised float32 vectors, one row per item, in input order."""
+    """Turns items into L2-normalised float32 vectors, one row per item, in input order.
+
+    ``role`` says whether the items are queries or candidates (a family may write them differently; it then
+    declares ``roles="differ"`` so the role is part of the cache key).  ``fingerprint`` is called on the class,
+    before any weights load: what about this model changes its vectors (the embedding store's key).
+    """
 
     model_id: str
     revision: str
     calls: int  # items encoded so far (a rerun of a finished suite makes zero)
 
-    def embed(self, items: Sequence[Item], *, mode: str = "disc", task: str | None = None,
+    @classmethod
+    def fingerprint(cls, model_cfg: Any) -> dict[str, Any]: ...
+
+    def embed(self, items: Sequence[Item], *, role: str = "query", mode: str = "disc", task: str | None = None,
               advance: Advance | None = None) -> np.ndarray: ...
 
     def info(self) -> dict[str, Any]: ...
+
+
+class GenerativeEncoder(Encoder, Protocol):
+    """An encoder of a family with a generative mode: a reasoning trace, then the embedding read after it."""
+
+    def generate_embed(self, items: Sequence[Item], *, role: str = "query", samples: int = 1, base_seed: int = 0,
+                       decoding: Any = None, task: str | None = None,
+                       advance: Advance | None = None) -> GenResult: ...
+
+
+class KeyedByFamily:
+    """Mixin: the encoder's fingerprint is what the model's family declares (:func:`umeval.family.cache_key`)."""
+
+    @classmethod
+    def fingerprint(cls, model_cfg: Any) -> dict[str, Any]:
+        from umeval.family import cache_key
+
+        return cache_key(model_cfg)
 
 
 def l2_normalise(vectors: np.ndarray, items: Sequence[Item], task: str | None = None) -> np.ndarray:
@@ -83,11 +109,6 @@ class Trace:
 class GenResult:
     vectors: np.ndarray  # (n_items, samples, dim) float32, L2-normalised
     traces: list[list[Trace]]  # [item][sample]
-
-
-#: Tokens a trace must never contain: a generated vision placeholder would have no media behind it in the
-#: readout pass.  Both backends forbid them while decoding (a real checkpoint does not emit them anyway).
-VISION_TOKENS = ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>")
 
 
 def gen_readout(prompt_ids: Sequence[int], gen_ids: Sequence[int], gen_emb_id: int,

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from umeval.encoders.base import Advance, GenResult, Trace, assemble, l2_normalise, sample_seed
+from umeval.encoders.base import Advance, GenResult, KeyedByFamily, Trace, assemble, l2_normalise, sample_seed
 from umeval.fixtures import CLASSES, STRONG_COVERAGE, WORD_ALIASES, read_colour
 from umeval.media import load_image
 from umeval.types import Item
@@ -99,7 +99,7 @@ def oracle_vector(item: Item, *, negate: bool = False, task: str | None = None) 
     return v
 
 
-class OracleEncoder:
+class OracleEncoder(KeyedByFamily):
     """Embeds an item by the class the fixtures give it; see the module docstring."""
 
     anti = False
@@ -107,6 +107,8 @@ class OracleEncoder:
     def __init__(self, model_cfg: Any, *, cache_dir: Any = None, device: str = "auto", batch_size: int = 8,
                  num_workers: int = 0) -> None:
         self.cfg = model_cfg
+        options = model_cfg.get("options") if hasattr(model_cfg, "get") else None
+        self.anti = self.anti or bool((options or {}).get("anti", False))  # model=anti-oracle: options.anti
         self.model_id = f"{model_cfg.name} (no weights)"
         self.revision = "none"
         self.calls = 0

@@ -18,6 +18,10 @@ from umeval.types import Item
 IMAGE_TOKEN = "<|image_pad|>"
 VIDEO_TOKEN = "<|video_pad|>"
 
+#: Tokens a trace must never contain: a generated vision placeholder would have no media behind it in the
+#: readout pass.  Both backends forbid them while decoding (a real checkpoint does not emit them anyway).
+VISION_TOKENS = ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>")
+
 
 @dataclass
 class Prompt:

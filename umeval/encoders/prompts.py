@@ -22,8 +22,7 @@ from typing import Any
 from PIL import Image
 
 from umeval.encoders.prompt_base import IMAGE_TOKEN, VIDEO_TOKEN, Prompt, PromptFormat
-from umeval.errors import ConfigError, DataError
-from umeval.registry import load_object, suggest
+from umeval.errors import DataError
 from umeval.types import Item
 
 #: UME-R1's generation prompt, placed after ``<disc_emb>`` in every input, query or candidate, disc or gen
@@ -147,18 +146,8 @@ def render(fmt: PromptFormat, item: Item, processor: Any, task: str | None = Non
     return fmt(item, images, videos, processor)
 
 
-PROMPTS: dict[str, PromptFormat | str] = {  # a "module:function" string: a model family's format, imported on use
-    "ume-r1": ume_r1,
-    "vlm2vec": vlm2vec,
-    "gme": "umeval.models.gme.prompt:gme",
-    "lamra": "umeval.models.lamra.prompt:lamra",
-}
-
-
 def get_prompt_format(name: str) -> PromptFormat:
-    if name not in PROMPTS:
-        hint = suggest(name, PROMPTS)
-        raise ConfigError(f"unknown prompt format '{name}'",
-                          (hint + " " if hint else "") + f"use one of {', '.join(PROMPTS)}")
-    fmt = PROMPTS[name]
-    return load_object(fmt) if isinstance(fmt, str) else fmt
+    """The prompt format ``name`` of whichever model family declares it (:func:`umeval.family.get_prompt_format`)."""
+    from umeval.family import get_prompt_format as family_format
+
+    return family_format(name)

@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 
 from umeval.encoders.base import (
-    VISION_TOKENS,
     Advance,
     GenResult,
+    KeyedByFamily,
     Trace,
     assemble,
     decoding_dict,
@@ -37,6 +37,7 @@ from umeval.encoders.base import (
 )
 from umeval.encoders.cost import item_tokens
 from umeval.encoders.pixels import pixel_size, processor_kwargs
+from umeval.encoders.prompt_base import VISION_TOKENS
 from umeval.encoders.prompts import GEN_TOKEN, Prompt, get_prompt_format, render
 from umeval.errors import ConfigError, UmevalError
 from umeval.registry import load_object
@@ -113,7 +114,7 @@ def _is_oom(e: BaseException) -> bool:
     return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower()
 
 
-class Qwen2VLEncoder:
+class Qwen2VLEncoder(KeyedByFamily):
     #: Extra ``generate`` arguments, for tests only (they force a trace with a ``logits_processor``).
     generate_kwargs: dict[str, Any] = {}
 

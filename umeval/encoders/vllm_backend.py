@@ -39,9 +39,9 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from umeval.encoders.base import (
-    VISION_TOKENS,
     Advance,
     GenResult,
+    KeyedByFamily,
     Trace,
     assemble,
     decoding_dict,
@@ -52,6 +52,7 @@ from umeval.encoders.base import (
     token_id,
 )
 from umeval.encoders.pixels import pixel_size, processor_kwargs
+from umeval.encoders.prompt_base import VISION_TOKENS
 from umeval.encoders.prompts import GEN_TOKEN, Prompt, get_prompt_format, render
 from umeval.encoders.qwen2vl import pick_device, quiet_transformers, resolve_checkpoint
 from umeval.errors import ConfigError, DependencyError, UmevalError
@@ -83,7 +84,7 @@ def _import_vllm() -> Any:
     return vllm
 
 
-class VllmEncoder:
+class VllmEncoder(KeyedByFamily):
     #: Share of GPU memory per engine when it cannot be sized from the checkpoint (see :meth:`memory_split`).
     gpu_memory_utilization = {"generate": 0.45, "pooling": 0.45}
     #: KV cache per engine on CPU, in GiB (``VLLM_CPU_KVCACHE_SPACE``; an existing value wins).

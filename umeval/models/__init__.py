@@ -1,6 +1,7 @@
-"""Model families other than the engine's built-in Qwen2-VL formats, one folder each (see docs/adding-a-model.md).
+"""Model families, one package each (see docs/adding-a-model.md and :mod:`umeval.family`).
 
-A family folder holds its prompt format, its encoder (a small subclass of the HF Qwen2-VL encoder where the
-architecture allows), any test checkpoint builder, and its published reference scores.  Presets in
-``conf/model/`` pick a family with ``encoder: umeval.models.<family>:<Class>``.
+A family package registers its :class:`umeval.family.ModelMeta` when imported: encoders per backend, prompt
+formats, modes, pooling, preprocessing, pinned checkpoints, cache-key fields and version, its own options.  It
+holds its prompt format, any test checkpoint builder and its published reference scores.  Presets in
+``conf/model/`` pick a family with ``family: <name>``.
 """

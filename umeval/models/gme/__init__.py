@@ -1,6 +1,28 @@
-"""GME (Alibaba-NLP/gme-Qwen2-VL-2B/7B-Instruct) as the official MMEB-V2 evaluation runs it."""
+"""GME (Alibaba-NLP/gme-Qwen2-VL-2B/7B-Instruct) as the official MMEB-V2 evaluation runs it.
 
-from umeval.models.gme.encoder import GmeEncoder
-from umeval.models.gme.prompt import baseline_image, baseline_text, gme
+Everything GME-specific is the prompt format (:mod:`umeval.models.gme.prompt`: text, the one image, the literal
+prompt layout, last-token pooling); the engine's HF Qwen2-VL encoder runs it (loading, cost batching, call-time
+pixel bounds, L2 normalisation; right padding read at ``length - 1`` picks the token GME's left padding reads at
+``-1``).  Published per-task scores: ``reference/``.
+"""
 
-__all__ = ["GmeEncoder", "baseline_image", "baseline_text", "gme"]
+from umeval.family import Checkpoint, ModelMeta, register_family
+
+MTEB = "mteb model metadata (gme_qwen2vl ModelMeta.revision)"
+
+register_family(ModelMeta(
+    name="gme",
+    description="GME: Qwen2-VL general multimodal embedder (official MMEB-V2 baseline)",
+    encoders={"hf": "umeval.encoders.qwen2vl:Qwen2VLEncoder"},
+    prompts={"gme": "umeval.models.gme.prompt:gme"},
+    modes=("disc",),
+    pooling="last token (the final <|endoftext|>), L2-normalised",
+    preprocessing="one image per item (a video's middle frame), RGB, fetch_image resize to 3,136..12,845,056 px, "
+                  "then the processor's min/max_pixels",
+    checkpoints=(
+        Checkpoint("gme-qwen2vl-2b", "Alibaba-NLP/gme-Qwen2-VL-2B-Instruct",
+                   "ce765ae71b8cdb208203cd8fb64a170b1b84293a", MTEB),
+        Checkpoint("gme-qwen2vl-7b", "Alibaba-NLP/gme-Qwen2-VL-7B-Instruct",
+                   "477027a6480f8630363be77751f169cc3434b673", MTEB),
+    ),
+))

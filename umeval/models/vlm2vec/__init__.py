@@ -1,0 +1,19 @@
+"""VLM2Vec-V2.0 (VLM2Vec/VLM2Vec-V2.0, Qwen2-VL-2B): the official parser's text, no chat template, last token.
+
+The prompt format is :func:`umeval.encoders.prompts.vlm2vec`; the encoders are the engine's Qwen2-VL encoders.
+"""
+
+from umeval.family import Checkpoint, ModelMeta, register_family
+
+register_family(ModelMeta(
+    name="vlm2vec",
+    description="VLM2Vec-V2: the MMEB-V2 authors' embedder on Qwen2-VL",
+    encoders={"hf": "umeval.encoders.qwen2vl:Qwen2VLEncoder", "vllm": "umeval.encoders.vllm_backend:VllmEncoder"},
+    prompts={"vlm2vec": "umeval.encoders.prompts:vlm2vec"},
+    modes=("disc",),
+    pooling="last token (right padding, read at length - 1), L2-normalised",
+    preprocessing="images under 28 px resized to 56x56, RGB; the processor's min/max_pixels per image and frame",
+    checkpoints=(Checkpoint("vlm2vec-v2", "VLM2Vec/VLM2Vec-V2.0", "e39ff079b8275ef876d3656da8c0bddbff3c4dde",
+                            "mteb model metadata (vlm2vec2 ModelMeta.revision)"),),
+    version="2",
+))
