@@ -2,7 +2,7 @@
 
 Edges are every ``import``/``from ... import`` of a module of ``umeval`` anywhere in a module (function-level
 imports included), and every ``"umeval.module:attr"`` string, the form ``registry.load_object`` imports (the
-subcommand table of the CLI, the loader table of the registry).  Catches: ``cli`` dispatching to ``launch``
+subcommand table of the CLI, the references each loader module registers).  Catches: ``cli`` dispatching to ``launch``
 while ``launch`` imports its tables from ``cli``, ``bench`` and ``bench_suite`` importing each other, and any new
 cycle, named module by module.
 """
@@ -20,14 +20,9 @@ REF = re.compile(r"umeval(\.\w+)*:\w+")
 
 #: Cycles known and accepted, each with why.  The test fails when one of them disappears, so the list stays honest.
 KNOWN: dict[frozenset[str], str] = {
-    # The registry's loader table names each loader module by string (a lazy plugin reference, imported only
-    # when a task of that family loads); umeval.loaders imports the registry to dispatch, and each loader
-    # imports the shared helpers of umeval.loaders.  Breaking it means splitting the dispatcher out of
-    # umeval/loaders/__init__.py (the loader-registry item of issue 15), not done yet.
-    frozenset({"umeval.registry", "umeval.loaders", "umeval.loaders.beir", "umeval.loaders.mmeb_image",
-               "umeval.loaders.video"}): "loader table by string reference",
+    # (empty) The registry -> loaders -> registry cycle of the old loader table is gone: each loader module
+    # registers itself in umeval.loaders.registry, which imports no loader module (issue 15).
 }
-
 
 def _modules() -> dict[str, Path]:
     mods = {}
@@ -120,3 +115,25 @@ def test_run_path_takes_the_embedded_default_from_product_code():
     g = import_graph()
     assert "umeval.embedded" in g["umeval.runner"] and "umeval.fixtures" not in g["umeval.runner"]
     assert "umeval.embedded" not in g["umeval.fixtures"]  # the writers do not know who stores their output
+    assert "umeval.embedded" not in g["umeval.synthetic"]
+
+
+def test_no_product_module_reaches_the_test_support_fixtures():
+    """Catches the embedded default (or the loaders, the registry, the runner) importing umeval.fixtures,
+    directly or through another module: the mini-suite data is product, the fixtures' answer keys and expected
+    scores are test support (issue 15).  selftest and bench (test/benchmark commands) may import it."""
+    g = import_graph()
+
+    def reach(start: str) -> set[str]:
+        seen, todo = set(), [start]
+        while todo:
+            for w in g.get(todo.pop(), ()):
+                if w not in seen:
+                    seen.add(w)
+                    todo.append(w)
+        return seen
+
+    for mod in ("umeval.embedded", "umeval.synthetic", "umeval.loaders", "umeval.loaders.registry",
+                "umeval.loaders.beir", "umeval.loaders.video", "umeval.loaders.mmeb_image", "umeval.registry",
+                "umeval.runner"):
+        assert "umeval.fixtures" not in reach(mod), mod

@@ -25,9 +25,23 @@ def test_a_registered_kind_is_parsed_and_computed(monkeypatch):
     assert out["first_grade@1"].tolist() == [2.0]
 
 
+def test_a_kind_must_fit_the_name_pattern_and_state_its_formula():
+    # Catches a kind that can never be parsed (upper case, an "@" in it) and a docstring that is not the
+    # formula: registration refuses both, so the registry never lists a metric no name can select or explain.
+    fn = M.hit
+    for kind in ("Hit2", "hit@2", "2hit", "my-metric"):
+        with pytest.raises(ValueError, match="does not fit the name pattern"):
+            M.register_metric(kind)(fn)
+    with pytest.raises(ValueError, match="starting 'hit2@k = '"):
+        M.register_metric("hit2")(fn)  # its docstring states hit@k's formula
+    assert "hit2" not in M.METRICS and "Hit2" not in M.METRICS
+
+
 def test_a_kind_registered_twice_and_an_unknown_kind_raise():
     # Catches a second registration silently replacing a metric, and an unknown kind computed as another.
     with pytest.raises(ValueError, match="'hit' is registered twice"):
         M.register_metric("hit")(M.hit)
     with pytest.raises(ConfigError, match="unknown metric 'ndcg@5'"):
         M.parse_metric("ndcg@5")
+    with pytest.raises(ConfigError, match="unknown metric 'ndcg@5'"):  # computing, not only parsing
+        M.from_scores(np.array([[0.1, 0.9]]), np.array([[0.0, 2.0]]), ["ndcg@5"])

@@ -90,7 +90,7 @@ def _write_table(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def write_image_task(spec: Any, root: Path, rng: np.random.Generator, n: int, jpeg: bytes) -> None:
-    from umeval.fixtures import _rows_path
+    from umeval.synthetic import _rows_path
 
     media = root / spec.source.media_dir / spec.name
     media.mkdir(parents=True, exist_ok=True)
@@ -116,7 +116,7 @@ def write_image_task(spec: Any, root: Path, rng: np.random.Generator, n: int, jp
 
 
 def write_beir_task(spec: Any, root: Path, rng: np.random.Generator, n: int, n_docs: int) -> None:
-    from umeval.fixtures import _rows_path
+    from umeval.synthetic import _rows_path
 
     opts = spec.options
     corpus = [{"corpus-id": f"doc{d}", "image": {"bytes": _page(d), "path": None}} for d in range(n_docs)]
@@ -130,7 +130,8 @@ def write_beir_task(spec: Any, root: Path, rng: np.random.Generator, n: int, n_d
 
 def generate(root: Path, seed: int = 0) -> dict[str, float]:
     """Write the synthetic suite under ``root``; seconds per family."""
-    import umeval.fixtures as fx
+    import umeval.synthetic as fx
+    from umeval.loaders.registry import loader_entry
     from umeval.registry import discover_tasks
 
     jpeg = _jpeg()
@@ -156,7 +157,7 @@ def generate(root: Path, seed: int = 0) -> dict[str, float]:
                 n_docs = scaled(CORPUS.get(name) or CORPUS_DEFAULT.get(spec.meta.split()[-1], 1000))
                 write_beir_task(spec, root, rng, n, n_docs)
             else:
-                fx.WRITERS[spec.family](spec, root, rng, n=n)
+                loader_entry(spec.family).write_fixture(spec, root, rng, n=n)
             seconds[spec.family] += time.perf_counter() - t0
     finally:
         fx.write_frames = real

@@ -3,10 +3,10 @@
 ``umeval run task=mini`` needs no download: the first run writes each generated task's data once into
 ``<cache>/data/generated-v<FIXTURE_VERSION>-s<seed>``, in the official on-disk layout, so the real loaders read
 it.  This module is the product side of that data (where it lives, when it is written, concurrency and
-atomicity); the family writers it calls are :func:`umeval.fixtures.write_fixture`'s, shared with
-``umeval selftest`` and the tests, because one writer per official layout is what keeps the embedded default,
-the self-test and the loaders' tests reading the same bytes.  The run path imports this module, never
-:mod:`umeval.fixtures` directly.
+atomicity); the family writers it calls are the ones the loaders register (:mod:`umeval.synthetic`, through
+:func:`umeval.synthetic.write_task_data`), shared with ``umeval selftest`` and the tests, because one writer per
+official layout is what keeps the embedded default, the self-test and the loaders' tests reading the same
+bytes.  Neither this module nor the run path imports the test support module :mod:`umeval.fixtures`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from umeval.fixtures import FIXTURE_VERSION, write_fixture
 from umeval.spec import TaskSpec
+from umeval.synthetic import FIXTURE_VERSION, write_task_data
 
 
 def ensure_generated(specs: list[TaskSpec], cache_dir: Path, seed: int = 0) -> Path:
@@ -40,7 +40,7 @@ def _generate_one(spec: TaskSpec, root: Path, seed: int) -> None:
     if not marker.exists():
         tmp = Path(tempfile.mkdtemp(prefix=f".{spec.name}-", dir=root))
         try:
-            write_fixture(spec, tmp, seed=seed)
+            write_task_data(spec, tmp, seed=seed)
             for top in tmp.iterdir():  # merge the new task's tree into the shared root
                 for src in sorted(top.rglob("*")):
                     dst = root / src.relative_to(tmp)

@@ -1,7 +1,8 @@
-"""One registry for tasks, loaders and models.
+"""One registry for tasks and models, and the :class:`Registry` the loader registry uses too.
 
-Names map to objects (task specs) or to lazy ``"module:attr"`` strings (loaders, encoders), so listing
-never imports torch.  Registering a name twice raises; a miss suggests close names.
+Names map to objects (task specs) or to lazy ``"module:attr"`` strings (encoders), so listing never imports
+torch; the loader registry lives with the loaders (:mod:`umeval.loaders.registry`), each loader module
+registering its own families.  Registering a name twice raises; a miss suggests close names.
 """
 
 from __future__ import annotations
@@ -76,6 +77,10 @@ class Registry(Generic[T]):
             raise ConfigError(f"{self.kind} '{name}' is registered twice", "give one of them another name")
         self._items[name] = obj
         return obj
+
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` if registered (a test that registers a plugin of its own undoes it with this)."""
+        self._items.pop(name, None)
 
     def get(self, name: str) -> T:
         try:
@@ -186,21 +191,6 @@ def resolve_tasks(selector: str | list[str] | tuple[str, ...]) -> list[TaskSpec]
                 f"unknown task or group '{sel}'", (hint + " " if hint else "") + "see `umeval list tasks`"
             )
     return [spec for name, spec in reg.items() if name in chosen]
-
-
-# ---------------------------------------------------------------- loaders
-
-LOADERS: Registry[str] = Registry("loader")
-for _family, _ref in {
-    "mmeb_image": "umeval.loaders.mmeb_image:load",
-    "video_ret": "umeval.loaders.video:load_retrieval",
-    "video_cls": "umeval.loaders.video:load_classification",
-    "video_qa": "umeval.loaders.video:load_qa",
-    "video_mret": "umeval.loaders.video:load_moment",
-    "momentseeker": "umeval.loaders.video:load_momentseeker",
-    "beir": "umeval.loaders.beir:load",
-}.items():
-    LOADERS.register(_family, _ref)
 
 
 # ---------------------------------------------------------------- models

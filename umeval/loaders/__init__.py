@@ -1,15 +1,16 @@
 """Loaders: one per data family, turning a :class:`TaskSpec` and a data root into :class:`TaskData`.
 
+Each loader module registers its families (:func:`umeval.loaders.registry.register_loader`: load, fixture
+writer, probe); :func:`load_task` and :func:`preflight` dispatch through that entry.
+
 Shared pieces live here: reading a hub dataset's rows from a local copy (or the hub when online), resolving
 media paths safely under the data root, and sampling video frames.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from umeval.errors import DataError
-from umeval.registry import LOADERS, load_object
+from umeval.loaders.registry import loader_entry
+from umeval.registry import load_object
 from umeval.spec import TaskSpec
 from umeval.types import TaskData
 
@@ -69,19 +71,24 @@ def spill(ctx: LoadContext, data: bytes) -> str | bytes:
 
 
 def load_task(spec: TaskSpec, ctx: LoadContext) -> TaskData:
-    loader: Callable[[TaskSpec, LoadContext], TaskData] = load_object(LOADERS.get(spec.family))
-    data = loader(spec, ctx)
+    data = loader_entry(spec.family).load_fn()(spec, ctx)
     if not data.queries:
         raise DataError("no queries were loaded", "check the data files and the split", task=spec.name)
     return data
 
 
 def preflight(spec: TaskSpec, ctx: LoadContext) -> None:
-    """A cheap check, before any weights load, that the task's rows can be found (locally or on the hub)."""
-    # A family whose rows span several subsets names the one to probe (see umeval.loaders.beir).
-    module = load_object(LOADERS.get(spec.family).partition(":")[0] + ":__name__")
-    probe = getattr(importlib.import_module(module), "probe_subset", None)
-    subset = probe(spec) if probe else spec.source.subset
+    """A cheap check, before any weights load, that the task's rows can be found (locally or on the hub).
+
+    Runs the probe its family registered, else :func:`probe_rows` (an unknown family fails here, in one line).
+    """
+    probe = loader_entry(spec.family).probe_fn() or probe_rows
+    probe(spec, ctx)
+
+
+def probe_rows(spec: TaskSpec, ctx: LoadContext, subset: str | None = None) -> None:
+    """The default probe: parquet rows of ``subset`` (default: the spec's) exist locally, or the hub is allowed."""
+    subset = subset if subset is not None else spec.source.subset
     root = ctx.data_root / spec.source.hub_id
     if not local_files(root, subset, spec.source.split) and not _hub_allowed(ctx):
         where = f"{root}/{subset + '/' if subset else ''}{spec.source.split}-*.parquet"

@@ -26,17 +26,28 @@ from typing import Any
 from PIL import Image, ImageOps
 
 from umeval.errors import DataError
-from umeval.loaders import LoadContext, image_bytes, read_rows, require, spill
+from umeval.loaders import LoadContext, image_bytes, probe_rows, read_rows, require, spill
+from umeval.loaders.registry import register_loader
 from umeval.loaders.text import compose
 from umeval.spec import TaskSpec
 from umeval.types import Item, Qrels, TaskData
+
+register_loader(
+    "beir", load="umeval.loaders.beir:load", fixture="umeval.synthetic:write_beir", probe="umeval.loaders.beir:probe",
+    description="BEIR layout: queries/corpus/qrels subsets, page images as bytes, graded qrels (ViDoRe, VisRAG)",
+)
 
 PAGE_FORMATS = ("png", "corpus_id_extension")
 
 
 def probe_subset(spec: TaskSpec) -> str:
-    """The subset whose presence :func:`umeval.loaders.preflight` checks."""
+    """The subset whose presence :func:`probe` checks."""
     return str(spec.options.get("queries_subset", "queries"))
+
+
+def probe(spec: TaskSpec, ctx: LoadContext) -> None:
+    """The registered probe: the queries subset's rows are there (locally, or the hub is allowed)."""
+    probe_rows(spec, ctx, probe_subset(spec))
 
 
 def _oriented(im: Image.Image, data: bytes | None) -> tuple[Image.Image, bool]:

@@ -23,14 +23,32 @@ from umeval.loaders import (
     apply_transform,
     media_path,
     official_pool,
+    probe_rows,
     query_limit,
     read_rows,
     require,
     sample_frames,
 )
+from umeval.loaders.registry import register_loader
 from umeval.loaders.text import compose, list_options, qa_query
 from umeval.spec import TaskSpec
 from umeval.types import Item, Qrels, TaskData
+
+register_loader("video_ret", load="umeval.loaders.video:load_retrieval", fixture="umeval.synthetic:write_video_ret",
+                probe="umeval.loaders.video:probe",
+                description="caption <-> video retrieval over all videos, one frame folder per video")
+register_loader("video_cls", load="umeval.loaders.video:load_classification",
+                fixture="umeval.synthetic:write_video_cls", probe="umeval.loaders.video:probe",
+                description="video -> label, over the global label list or a per-row list (neg_text)")
+register_loader("video_qa", load="umeval.loaders.video:load_qa", fixture="umeval.synthetic:write_video_qa",
+                probe="umeval.loaders.video:probe",
+                description="video + question ranks its options (MVBench reads several subsets)")
+register_loader("video_mret", load="umeval.loaders.video:load_moment", fixture="umeval.synthetic:write_video_mret",
+                probe="umeval.loaders.video:probe",
+                description="moment retrieval: query frames and positive/negative clip folders")
+register_loader("momentseeker", load="umeval.loaders.video:load_momentseeker",
+                fixture="umeval.synthetic:write_momentseeker", probe="umeval.loaders.video:probe",
+                description="MomentSeeker: video, image or text queries over all-frame clips")
 
 
 def _video_id(value: object) -> str:
@@ -269,6 +287,11 @@ def load_momentseeker(spec: TaskSpec, ctx: LoadContext) -> TaskData:
 
 
 def probe_subset(spec: TaskSpec) -> str | None:
-    """The subset whose presence :func:`umeval.loaders.preflight` checks (MVBench reads several)."""
+    """The subset whose presence :func:`probe` checks (MVBench reads several)."""
     subsets = spec.options.get("subsets")
     return str(subsets[0]) if subsets else spec.source.subset
+
+
+def probe(spec: TaskSpec, ctx: LoadContext) -> None:
+    """The registered probe of every video family: the (first) subset's rows are there, or the hub is allowed."""
+    probe_rows(spec, ctx, probe_subset(spec))

@@ -49,14 +49,23 @@ METRICS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarra
 _NAME = re.compile(r"^([a-z_0-9]+)@([1-9][0-9]*)$")
 
 
+_KIND = re.compile(r"^[a-z_][a-z_0-9]*$")
+
+
 def register_metric(kind: str) -> Callable[[_F], _F]:
-    """Register ``fn`` as the metric ``<kind>@<k>``; a kind registered twice raises."""
+    """Register ``fn`` as the metric ``<kind>@<k>``; a kind registered twice raises.
+
+    The kind must fit the name pattern (lower-case letters, digits and ``_``, so ``<kind>@<k>`` parses), and
+    the docstring must be the formula, starting ``"<kind>@k = "``.
+    """
 
     def add(fn: _F) -> _F:
+        if not _KIND.match(kind):
+            raise ValueError(f"metric kind '{kind}' does not fit the name pattern {_KIND.pattern}")
         if kind in METRICS:
             raise ValueError(f"metric kind '{kind}' is registered twice")
-        if not fn.__doc__:
-            raise ValueError(f"metric kind '{kind}' needs its formula as the docstring")
+        if not (fn.__doc__ or "").startswith(f"{kind}@k = "):
+            raise ValueError(f"metric kind '{kind}' needs its formula as the docstring, starting '{kind}@k = '")
         METRICS[kind] = fn
         return fn
 
