@@ -167,7 +167,8 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
     shard = parse_shard(cfg.shard)
     if shard is not None:
         calls = encode_shard(shard, plan.todo, cfg, memo, get_encoder, ctx_for, console)
-        marker = out_dir / cfg.model.name / "shards" / f"{shard[0]}-of-{shard[1]}.json"
+        index, count = shard
+        marker = out_dir / cfg.model.name / "shards" / f"{index}-of-{count}.json"
         res.write_json(marker, res.provenance(shard=cfg.shard, encoder_calls=calls,
                                               tasks=[f"{t.spec.name}/{t.mode}" for t in plan.todo]))
         return RunSummary(output_dir=out_dir, model=cfg.model.name, leaderboard=pd.DataFrame(),
@@ -177,12 +178,13 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
     calls = 0
     with Progress(enabled=bool(cfg.progress), console=console) as progress:
         progress.suite(len(plan.todo))
-        cached_data: tuple[str, TaskData] | None = None
+        loaded: dict[str, TaskData] = {}  # the last task loaded (its modes follow each other in the plan)
         for task in plan.todo:
             try:
-                if cached_data is None or cached_data[0] != task.spec.name:
-                    cached_data = (task.spec.name, load_task(task.spec, ctx_for(task.spec)))
-                data = cached_data[1]
+                if task.spec.name not in loaded:
+                    loaded.clear()
+                    loaded[task.spec.name] = load_task(task.spec, ctx_for(task.spec))
+                data = loaded[task.spec.name]
                 finished[task.key] = evaluate_task(task, data, get_encoder, cfg=cfg, inst_set=inst_set,
                                                    runtime=runtime, progress=progress, memo=memo,
                                                    extra=row_extra(task.spec, data))
@@ -239,15 +241,15 @@ def encode_shard(shard: tuple[int, int], plan: list[TaskPlan], cfg: DictConfig,
     i, n = shard
     dec, seed, samples = to_dict(cfg.model.decoding), int(cfg.gen.seed), int(cfg.gen.samples)
     lo, hi = int(cfg.model.min_pixels), int(cfg.model.max_pixels)
-    last: list[Any] = [None, None]  # the last task loaded: (name, data); one task's data in memory at a time
+    loaded: dict[str, TaskData] = {}  # the last task loaded: one task's data in memory at a time
 
     def work() -> Iterator[ShardWork]:
         for task in plan:
             spec, mode = task.spec, task.mode
-            if last[0] != spec.name:
-                last[:] = [spec.name, None]  # release the previous task's data before loading the next
-                last[1] = load_task(spec, ctx_for(spec))
-            data = last[1]
+            if spec.name not in loaded:
+                loaded.clear()  # release the previous task's data before loading the next
+                loaded[spec.name] = load_task(spec, ctx_for(spec))
+            data = loaded[spec.name]
             n_cand = samples if cfg.gen.resample_candidates else 1
             for role, items, s in (("query", data.queries, samples), ("candidate", data.candidates, n_cand)):
                 s = s if mode == "gen" else 1
@@ -262,7 +264,7 @@ def encode_shard(shard: tuple[int, int], plan: list[TaskPlan], cfg: DictConfig,
             if k not in costs:
                 costs[k] = item_cost(it, w.samples, lo, hi)
     owner = assign(list(costs), list(costs.values()), n)
-    last[:] = [None, None]
+    loaded.clear()
     with Progress(enabled=bool(cfg.progress), console=console) as progress:
         progress.suite(2 * len(plan))  # a queries and a candidates bar per task and mode
         for w in work():
