@@ -29,13 +29,13 @@ class FakeEncoder:
     def info(self) -> dict[str, Any]:
         return {"model_id": self.model_id}
 
-    def embed(self, items, *, mode="disc", task=None, advance=None):  # type: ignore[no-untyped-def]
+    def embed(self, items, *, mode="disc", task=None, role="query", advance=None):  # type: ignore[no-untyped-def]
         self.calls += len(items)
         if advance:
             advance(len(items))
         return l2_normalise(np.stack([_vec(f"{mode}|{it.id}") for it in items]), items, task)
 
-    def generate_embed(self, items, *, samples, base_seed, decoding, task=None, advance=None):  # type: ignore[no-untyped-def]
+    def generate_embed(self, items, *, samples, base_seed, decoding, task=None, role="query", advance=None):  # type: ignore[no-untyped-def]
         self.calls += len(items)
         vecs = np.stack([[_vec(f"gen|{it.id}|{s}") for s in range(samples)] for it in items])
         vecs /= np.linalg.norm(vecs, axis=2, keepdims=True)

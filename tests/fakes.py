@@ -45,7 +45,7 @@ class FakeEncoder:
             for src in ([it.image] if it.image is not None else []) + list(it.images) + list(it.video):
                 load_image(src, it, task)
 
-    def embed(self, items: Sequence[Item], *, mode: str = "disc", task: str | None = None,
+    def embed(self, items: Sequence[Item], *, mode: str = "disc", task: str | None = None, role: str = "query",
               advance: Any = None) -> np.ndarray:
         self._check_media(items, task)
         self.calls += len(items)
@@ -54,7 +54,7 @@ class FakeEncoder:
         return _unit(np.stack([content_vector(it) for it in items])) if items else np.zeros((0, DIM), np.float32)
 
     def generate_embed(self, items: Sequence[Item], *, samples: int = 1, base_seed: int = 0, decoding: Any = None,
-                       task: str | None = None, advance: Any = None) -> GenResult:
+                       task: str | None = None, role: str = "query", advance: Any = None) -> GenResult:
         self._check_media(items, task)
         vecs, traces = [], []
         for it in items:

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from umeval.results import LEADERBOARD_COLUMNS
+from umeval.task_result import TaskResult
 
 
 def umeval(*args: str, cache: Path, timeout: int = 600) -> subprocess.CompletedProcess[str]:
@@ -125,8 +126,8 @@ def test_oracle_run_writes_exact_scores(tmp_path, cache_dir):
     assert (df.n_tied == 0).all()
     visdoc = df[(df.task == "Mini-VisDoc") & (df.metric == "recall@1")].value.item()
     assert visdoc == (1 / 2 + 1 / 2 + 1 + 1 / 3 + 1 / 2) / 5  # pages per query: 2, 2, 1, 3, 2
-    assert "(no weights)" in json.loads((tmp_path / "oracle" / "tasks" / "Mini-T2V" / "disc" / "scores.json")
-                                        .read_text())["model_id"]
+    assert "(no weights)" in str(TaskResult.read(tmp_path / "oracle" / "tasks" / "Mini-T2V" / "disc" / "scores.json")
+                                 .model_id)
 
 
 def test_selftest_passes_with_the_oracle_and_prints_one_line_per_task(tmp_path):

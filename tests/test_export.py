@@ -16,6 +16,7 @@ from umeval import export as E
 from umeval.registry import discover_tasks
 from umeval.results import write_json
 from umeval.scoring.metrics import OFFICIAL
+from umeval.task_result import TaskResult
 
 # The metadata fields of the official experiments/report_score_v2.py, then the date it adds.
 OFFICIAL_METADATA = ["model_name", "model_backbone", "model_size", "embedding_dimension", "max_length_tokens",
@@ -51,9 +52,9 @@ def test_mmeb_v2_shape_and_round_trip(finished, tmp_path):
         per_task = json.loads((base / modality / f"{task}_score.json").read_text())
         assert list(per_task) == OFFICIAL_SCORE_KEYS
         assert doc["metrics"][modality][task] == per_task
-        stored = json.loads((out / "tiny-qwen2vl/tasks" / task / "gen/scores.json").read_text())
-        assert {k: per_task[k] for k in OFFICIAL} == {k: stored["metrics"][k] for k in OFFICIAL}
-        assert per_task["num_pred"] == per_task["num_data"] == stored["n_queries"]
+        stored = TaskResult.read(out / "tiny-qwen2vl/tasks" / task / "gen/scores.json")
+        assert {k: per_task[k] for k in OFFICIAL} == {k: stored.metrics[k] for k in OFFICIAL}
+        assert per_task["num_pred"] == per_task["num_data"] == stored.n_queries
     board = summary.leaderboard
     rolled = board[(board["level"] == "modality") & (board["mode"] == "gen") & board["is_main"]]
     rolled = rolled.set_index("name")["value"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -11,6 +9,7 @@ from umeval.config import compose_config
 from umeval.hash_encoder import HashEncoder
 from umeval.runner import run
 from umeval.scoring import search as S
+from umeval.task_result import TaskResult
 
 
 def _run(tmp_path, cache_dir, *over):
@@ -42,9 +41,8 @@ def test_torch_search_in_a_run_matches_numpy_and_records_its_fallback(tmp_path, 
         assert s["status"] == "ok" and s["metrics"] == ref[t]["metrics"], t
     glob = [s for s in rows.values() if s["search_backend"].startswith("numpy (fallback")]
     assert glob, [s["search_backend"] for s in rows.values()]
-    on_disk = json.loads((tmp_path / "c" / "tiny-qwen2vl" / "tasks" / glob[0]["task"] / "disc" /
-                          "scores.json").read_text())
-    assert "illegal memory access" in on_disk["search_backend"]
+    on_disk = TaskResult.read(tmp_path / "c" / "tiny-qwen2vl" / "tasks" / glob[0]["task"] / "disc" / "scores.json")
+    assert "illegal memory access" in str(on_disk.search_backend)
 
 
 if __name__ == "__main__":  # pragma: no cover

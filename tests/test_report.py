@@ -16,6 +16,7 @@ from _fake_results import fake_run
 
 from umeval.export import load_results
 from umeval.report import build
+from umeval.task_result import TaskResult
 
 # Runs before the page's own scripts: records errors, then measures what the page drew once it has loaded.
 PROBE = """<script>
@@ -64,13 +65,12 @@ def results(tmp_path_factory):
     fake_run(tmp / "a", tmp / "cache")
     shutil.copytree(tmp / "a/tiny-qwen2vl", tmp / "b/tiny-b")
     for f in (tmp / "b/tiny-b").rglob("scores.json"):
-        s = json.loads(f.read_text())
-        s["model"] = "tiny-b"
-        if s["task"] == "Mini-T2V":
-            s["n_tied"] = 2
-        if s["task"] == "Mini-ImageCLS" and s["mode"] == "disc":
-            s.update(status="failed", error="boom", metrics={})
-        f.write_text(json.dumps(s))
+        s = TaskResult.read(f).replace(model="tiny-b")
+        if s.task == "Mini-T2V":
+            s = s.replace(n_tied=2)
+        if s.task == "Mini-ImageCLS" and s.mode == "disc":
+            s = s.replace(status="failed", error="boom", metrics={})
+        s.write(f)
     return tmp
 
 

@@ -20,6 +20,7 @@ from rich.console import Console
 from umeval.config import compose_config
 from umeval.errors import ConfigError, DataError
 from umeval.runner import run
+from umeval.task_result import TaskResult
 
 MODEL = "tiny-qwen2vl"
 
@@ -86,14 +87,14 @@ def test_changed_media_reruns_a_finished_task(tmp_path):
     first = go(cfg)
     assert first.encoder_calls > 0 and go(cfg).encoder_calls == 0  # unchanged data: nothing re-runs
     scores = tmp_path / "out" / MODEL / "tasks" / "Mini-ImageCLS" / "disc" / "scores.json"
-    old = pd.read_json(scores, typ="series")
+    old = TaskResult.read(scores)
     images = sorted((tmp_path / "cache").glob("data/generated-*/image-tasks/Mini-ImageCLS/images/*.png"))
     victim = images[3]
     victim.write_bytes(images[4].read_bytes())  # another valid image: same task, different data
     second = go(cfg)
     assert second.encoder_calls == 1  # exactly the changed image's query is encoded again
-    new = pd.read_json(scores, typ="series")
-    assert new["data_fingerprint"] != old["data_fingerprint"]
+    new = TaskResult.read(scores)
+    assert new.data_fingerprint != old.data_fingerprint
     victim.write_bytes(b"\x89PNG broken")  # the case: a corrupt file must fail, not keep the old score
     with pytest.raises(DataError, match=victim.name):
         go(cfg)

@@ -164,9 +164,12 @@ def generate(root: Path, seed: int = 0) -> dict[str, float]:
     return dict(seconds)
 
 
-STAGES = {"load": ("umeval.runner", "load_task"), "encode+store (dedup)": ("umeval.runner.EmbeddingMemo", "embed"),
-          "score (search)": ("umeval.runner", "rank"), "score (metrics)": ("umeval.runner", "score"),
-          "write results": ("umeval.results", "write_parquet")}
+#: Stage -> the functions timed as that stage, each ("module" or "module:Class", attribute); patched where they are
+#: looked up (a module that imports a name binds its own copy), nested calls counted once.
+STAGES = {"load": (("umeval.runner", "load_task"), ("umeval.planning", "load_task")),
+          "encode+store (dedup)": (("umeval.memo:EmbeddingMemo", "embed"), ("umeval.memo:EmbeddingMemo", "embed_gen")),
+          "score (search)": (("umeval.evaluate", "rank"),), "score (metrics)": (("umeval.evaluate", "score"),),
+          "write results": (("umeval.results", "write_parquet"), ("umeval.results", "write_json"))}
 
 
 def _child(root: str, out: str, cache: str) -> None:
@@ -193,16 +196,13 @@ def _child(root: str, out: str, cache: str) -> None:
                 depth[0] -= 1
         return wrapper
 
-    for stage, (mod, attr) in STAGES.items():
-        owner: Any
-        if mod.endswith("EmbeddingMemo"):
-            owner = importlib.import_module("umeval.runner").EmbeddingMemo
-        else:
-            owner = importlib.import_module(mod)
-        setattr(owner, attr, timed(stage, getattr(owner, attr)))
-    import umeval.runner as R
-
-    R.res.write_json = timed("write results", R.res.write_json)
+    for stage, targets in STAGES.items():
+        for where, attr in targets:
+            mod, _, cls = where.partition(":")
+            owner: Any = importlib.import_module(mod)
+            if cls:
+                owner = getattr(owner, cls)
+            setattr(owner, attr, timed(stage, getattr(owner, attr)))
     enc = HashEncoder(dim=64)
     cfg = compose_config(["task=all", "model=tiny-qwen2vl", f"data_root={root}", f"output_dir={Path(out).parent}",
                           f"cache_dir={cache}", "progress=false", "hub=false", "overwrite=true"])

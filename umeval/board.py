@@ -17,21 +17,19 @@ command is judged by its config only, so rebuilding stays a read of small JSON f
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from umeval.registry import discover_tasks
 from umeval.spec import TaskSpec
+from umeval.task_result import TaskResult
 
 
 def read_scores(path: Path) -> dict[str, Any] | None:
-    try:
-        out = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return out if isinstance(out, dict) and "task" in out and "mode" in out else None
+    """The flat view of the result in ``path`` (any schema version), or None when there is none readable."""
+    result = TaskResult.load(path)
+    return result.to_row() if result is not None else None
 
 
 def on_disk(model_dir: Path) -> dict[tuple[str, str], dict[str, Any]]:

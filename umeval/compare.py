@@ -36,6 +36,7 @@ from rich.console import Console
 from rich.table import Table
 
 from umeval.errors import DataError
+from umeval.task_result import NotATaskResult, TaskResult
 
 OVERALL = "All"
 #: Row statuses that fail ``--fail-on-regression`` (gaps only without ``--allow-missing``).
@@ -87,8 +88,8 @@ def load_side(folder: Path) -> dict[tuple[str, str], SideResult]:
     out: dict[tuple[str, str], SideResult] = {}
     for scores_file in sorted(tasks.glob("*/*/scores.json")):
         try:
-            scores = json.loads(scores_file.read_text())
-        except (OSError, ValueError):
+            scores = TaskResult.read(scores_file).to_row()
+        except NotATaskResult:
             raise DataError("unreadable scores.json", "re-run the task", file=str(scores_file)) from None
         key = (str(scores["task"]), str(scores["mode"]))
         if key[1] == "oracle":

@@ -33,6 +33,7 @@ import pandas as pd
 
 from umeval.errors import DataError, UmevalError
 from umeval.scoring.metrics import OFFICIAL
+from umeval.task_result import TaskResult
 
 MODALITIES = ("image", "video", "visdoc")
 #: The official script's main metric per modality (its per-modality averages use these).
@@ -92,11 +93,12 @@ def load_results(paths: Sequence[str | Path]) -> ResultSet:
         n = 0
         for f in files:
             try:
-                s = json.loads(f.read_text())
+                raw = json.loads(f.read_text())
             except (OSError, ValueError) as e:
                 raise DataError(f"cannot read {f} ({e})", "rerun the task or delete the file") from None
-            if not isinstance(s, dict) or not {"task", "mode", "model"} <= set(s):
+            if not isinstance(raw, dict) or not {"task", "mode", "model"} <= set(raw):
                 continue
+            s = TaskResult.from_dict(raw, f).to_row()  # any schema version, as the flat view
             found[(s["model"], s["task"], s["mode"])] = s
             # <output_dir>/<model>/tasks/<task>/<mode>/scores.json
             folders.setdefault(s["model"], f.parents[3] if len(f.parents) > 3 else f.parent)

@@ -42,7 +42,7 @@ class HashEncoder:
     def info(self) -> dict[str, Any]:
         return {"model_id": self.model_id, "revision": self.revision, "dim": self.dim}
 
-    def embed(self, items: Sequence[Item], *, mode: str = "disc", task: str | None = None,
+    def embed(self, items: Sequence[Item], *, mode: str = "disc", task: str | None = None, role: str = "query",
               advance: Advance | None = None) -> np.ndarray:
         out = np.stack([hash_vector(it.key, self.dim) for it in items]) if items else np.zeros((0, self.dim),
                                                                                               np.float32)
@@ -52,7 +52,7 @@ class HashEncoder:
         return out
 
     def generate_embed(self, items: Sequence[Item], *, samples: int = 1, base_seed: int = 0, decoding: Any = None,
-                       task: str | None = None, advance: Advance | None = None) -> GenResult:
+                       task: str | None = None, role: str = "query", advance: Advance | None = None) -> GenResult:
         vecs = np.zeros((len(items), samples, self.dim), np.float32)
         traces = []
         for i, it in enumerate(items):

@@ -19,8 +19,8 @@ from umeval.export import ResultSet, load_results, render
 def boards(rs: ResultSet) -> dict[str, pd.DataFrame]:
     """One leaderboard per model, rebuilt from its task results."""
     from umeval import results as res
+    from umeval.expected import expected_by_benchmark, expected_counts
     from umeval.registry import discover_tasks
-    from umeval.runner import expected_by_benchmark, expected_counts
 
     benches = {s.get("benchmark") for s in rs.scores}
     specs = [spec for _, spec in discover_tasks().items() if spec.benchmark in benches]

@@ -117,14 +117,15 @@ class OracleEncoder(KeyedByFamily):
         return {"model_id": self.model_id, "revision": self.revision, "device": "cpu", "dtype": "float64",
                 "prompt": None}
 
-    def embed(self, items: Sequence[Item], *, mode: str = "disc", task: str | None = None,
+    def embed(self, items: Sequence[Item], *, mode: str = "disc", task: str | None = None, role: str = "query",
               advance: Advance | None = None) -> np.ndarray:
         vecs = np.stack([oracle_vector(it, negate=self.anti and is_query(it), task=task) for it in items]) \
             if items else np.zeros((0, len(CLASSES) + NOISE_DIM))
         return assemble(self, items, [(np.arange(len(items)), vecs)], task, advance)
 
     def generate_embed(self, items: Sequence[Item], *, samples: int = 1, base_seed: int = 0,
-                       decoding: Any = None, task: str | None = None, advance: Advance | None = None) -> GenResult:
+                       decoding: Any = None, task: str | None = None, role: str = "query",
+                       advance: Advance | None = None) -> GenResult:
         vectors, traces = [], []
         for item in items:
             seed = sample_seed(base_seed, item.key)

@@ -237,7 +237,7 @@ class Qwen2VLEncoder(KeyedByFamily):
         out = self.model.model(**enc, use_cache=False)
         return out.last_hidden_state
 
-    def embed(self, items: Sequence[Item], *, mode: str = "disc", task: str | None = None,
+    def embed(self, items: Sequence[Item], *, mode: str = "disc", task: str | None = None, role: str = "query",
               advance: Advance | None = None) -> np.ndarray:
         if mode != "disc":
             raise ConfigError(f"the HF discriminative encoder cannot run mode={mode}", "use mode=disc")
@@ -294,7 +294,8 @@ class Qwen2VLEncoder(KeyedByFamily):
         return stop_ids(self.model.generation_config, self.tokenizer)
 
     def generate_embed(self, items: Sequence[Item], *, samples: int = 1, base_seed: int = 0,
-                       decoding: Any = None, task: str | None = None, advance: Advance | None = None) -> GenResult:
+                       decoding: Any = None, task: str | None = None, role: str = "query",
+                       advance: Advance | None = None) -> GenResult:
         """UME-R1 generative embeddings with HF ``generate``: the reference the vLLM backend is tested against.
 
         Each item is generated alone (no padding can move its tokens) with ``num_return_sequences=samples``

@@ -339,7 +339,7 @@ class VllmEncoder(KeyedByFamily):
 
     # -------------------------------------------------------------- public
 
-    def embed(self, items: Sequence[Item], *, mode: str = "disc", task: str | None = None,
+    def embed(self, items: Sequence[Item], *, mode: str = "disc", task: str | None = None, role: str = "query",
               advance: Advance | None = None) -> np.ndarray:
         if mode != "disc":
             raise ConfigError(f"VllmEncoder.embed cannot run mode={mode}",
@@ -367,7 +367,8 @@ class VllmEncoder(KeyedByFamily):
         return SamplingParams(**kw, **self.sampling_kwargs)
 
     def generate_embed(self, items: Sequence[Item], *, samples: int = 1, base_seed: int = 0,
-                       decoding: Any = None, task: str | None = None, advance: Advance | None = None) -> GenResult:
+                       decoding: Any = None, task: str | None = None, role: str = "query",
+                       advance: Advance | None = None) -> GenResult:
         """UME-R1 generative embeddings: sample traces, then pool prompt + generated ids of each.
 
         Same output as :meth:`umeval.encoders.qwen2vl.Qwen2VLEncoder.generate_embed`; ``Trace.seconds`` is the
