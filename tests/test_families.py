@@ -181,3 +181,87 @@ def test_every_package_ships_in_the_wheel():
     listed = set(tomllib.loads((PKG.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     found = {".".join(("umeval", *p.parent.relative_to(PKG).parts)) for p in PKG.rglob("__init__.py")}
     assert found - listed == set()
+
+
+# ---------------------------------------------------------------- roles
+
+class _RoleSpy:
+    """An encoder that records the role of every call; the vector says which role it was encoded for."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+
+    def embed(self, items, *, mode="disc", task=None, role="query", advance=None):  # type: ignore[no-untyped-def]
+        import numpy as np
+
+        self.calls.append((role, len(items)))
+        return np.tile(np.array([1.0, 0.0] if role == "query" else [0.0, 1.0], dtype=np.float32), (len(items), 1))
+
+
+@pytest.mark.parametrize("role_keyed", [False, True])
+def test_store_keys_hold_the_role_only_for_families_whose_roles_differ(tmp_path, role_keyed):
+    """An item that is a query in one task and a candidate in another: encoded once for a family that writes both
+    alike, twice (and read back per role) for one that does not.  Catches a roles="differ" family being served
+    its query vector as a candidate from the store, and a roles="same" family paying for every item twice."""
+    import numpy as np
+
+    from umeval.memo import EmbeddingMemo
+    from umeval.store import EmbeddingStore
+    from umeval.types import Item
+
+    memo = EmbeddingMemo(EmbeddingStore(tmp_path / "s"), "enc", role_keyed=role_keyed)
+    spy = _RoleSpy()
+    item = Item(id="x", text="a shared text")
+    q = memo.embed(lambda: spy, [item], mode="disc", task="T1", role="query")
+    c = memo.embed(lambda: spy, [item], mode="disc", task="T2", role="candidate")
+    assert [r for r, _ in spy.calls] == (["query", "candidate"] if role_keyed else ["query"])
+    np.testing.assert_array_equal(c.vectors[0], [0.0, 1.0] if role_keyed else [1.0, 0.0])
+    assert np.array_equal(q.vectors[0], [1.0, 0.0])
+
+
+def test_the_runner_keys_by_role_when_the_family_says_so():
+    """The runner asks the family (not a family name) whether roles differ: the oracle family declares "differ"
+    (its anti option negates queries), GME declares "same".  Catches the memo's role_keyed never being set."""
+    from umeval.family import roles_differ
+
+    assert roles_differ(compose_config(["model=oracle"]).model)
+    assert not roles_differ(compose_config(["model=gme-qwen2vl-2b"]).model)
+
+
+def test_a_format_per_role_needs_roles_differ():
+    """Catches a family with separate query/candidate formats whose vectors would share one store key."""
+    with pytest.raises(ConfigError, match="declare roles='differ'"):
+        ModelMeta(name="x", description="", encoders={"hf": "a:b"},
+                  prompts={"f": {"query": "a:q", "candidate": "a:c"}})
+
+
+def test_candidates_get_the_candidate_format(monkeypatch, cache_dir):
+    """A family with a format per role: the HF encoder writes a query with the query format and a candidate with
+    the candidate format, through ``embed(role=...)`` down to the prompt.  Catches the role being dropped on the
+    way (every item written as a query)."""
+    from umeval.family import encoder_ref
+    from umeval.registry import load_object
+    from umeval.types import Item
+
+    meta = ModelMeta(name="twofmt", description="test family", roles="differ",
+                     encoders={"hf": "umeval.encoders.qwen2vl:Qwen2VLEncoder"},
+                     prompts={"two": {"query": "umeval.encoders.prompts:ume_r1",
+                                      "candidate": "umeval.encoders.prompts:vlm2vec"}})
+    monkeypatch.setitem(FAMILIES._items, "twofmt", meta)
+    cfg = compose_config(["model=tiny-qwen2vl", "model.family=twofmt", "model.prompt=two", "model.modes=[disc]"])
+    enc = load_object(encoder_ref(cfg, "hf"))(cfg.model, cache_dir=cache_dir, device="cpu", num_workers=1)
+    seen: list[tuple[str, str]] = []
+    real = enc.build_prompt
+
+    def spy(item, task=None, role="query"):  # type: ignore[no-untyped-def]
+        p = real(item, task, role)
+        seen.append((role, p.text))
+        return p
+
+    monkeypatch.setattr(enc, "build_prompt", spy)
+    items = [Item(id="a", text="red apple"), Item(id="b", text="blue sky")]
+    enc.embed(items, role="query")
+    enc.embed(items, role="candidate")
+    assert {r for r, _ in seen} == {"query", "candidate"}
+    assert all(t.startswith("<|im_start|>") and "<disc_emb>" in t for r, t in seen if r == "query")  # UME-R1
+    assert all(t in ("red apple", "blue sky") for r, t in seen if r == "candidate")  # VLM2Vec: the bare text

@@ -63,7 +63,9 @@ class ModelMeta:
     name: str
     description: str
     encoders: Mapping[str, str]  # backend ("hf", "vllm") -> "module:Class" implementing the Encoder protocol
-    prompts: Mapping[str, str] = field(default_factory=dict)  # format name -> "module:function"; first: default
+    #: format name -> "module:function" (queries and candidates alike) or {"query": ref, "candidate": ref} (a
+    #: format per role; declare roles="differ" with it).  The first name is the default.
+    prompts: Mapping[str, str | Mapping[str, str]] = field(default_factory=dict)
     modes: tuple[str, ...] = ("disc",)
     #: "same": queries and candidates are written alike (one vector per item); "differ": the family formats them
     #: differently (e.g. an instruction on queries only), so the role is part of the cache key.
@@ -79,6 +81,15 @@ class ModelMeta:
     def __post_init__(self) -> None:
         if self.roles not in ("same", "differ"):
             raise ConfigError(f"model family {self.name}: roles={self.roles!r}", "declare roles='same' or 'differ'")
+        for name, ref in self.prompts.items():
+            if not isinstance(ref, str):
+                if set(ref) != {"query", "candidate"}:
+                    raise ConfigError(f"model family {self.name}: prompt format {name} names roles {sorted(ref)}",
+                                      "give one reference, or one for 'query' and one for 'candidate'")
+                if self.roles != "differ":
+                    raise ConfigError(f"model family {self.name}: prompt format {name} differs by role but the "
+                                      "family declares roles='same' (queries and candidates would share vectors)",
+                                      "declare roles='differ'")
         if not self.encoders:
             raise ConfigError(f"model family {self.name} declares no encoder", "give encoders={'hf': 'module:Class'}")
 
@@ -132,9 +143,9 @@ def get_family(name: str | None) -> ModelMeta:
     return fams.get(str(name))
 
 
-def all_prompt_formats() -> dict[str, str]:
+def all_prompt_formats() -> dict[str, str | Mapping[str, str]]:
     """Every prompt format any family declares, by name (a name used by two families must be the same format)."""
-    out: dict[str, str] = {}
+    out: dict[str, str | Mapping[str, str]] = {}
     for _, meta in discover_families().items():
         for name, ref in meta.prompts.items():
             if out.setdefault(name, ref) != ref:
@@ -143,13 +154,15 @@ def all_prompt_formats() -> dict[str, str]:
     return out
 
 
-def get_prompt_format(name: str) -> Any:
+def get_prompt_format(name: str, role: str = "query") -> Any:
+    """The prompt format ``name`` for items of ``role`` ("query" or "candidate")."""
     formats = all_prompt_formats()
     if name not in formats:
         hint = suggest(name, formats)
         raise ConfigError(f"unknown prompt format '{name}'",
                           (hint + " " if hint else "") + f"use one of {', '.join(formats)}")
-    return load_object(formats[name])
+    ref = formats[name]
+    return load_object(ref if isinstance(ref, str) else ref[role])
 
 
 # ---------------------------------------------------------------- what the engine asks
@@ -183,6 +196,11 @@ def cache_key(model_cfg: Any) -> dict[str, Any]:
     return {"family": meta.name, "family_version": meta.version,
             "fields": {f: plain(_get(model_cfg, f)) for f in meta.key_fields},
             "options": options_of(model_cfg), "roles": meta.roles}
+
+
+def roles_differ(model_cfg: Any) -> bool:
+    """Whether the family writes queries and candidates differently (then the role is part of the store key)."""
+    return get_family(_get(model_cfg, "family")).roles == "differ"
 
 
 def encoder_ref(cfg: Any, backend: str) -> str:

@@ -23,16 +23,28 @@ class EmbeddingMemo:
 
     Each unique item is encoded once, across queries, candidates, tasks and runs.  Missing items are encoded
     in chunks and each chunk is stored as soon as it is done, so a killed run loses at most one chunk.
-    ``role`` ("query" or "candidate") is passed on to the encoder.
+    ``role`` ("query" or "candidate") is passed on to the encoder.  With ``role_keyed`` (a model family that
+    writes queries and candidates differently, ``roles="differ"``) the role is part of every key, so an item that
+    is a query in one task and a candidate in another is encoded once per role; otherwise once.
     """
 
-    def __init__(self, store: EmbeddingStore, encoder_id: str, chunk: int = 64) -> None:
+    def __init__(self, store: EmbeddingStore, encoder_id: str, chunk: int = 64, *, role_keyed: bool = False) -> None:
         self.store, self.encoder_id, self.chunk = store, encoder_id, max(1, chunk)
+        self.role_keyed = role_keyed
         self.encoded = 0  # items sent to the encoder (a rerun of a finished suite sends none)
+
+    def _mode_key(self, mode: str, role: str) -> str:
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}, not {role!r}")
+        return f"{mode}@{role}" if self.role_keyed else mode
+
+    def disc_keys(self, items: Sequence[Item], *, mode: str, role: str) -> list[str]:
+        """The store key of each item's (non-generative) embedding."""
+        return [entry_key(self.encoder_id, self._mode_key(mode, role), it) for it in items]
 
     def embed(self, encoder: Callable[[], Encoder], items: Sequence[Item], *, mode: str, task: str, role: str,
               advance: Advance | None = None) -> Embeddings:
-        keys = [entry_key(self.encoder_id, mode, it) for it in items]
+        keys = self.disc_keys(items, mode=mode, role=role)
         for part in self._missing(items, [[k] for k in keys], advance):
             vecs = encoder().embed([it for it, _ in part], mode=mode, task=task, role=role, advance=advance)
             self.encoded += len(part)
@@ -54,9 +66,11 @@ class EmbeddingMemo:
         pending = list(todo.values())
         return [pending[start: start + self.chunk] for start in range(0, len(pending), self.chunk)]
 
-    def gen_keys(self, items: Sequence[Item], *, samples: int, base_seed: int, decoding: Any) -> list[list[str]]:
+    def gen_keys(self, items: Sequence[Item], *, samples: int, base_seed: int, decoding: Any,
+                 role: str) -> list[list[str]]:
         policy = fingerprint({"decoding": decoding, "n": samples, "seed": base_seed})
-        return [[entry_key(self.encoder_id, "gen", it, f"{policy}|s{s}") for s in range(samples)] for it in items]
+        mode = self._mode_key("gen", role)
+        return [[entry_key(self.encoder_id, mode, it, f"{policy}|s{s}") for s in range(samples)] for it in items]
 
     def embed_gen(self, encoder: Callable[[], Encoder], items: Sequence[Item], *, samples: int, base_seed: int,
                   decoding: Any, task: str, role: str,
@@ -66,7 +80,7 @@ class EmbeddingMemo:
         The key also holds the decoding policy, the base seed and the number of samples drawn together (with
         ``SamplingParams(n=k)`` sample i depends on k), so changing any of them draws new samples.
         """
-        keys = self.gen_keys(items, samples=samples, base_seed=base_seed, decoding=decoding)
+        keys = self.gen_keys(items, samples=samples, base_seed=base_seed, decoding=decoding, role=role)
         for part in self._missing(items, keys, advance):
             out = encoder().generate_embed([it for it, _ in part], samples=samples, base_seed=base_seed,
                                            decoding=decoding, task=task, role=role, advance=advance)

@@ -39,6 +39,7 @@ from umeval.evaluate import traces_table as traces_table
 from umeval.expected import expected_by_benchmark as expected_by_benchmark
 from umeval.expected import expected_counts as expected_counts
 from umeval.family import encoder_ref as family_encoder_ref
+from umeval.family import roles_differ
 from umeval.fingerprints import metric_k as metric_k
 from umeval.fingerprints import setup_fingerprint as setup_fingerprint
 from umeval.fingerprints import task_fingerprint as task_fingerprint
@@ -51,7 +52,7 @@ from umeval.provenance import ENCODER_RUNTIME, resolve_backend, resolve_runtime
 from umeval.registry import load_object, resolve_tasks
 from umeval.shard import assign, item_cost, parse_shard
 from umeval.spec import TaskSpec
-from umeval.store import EmbeddingStore, entry_key
+from umeval.store import EmbeddingStore
 from umeval.task_result import TaskResult
 from umeval.types import Item, TaskData
 
@@ -149,7 +150,8 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
     # Items per encoder call (and per store write): whole tasks up to model.submit_items, so vLLM's continuous
     # batching keeps the GPU full; the HF encoder forms its own batches inside a call.
     memo = EmbeddingMemo(open_store(cdir, cfg), encoder_fingerprint(cfg, runtime),
-                         chunk=max(8 * int(cfg.batch_size), int(cfg.model.get("submit_items") or 0)))
+                         chunk=max(8 * int(cfg.batch_size), int(cfg.model.get("submit_items") or 0)),
+                         role_keyed=roles_differ(cfg.model))
     shard = parse_shard(cfg.shard)
     if shard is not None:
         calls = encode_shard(shard, plan.todo, cfg, memo, get_encoder, ctx_for, console)
@@ -239,8 +241,8 @@ def encode_shard(shard: tuple[int, int], plan: list[TaskPlan], cfg: DictConfig,
             n_cand = samples if cfg.gen.resample_candidates else 1
             for role, items, s in (("query", data.queries, samples), ("candidate", data.candidates, n_cand)):
                 s = s if mode == "gen" else 1
-                keys = ([k[0] for k in memo.gen_keys(items, samples=s, base_seed=seed, decoding=dec)]
-                        if mode == "gen" else [entry_key(memo.encoder_id, mode, it) for it in items])
+                keys = ([k[0] for k in memo.gen_keys(items, samples=s, base_seed=seed, decoding=dec, role=role)]
+                        if mode == "gen" else memo.disc_keys(items, mode=mode, role=role))
                 yield ShardWork(spec=spec, mode=mode, items=list(items), keys=keys, samples=s, role=role)
 
     # Two streamed passes (tasks are loaded again in the second), so memory holds one task's data, not all.

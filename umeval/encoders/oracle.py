@@ -18,8 +18,8 @@ drawn from the item's content key (it breaks ties and never crosses a class: sam
 :data:`umeval.fixtures.STRONG_COVERAGE` of it (a grade-1 page ranks below a grade-2 one), else 1.  An item with
 no class is ``r`` alone.
 
-``anti-oracle``: query items (ids ``q<N>`` / ``query<N>``, as every loader names fixture queries) embed with the
-class axis negated, so every irrelevant candidate outranks every relevant one and hit@1 is 0.
+``anti-oracle`` (``options.anti``): queries (``role="query"``, as the runner says) embed with the class axis
+negated, so every irrelevant candidate outranks every relevant one and hit@1 is 0.
 
 Generative mode: sample ``s`` of an item is the disc vector for even ``s``; for odd ``s`` a query embeds as the
 anti-oracle does, so per query sample s is right iff s is even (pass@1 = 0.5, pass@2 = 1 with two samples).
@@ -44,7 +44,6 @@ NOISE_DIM = 58
 NOISE = 0.1
 WEAK = 0.3
 _PLACEHOLDER = re.compile(r"<\|[a-z0-9_]+\|>")
-_QUERY_ID = re.compile(r"^q(uery)?\d+$")
 _TOKEN = re.compile(r"<[^>]+>|\w+|[^\w\s]")
 
 
@@ -77,10 +76,6 @@ def item_class(item: Item, task: str | None = None) -> tuple[str | None, float]:
         strength = media_class(item, task)[1] if item.image is not None else 1.0
         return c, strength
     return media_class(item, task)
-
-
-def is_query(item: Item) -> bool:
-    return bool(_QUERY_ID.match(item.id))
 
 
 def _noise(item: Item) -> np.ndarray:
@@ -119,7 +114,7 @@ class OracleEncoder(KeyedByFamily):
 
     def embed(self, items: Sequence[Item], *, mode: str = "disc", task: str | None = None, role: str = "query",
               advance: Advance | None = None) -> np.ndarray:
-        vecs = np.stack([oracle_vector(it, negate=self.anti and is_query(it), task=task) for it in items]) \
+        vecs = np.stack([oracle_vector(it, negate=self.anti and role == "query", task=task) for it in items]) \
             if items else np.zeros((0, len(CLASSES) + NOISE_DIM))
         return assemble(self, items, [(np.arange(len(items)), vecs)], task, advance)
 
@@ -132,7 +127,7 @@ class OracleEncoder(KeyedByFamily):
             cls = item_class(item, task)[0]
             vecs, trs = [], []
             for s in range(samples):
-                wrong = s % 2 == 1 and is_query(item)
+                wrong = s % 2 == 1 and role == "query"
                 vecs.append(oracle_vector(item, negate=wrong, task=task))
                 text = (f"<think>The item shows {cls or 'no class'}; sample {s} answers "
                         f"{'wrongly' if wrong else 'rightly'}.</think><answer><gen_emb>")

@@ -146,8 +146,8 @@ def render(fmt: PromptFormat, item: Item, processor: Any, task: str | None = Non
     return fmt(item, images, videos, processor)
 
 
-def get_prompt_format(name: str) -> PromptFormat:
-    """The prompt format ``name`` of whichever model family declares it (:func:`umeval.family.get_prompt_format`)."""
+def get_prompt_format(name: str, role: str = "query") -> PromptFormat:
+    """The prompt format ``name`` (for ``role``) of whichever model family declares it."""
     from umeval.family import get_prompt_format as family_format
 
-    return family_format(name)
+    return family_format(name, role)

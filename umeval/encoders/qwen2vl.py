@@ -134,6 +134,9 @@ class Qwen2VLEncoder(KeyedByFamily):
         self.oom_splits = 0  # batches split after an out-of-memory error
         self.num_workers = max(0, int(num_workers))
         self.prompt_format = get_prompt_format(model_cfg.prompt)
+        # A family that writes candidates its own way (roles="differ") has a second format; None: the same one.
+        cand = get_prompt_format(model_cfg.prompt, "candidate")
+        self.candidate_format = cand if cand is not self.prompt_format else None
         self.calls = 0
         self.wait_seconds = 0.0  # time the model waited for media decoding and the processor
         local = Path(self.model_id).is_dir()
@@ -167,13 +170,14 @@ class Qwen2VLEncoder(KeyedByFamily):
         return {"model_id": self.model_id, "revision": self.revision, "device": self.device,
                 "dtype": str(self.dtype).replace("torch.", ""), "prompt": self.cfg.prompt}
 
-    def build_prompt(self, item: Item, task: str | None = None) -> Prompt:
-        return render(self.prompt_format, item, self.processor, task)
+    def build_prompt(self, item: Item, task: str | None = None, role: str = "query") -> Prompt:
+        fmt = self.candidate_format if role == "candidate" and self.candidate_format else self.prompt_format
+        return render(fmt, item, self.processor, task)
 
     def prepare(self, items: Sequence[Item], task: str | None = None,
-                prompts: Sequence[Prompt] | None = None) -> tuple[Any, list[Prompt]]:
+                prompts: Sequence[Prompt] | None = None, role: str = "query") -> tuple[Any, list[Prompt]]:
         """Decode media and run the processor for one batch (runs in a worker thread)."""
-        prompts = list(prompts) if prompts is not None else [self.build_prompt(it, task) for it in items]
+        prompts = list(prompts) if prompts is not None else [self.build_prompt(it, task, role) for it in items]
         images = [im for p in prompts for im in p.images]
         videos = [v for p in prompts for v in p.videos]
         enc = self.processor(text=[p.text for p in prompts], images=images or None, videos=videos or None,
@@ -200,7 +204,8 @@ class Qwen2VLEncoder(KeyedByFamily):
         return [item_tokens(it, lo, hi) for it in items]
 
     def _batches(self, items: Sequence[Item], order: np.ndarray, task: str | None,
-                 costs: Sequence[int] | None = None) -> Iterator[tuple[np.ndarray, Any, list[Prompt]]]:
+                 costs: Sequence[int] | None = None,
+                 role: str = "query") -> Iterator[tuple[np.ndarray, Any, list[Prompt]]]:
         if costs is None:
             chunks = [order[i: i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         else:
@@ -208,7 +213,7 @@ class Qwen2VLEncoder(KeyedByFamily):
         if self.num_workers == 0:
             for idx in chunks:
                 t0 = time.perf_counter()
-                prepared = self.prepare([items[i] for i in idx], task)
+                prepared = self.prepare([items[i] for i in idx], task, role=role)
                 self.wait_seconds += time.perf_counter() - t0
                 yield (idx, *prepared)
             return
@@ -216,14 +221,14 @@ class Qwen2VLEncoder(KeyedByFamily):
             pending: list[tuple[np.ndarray, Future[Any]]] = []
             it = iter(chunks)
             for idx in it:
-                pending.append((idx, pool.submit(self.prepare, [items[i] for i in idx], task)))
+                pending.append((idx, pool.submit(self.prepare, [items[i] for i in idx], task, None, role)))
                 if len(pending) > self.num_workers:
                     break
             while pending:
                 idx, fut = pending.pop(0)
                 nxt = next(it, None)
                 if nxt is not None:
-                    pending.append((nxt, pool.submit(self.prepare, [items[i] for i in nxt], task)))
+                    pending.append((nxt, pool.submit(self.prepare, [items[i] for i in nxt], task, None, role)))
                 t0 = time.perf_counter()
                 prepared = fut.result()
                 self.wait_seconds += time.perf_counter() - t0  # the model idles while data is not ready
@@ -245,13 +250,14 @@ class Qwen2VLEncoder(KeyedByFamily):
         costs = self.item_costs(items)
 
         def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-            for idx, enc, prompts in self._batches(items, batch_order(items, costs), task, costs):
-                yield from self._embed_batch(items, idx, enc, prompts, task, costs)
+            for idx, enc, prompts in self._batches(items, batch_order(items, costs), task, costs, role):
+                yield from self._embed_batch(items, idx, enc, prompts, task, costs, role)
 
         return assemble(self, items, batches(), task, advance)
 
     def _embed_batch(self, items: Sequence[Item], idx: np.ndarray, enc: Any, prompts: list[Prompt],
-                     task: str | None, costs: Sequence[int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+                     task: str | None, costs: Sequence[int],
+                     role: str = "query") -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Pooled states of one batch; on out-of-memory, the halves one after the other (recursively)."""
         try:
             pos = self.pool_positions(enc["input_ids"], enc["attention_mask"], prompts)
@@ -276,8 +282,8 @@ class Qwen2VLEncoder(KeyedByFamily):
         self.oom_splits += 1
         half = len(idx) // 2
         for part in (idx[:half], idx[half:]):
-            enc2, prompts2 = self.prepare([items[int(i)] for i in part], task)
-            yield from self._embed_batch(items, part, enc2, prompts2, task, costs)
+            enc2, prompts2 = self.prepare([items[int(i)] for i in part], task, role=role)
+            yield from self._embed_batch(items, part, enc2, prompts2, task, costs, role)
 
     def _free_memory(self) -> None:
         import gc
@@ -310,7 +316,7 @@ class Qwen2VLEncoder(KeyedByFamily):
         vectors: list[np.ndarray] = []
         traces: list[list[Trace]] = []
         for item in items:
-            enc, prompts = self.prepare([item], task)
+            enc, prompts = self.prepare([item], task, role=role)
             enc = enc.to(self.device)
             prompt_ids = enc["input_ids"][0].tolist()
             seed = item_seed(base_seed, item)

@@ -122,6 +122,9 @@ class VllmEncoder(KeyedByFamily):
         # once; the next chunk's media decode in worker threads meanwhile.
         self.chunk = max(self.batch_size, int(getattr(model_cfg, "submit_items", None) or 1024))
         self.prompt_format = get_prompt_format(model_cfg.prompt)
+        # A family that writes candidates its own way (roles="differ") has a second format; None: the same one.
+        cand = get_prompt_format(model_cfg.prompt, "candidate")
+        self.candidate_format = cand if cand is not self.prompt_format else None
         self.calls = 0
         self.local = Path(self.model_id).is_dir()
         if not self.local and os.environ.get("HF_HUB_OFFLINE") == "1":
@@ -164,8 +167,9 @@ class VllmEncoder(KeyedByFamily):
         return {"model_id": self.model_id, "revision": self.revision, "device": self.device, "dtype": self.dtype,
                 "prompt": self.cfg.prompt, "backend": "vllm", "vllm_version": self.vllm_version}
 
-    def build_prompt(self, item: Item, task: str | None = None) -> Prompt:
-        return render(self.prompt_format, item, self.processor, task)
+    def build_prompt(self, item: Item, task: str | None = None, role: str = "query") -> Prompt:
+        fmt = self.candidate_format if role == "candidate" and self.candidate_format else self.prompt_format
+        return render(fmt, item, self.processor, task)
 
     def media(self, prompt: Prompt) -> dict[str, Any]:
         """The prompt's media as vLLM ``multi_modal_data``, in prompt order."""
@@ -205,25 +209,26 @@ class VllmEncoder(KeyedByFamily):
             raise UmevalError(f"the prompt has no {prompt.pool_token} token", "check model.prompt")
         return ids[: len(ids) - ids[::-1].index(tid)]
 
-    def _chunks(self, items: Sequence[Item], task: str | None) -> Iterator[tuple[range, list[Prompt]]]:
+    def _chunks(self, items: Sequence[Item], task: str | None,
+                role: str = "query") -> Iterator[tuple[range, list[Prompt]]]:
         """Items in submission chunks with their prompts; the next chunk's media decode in worker threads."""
         chunks = [range(i, min(i + self.chunk, len(items))) for i in range(0, len(items), self.chunk)]
         if self.num_workers == 0:
             for idx in chunks:
-                yield idx, [self.build_prompt(items[i], task) for i in idx]
+                yield idx, [self.build_prompt(items[i], task, role) for i in idx]
             return
         with ThreadPoolExecutor(self.num_workers, thread_name_prefix="umeval-prep") as pool:
             pending: deque[tuple[range, list[Future[Prompt]]]] = deque()
             todo = iter(chunks)
             for idx in todo:
-                pending.append((idx, [pool.submit(self.build_prompt, items[i], task) for i in idx]))
+                pending.append((idx, [pool.submit(self.build_prompt, items[i], task, role) for i in idx]))
                 if len(pending) > 1:
                     break
             while pending:
                 idx, futs = pending.popleft()
                 nxt = next(todo, None)
                 if nxt is not None:
-                    pending.append((nxt, [pool.submit(self.build_prompt, items[i], task) for i in nxt]))
+                    pending.append((nxt, [pool.submit(self.build_prompt, items[i], task, role) for i in nxt]))
                 yield idx, [f.result() for f in futs]
 
     # -------------------------------------------------------------- engines
@@ -346,7 +351,7 @@ class VllmEncoder(KeyedByFamily):
                               "use mode=disc (mode=gen runs through generate_embed)")
         batches = ((slice(idx.start, idx.stop), self.pool([self.request(self.disc_ids(p), self.media(p))
                                                             for p in prompts]))
-                   for idx, prompts in self._chunks(items, task))
+                   for idx, prompts in self._chunks(items, task, role))
         return assemble(self, items, batches, task, advance)
 
     def sampling_params(self, dec: dict[str, Any], samples: int, seed: int) -> Any:
@@ -380,7 +385,7 @@ class VllmEncoder(KeyedByFamily):
         n_ret = samples if dec["do_sample"] else 1
         vectors = np.zeros((len(items), samples, 0), dtype=np.float32)
         traces: list[list[Trace]] = [[] for _ in items]
-        for idx, prompts in self._chunks(items, task):
+        for idx, prompts in self._chunks(items, task, role):
             ids = [self.prompt_ids(p) for p in prompts]
             media = [self.media(p) for p in prompts]
             seeds = [item_seed(base_seed, items[i]) for i in idx]

@@ -1,6 +1,7 @@
 """The weight-free oracle of the fixtures (``model=oracle``, ``model=anti-oracle``), for ``umeval selftest``.
 
-Option ``anti``: every query embeds with its class negated, so an irrelevant candidate ranks first.
+Option ``anti``: every query embeds with its class negated, so an irrelevant candidate ranks first.  Queries and
+candidates are encoded differently (``roles="differ"``), so the store keys them apart.
 """
 
 from umeval.family import ModelMeta, register_family
@@ -10,6 +11,7 @@ register_family(ModelMeta(
     description="reads the class the fixtures put in every item; exact scores on the fixtures, none elsewhere",
     encoders={"hf": "umeval.encoders.oracle:OracleEncoder"},
     modes=("disc", "gen"),
+    roles="differ",  # the anti-oracle negates queries, and gen's odd samples answer queries wrongly
     pooling="class axis plus a content-seeded tie breaker (umeval.encoders.oracle)",
     preprocessing="reads the colour of the item's pixels or frames, or the colour word of its text",
     options={"anti": False},
