@@ -26,18 +26,19 @@ REF = Path(__file__).resolve().parents[1] / "umeval" / "models"
 IMAGE_QUERY = Item(id="q0", text="<|image_pad|>\nRepresent the given image for classification: a photo\n")
 # vidore_dataset.py:23 (text query), processor.py:663-665: instruction + " " + text.
 TEXT_QUERY = Item(id="q1", text="Find a document image that matches the given query: what is revenue?")
-# vidore_dataset.py:32 (image candidate), processor.py:669-671: "<|image_pad|>" + " " + instruction.
-IMAGE_CAND = Item(id="c0", text="<|image_pad|> Understand the content of the provided document image.")
+# vidore_dataset.py:32 (image candidate, no text), processor.py:669-671: "<|image_pad|>" + " " + instruction; the
+# loader marks where the instruction ends (Item.no_text_at), as the parser got no text.
+_PAGE = "<|image_pad|> Understand the content of the provided document image."
+IMAGE_CAND = Item(id="c0", text=_PAGE, no_text_at=len(_PAGE))
 # image_cls_dataset.py:25: a class name, as it is.
 TEXT_CAND = Item(id="c1", text="golden retriever")
 
 # What GME/LamRA receive instead (processor.py:655-659 ``instruction + " " + text``, no token; same parser
-# post-processing).  The image candidate's official text ends in one more space (``instruction + " "`` when the
-# text is empty): a documented deviation, see docs/adding-a-model.md.
+# post-processing); with no text, ``instruction + " "`` (the page's trailing space).
 GME_TEXT = {
     "q0": "\nRepresent the given image for classification: a photo\n",
     "q1": "Find a document image that matches the given query: what is revenue?",
-    "c0": "Understand the content of the provided document image.",
+    "c0": "Understand the content of the provided document image. ",
     "c1": "golden retriever",
 }
 SYS = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"  # gme_inference.py:54, 131
@@ -54,6 +55,45 @@ def test_baseline_text_drops_the_placeholder_and_its_space():
         assert baseline_text(it) == GME_TEXT[it.id]
     assert baseline_text(Item(id="v", text="<|video_pad|> Recognize the category of the video content.")) == \
         "Recognize the category of the video content."
+
+
+def _official_baseline_text(instruction: str, text: str | None = None, post=lambda s: s) -> str:  # type: ignore[no-untyped-def]
+    """processor.py:656-659 for the GME/LamRA backbones, then the parser's own edits ``post``."""
+    return post(instruction + " " + text if text else instruction + " ")
+
+
+def test_bare_instruction_items_get_the_official_trailing_space(fixture_root):
+    """Where a parser passes no text, GME and LamRA get ``instruction + " "`` (processor.py:656-659): visdoc pages
+    (vidore_dataset.py:32), video retrieval candidates (msrvtt_dataset.py:32), video classification queries,
+    image candidates (image_t2i_eval.py:30-37) and image queries with an empty qry_text (image_cls_dataset.py:18-20).
+    Catches the space being dropped: before, 51 tasks (44,766 of the 83,530 official queries) ranked with it
+    missing on one side."""
+    from umeval.loaders import LoadContext, load_task
+    from umeval.loaders.mmeb_image import DEFAULTS, _image_candidate_texts, _query_text
+    from umeval.registry import resolve_tasks
+
+    for name, side in (("ViDoRe_arxivqa", "candidates"), ("MSR-VTT", "candidates"), ("K700", "queries")):
+        spec = resolve_tasks(name)[0]
+        inst = spec.instruction("official")
+        data = load_task(spec, LoadContext(data_root=fixture_root, allow_hub=False))
+        it = getattr(data, side)[0]
+        assert baseline_text(it) == _official_baseline_text(inst.candidate if side == "candidates" else inst.query)
+
+    fix = lambda s: s.replace(" \n", "\n")  # noqa: E731 - the parsers' own edit
+    inst = "<|image_1|> Represent the given image for classification\n"
+    text, at = _query_text({"qry_text": ""}, inst, DEFAULTS)
+    got = baseline_text(Item(id="q", text=text, image="x.jpg", no_text_at=at))
+    assert got == fix(_official_baseline_text(inst.replace("<|image_1|>", ""), "")) + "\n"
+    assert got == " Represent the given image for classification\n \n"
+    text, at = _query_text({"qry_text": "a photo"}, inst, DEFAULTS)  # a text: no extra space
+    assert baseline_text(Item(id="q", text=text, image="x.jpg", no_text_at=at)) == \
+        fix(_official_baseline_text(inst.replace("<|image_1|>", ""), "a photo")) + "\n"
+    tgt = "<|image_1|>\nRepresent the given image with the following caption"
+    for captions in (["", ""], ["a dog on grass", "a cat"]):
+        (text, at), _ = _image_candidate_texts(captions, tgt, DEFAULTS)
+        first = tgt.replace("<|image_1|>", "") + (" " + captions[0] if captions[0] else "")
+        assert baseline_text(Item(id="c", text=text, image="x.jpg", no_text_at=at)) == \
+            fix(_official_baseline_text(first, "")) + "\n"
 
 
 def test_gme_golden_prompts():

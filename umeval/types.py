@@ -39,6 +39,11 @@ class Item:
     video: tuple[str, ...] = ()
     # Where the item came from, for error messages: (file, row).
     source: tuple[str, int | str] | None = None
+    # The official parser got no text for this item (its instruction alone, e.g. a page, a candidate video or a
+    # classification query): ``text[:no_text_at]`` is what it composed (placeholder and instruction), the rest
+    # what it appended after (a newline).  Backbones whose parser branch writes ``instruction + " "`` then (see
+    # umeval.loaders.text) put the space there.  None: the parser got a text, or the item is hand-built.
+    no_text_at: int | None = None
 
     @property
     def key(self) -> str:
@@ -46,6 +51,8 @@ class Item:
         for part in (self.instruction, self.text):
             h.update(part.encode())
             h.update(b"\x00")
+        if self.no_text_at is not None:  # only then, so the keys of all other items stay as they were
+            h.update(b"no-text-at:%d\x00" % self.no_text_at)
         if isinstance(self.image, bytes):
             h.update(b"img-bytes:" + hashlib.sha256(self.image).digest())
         elif self.image is not None:
@@ -67,6 +74,8 @@ class Item:
         for part in (self.instruction, self.text):
             h.update(part.encode())
             h.update(b"\x00")
+        if self.no_text_at is not None:
+            h.update(b"no-text-at:%d\x00" % self.no_text_at)
         for tag, paths in ((b"img:", [self.image]), (b"imgs:", self.images), (b"vid:", self.video)):
             for p in paths:
                 if p is None:

@@ -117,7 +117,8 @@ def load(spec: TaskSpec, ctx: LoadContext) -> TaskData:
         if data is None:
             raise DataError(f"corpus-id '{cid}' has no image bytes", "re-download the corpus",
                             task=spec.name, file=c_file, row=i)
-        corpus[cid] = Item(id=cid, text=page_text, image=spill(ctx, data), source=(c_file, i))
+        corpus[cid] = Item(id=cid, text=page_text, image=spill(ctx, data), source=(c_file, i),
+                           no_text_at=len(page_text))
         c_rows[i] = {}  # with a spill dir, the page's bytes are on disk now: free them as the corpus is read
 
     qrels: Qrels = {}

@@ -33,7 +33,7 @@ import numpy as np
 from umeval.errors import DataError
 from umeval.loaders import LoadContext, Row, media_path, official_pool, query_limit, read_rows, require
 from umeval.loaders.registry import register_loader
-from umeval.loaders.text import ROW_IMAGE_TOKEN, compose
+from umeval.loaders.text import ROW_IMAGE_TOKEN, compose, no_text_at
 from umeval.spec import TaskSpec
 from umeval.types import Item, Qrels, TaskData
 
@@ -57,7 +57,8 @@ DEFAULTS: dict[str, Any] = {
 NAMES = ("text", "path", "path:caption")
 
 
-def _query_text(row: Row, inst: str, f: dict[str, Any]) -> str:
+def _query_text(row: Row, inst: str, f: dict[str, Any]) -> tuple[str, int | None]:
+    """The query's text and its ``Item.no_text_at``."""
     inst = inst.replace(ROW_IMAGE_TOKEN, f["query_inst_token"])
     if f["query_inst_newline"]:
         inst = "\n" + inst.strip()
@@ -68,15 +69,23 @@ def _query_text(row: Row, inst: str, f: dict[str, Any]) -> str:
         out = f"{inst} {text}" if (text or f["query_join_empty"]) else inst
     if f["query_fix_newlines"]:
         out = out.replace(" \n", "\n")
-    return out + f["query_suffix"]
+    # Only the parsers that go through process_input_text (the image-token ones) leave a bare instruction.
+    at = no_text_at(text, out) if f["query_image"] else None
+    return out + f["query_suffix"], at
 
 
-def _image_candidate_texts(captions: list[str], inst: str, f: dict[str, Any]) -> list[str]:
+def _image_candidate_texts(captions: list[str], inst: str, f: dict[str, Any]) -> list[tuple[str, int]]:
+    """Each candidate's text and its ``Item.no_text_at``.
+
+    The parsers pass the caption inside the instruction argument, with ``text=''``: every image candidate has a
+    bare instruction.
+    """
     inst = inst.replace(ROW_IMAGE_TOKEN, "")
     if captions[0].strip():  # the first caption decides for the whole row, as in the official parsers
-        return [compose(f"{inst} {c}", image=True).replace(" \n", "\n") + "\n" for c in captions]
-    blank = compose(inst, image=True).replace(" \n", "\n") + f["candidate_blank_suffix"]
-    return [blank] * len(captions)
+        composed = [compose(f"{inst} {c}", image=True).replace(" \n", "\n") for c in captions]
+        return [(c + "\n", len(c)) for c in composed]
+    blank = compose(inst, image=True).replace(" \n", "\n")
+    return [(blank + f["candidate_blank_suffix"], len(blank))] * len(captions)
 
 
 def _name(kind: str, text: str, path: str) -> str:
@@ -116,8 +125,8 @@ def load(spec: TaskSpec, ctx: LoadContext) -> TaskData:
                 raise DataError("the query has no qry_img_path", "fix or drop the row", task=spec.name,
                                 file=file, row=i)
             q_img = media_path(ctx, spec, str(row["qry_img_path"]), file=file, row=i)
-        queries.append(Item(id=qid, text=_query_text(row, inst.query or str(row["qry_inst"]), f), image=q_img,
-                            source=(file, i)))
+        q_text, q_at = _query_text(row, inst.query or str(row["qry_inst"]), f)
+        queries.append(Item(id=qid, text=q_text, image=q_img, source=(file, i), no_text_at=q_at))
 
         if f["candidate_image"]:
             paths = [str(p or "") for p in row.get("tgt_img_path") or []]
@@ -126,10 +135,11 @@ def load(spec: TaskSpec, ctx: LoadContext) -> TaskData:
                                 "give every candidate an image path", task=spec.name, file=file, row=i)
             shown = _image_candidate_texts(texts, inst.candidate or str(row.get("tgt_inst") or ""), f)
             items = []
-            for t, p, s in zip(texts, paths, shown):
+            for t, p, (s, at) in zip(texts, paths, shown):
                 if (t, p, s) not in seen:
                     seen[(t, p, s)] = Item(id=_name(f["candidate_name"], t, p), text=s,
-                                           image=media_path(ctx, spec, p, file=file, row=i), source=(file, i))
+                                           image=media_path(ctx, spec, p, file=file, row=i), source=(file, i),
+                                           no_text_at=at)
                 items.append(seen[(t, p, s)])
         else:
             items = [seen.setdefault((t, "", t), Item(id=t, text=t, source=(file, i))) for t in texts]

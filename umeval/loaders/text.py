@@ -31,6 +31,16 @@ def compose(instruction: str, text: str | None = None, *, image: bool = False, v
     return out
 
 
+def no_text_at(text: str | None, composed: str) -> int | None:
+    """Where the parser's composed part ends when it got no text (``Item.no_text_at``), else None.
+
+    ``process_input_text`` writes ``instruction + " "`` for the GME and LamRA backbones when the text is empty or
+    missing, where the Qwen2-VL branch (the text in ``Item.text``) writes the placeholder and the instruction
+    alone; ``composed`` is that Qwen2-VL string after the parser's own edits, before what it appends.
+    """
+    return None if text else len(composed)
+
+
 def qa_query(question: str, prompt: str) -> str:
     """The video-QA query: placeholder, prompt, question (the prompt ends in a space, giving two)."""
     return f"{VIDEO_TOKEN} {prompt} {question}" if prompt else f"{question} {VIDEO_TOKEN}"

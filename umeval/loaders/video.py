@@ -30,7 +30,7 @@ from umeval.loaders import (
     sample_frames,
 )
 from umeval.loaders.registry import register_loader
-from umeval.loaders.text import compose, list_options, qa_query
+from umeval.loaders.text import compose, list_options, no_text_at, qa_query
 from umeval.spec import TaskSpec
 from umeval.types import Item, Qrels, TaskData
 
@@ -57,12 +57,14 @@ def _video_id(value: object) -> str:
 
 
 def video_item(spec: TaskSpec, ctx: LoadContext, vid: str, *, text: str = "", instruction: str = "",
-               file: str, row: int | str, item_id: str = "", all_frames: bool = False) -> Item:
+               file: str, row: int | str, item_id: str = "", all_frames: bool = False,
+               no_text_at: int | None = None) -> Item:
     """An item whose video is the frames of ``<media_dir>/<vid>/``: ``num_frames`` of them, or all."""
     folder = media_path(ctx, spec, vid, file=file, row=row)
     frames = (all_frames_of(folder, task=spec.name, file=file, row=row) if all_frames
               else sample_frames(folder, ctx.num_frames, task=spec.name, file=file, row=row))
-    return Item(id=item_id or vid, text=text, instruction=instruction, video=frames, source=(file, row))
+    return Item(id=item_id or vid, text=text, instruction=instruction, video=frames, source=(file, row),
+                no_text_at=no_text_at)
 
 
 def _add(candidates: list[Item], index: dict[str, int], item: Item) -> int:
@@ -83,6 +85,7 @@ def load_retrieval(spec: TaskSpec, ctx: LoadContext) -> TaskData:
     rows, file = read_rows(spec, ctx)
     n = min(x for x in (len(rows), spec.max_queries) if x is not None)  # `limit` cuts queries, not videos
     inst = spec.instruction(ctx.instruction_set)
+    cand_text = compose(inst.candidate, video=True)
     candidates: list[Item] = []
     index: dict[str, int] = {}
     queries: list[Item] = []
@@ -91,8 +94,8 @@ def load_retrieval(spec: TaskSpec, ctx: LoadContext) -> TaskData:
         require(row, (q_col, v_col), spec, file, i)
         vid = str(row[v_col])
         if vid not in index:
-            _add(candidates, index, video_item(spec, ctx, vid, text=compose(inst.candidate, video=True),
-                                               file=file, row=i))
+            _add(candidates, index, video_item(spec, ctx, vid, text=cand_text, file=file, row=i,
+                                               no_text_at=len(cand_text)))
         if ctx.limit is None or len(queries) < ctx.limit:
             qid = f"q{i}"
             queries.append(Item(id=qid, text=compose(inst.query, str(row[q_col])), source=(file, i)))
@@ -124,8 +127,9 @@ def load_classification(spec: TaskSpec, ctx: LoadContext) -> TaskData:
         require(row, (v_col, l_col), spec, file, i)
         label = str(row[l_col])
         qid = f"q{i}"
-        queries.append(video_item(spec, ctx, str(row[v_col]), text=compose(inst.query, video=True), file=file,
-                                  row=i, item_id=qid))
+        q_text = compose(inst.query, video=True)
+        queries.append(video_item(spec, ctx, str(row[v_col]), text=q_text, file=file, row=i, item_id=qid,
+                                  no_text_at=len(q_text)))
         qrels[qid] = {label: 1.0}
         if spec.pool == "local":
             require(row, (opts.get("candidates_field", "neg_text"),), spec, file, i)
@@ -230,8 +234,9 @@ def load_moment(spec: TaskSpec, ctx: LoadContext) -> TaskData:
             name = f"{stem}/{clip}"
             if name not in index:
                 index[name] = len(candidates)
-                candidates.append(video_item(spec, ctx, name, text=compose(inst.candidate, video=True),
-                                             file=file, row=i, item_id=name))
+                clip_text = compose(inst.candidate, video=True)
+                candidates.append(video_item(spec, ctx, name, text=clip_text, file=file, row=i, item_id=name,
+                                             no_text_at=len(clip_text)))
             pool.append(index[name])
         qrels[qid] = {f"{stem}/{c}": 1.0 for c in clips if c.startswith("positive")}
         if not qrels[qid]:
@@ -265,10 +270,12 @@ def load_momentseeker(spec: TaskSpec, ctx: LoadContext) -> TaskData:
         require(row, ("query", "positive_frames"), spec, file, i)
         qid, inp, text = f"q{i}", str(row.get("input_frames") or ""), str(row["query"])
         if inp.endswith(".mp4"):
-            q = video_item(spec, ctx, _clip_folder(inp), text=compose(instr["video"], text, video=True), file=file,
-                           row=i, item_id=qid, all_frames=True)
+            q_text = compose(instr["video"], text, video=True)
+            q = video_item(spec, ctx, _clip_folder(inp), text=q_text, file=file, row=i, item_id=qid,
+                           all_frames=True, no_text_at=no_text_at(text, q_text))
         elif inp.endswith(".jpg"):
-            q = Item(id=qid, text=compose(instr["image"], text, image=True), source=(file, i),
+            q_text = compose(instr["image"], text, image=True)
+            q = Item(id=qid, text=q_text, source=(file, i), no_text_at=no_text_at(text, q_text),
                      image=media_path(ctx, spec, f"query_{inp}", file=file, row=i))
         else:
             as_text += bool(inp)
@@ -278,7 +285,8 @@ def load_momentseeker(spec: TaskSpec, ctx: LoadContext) -> TaskData:
         neg = [_clip_folder(d["output_path"]) for d in row.get("negative_frames") or []]
         clip_text = compose(inst.candidate, video=True)
         pool = [_add(candidates, index, video_item(spec, ctx, name, text=clip_text, file=file, row=i, item_id=name,
-                                                   all_frames=True)) if name not in index else index[name]
+                                                   all_frames=True, no_text_at=len(clip_text)))
+                 if name not in index else index[name]
                 for name in pos + neg]
         pools.append(official_pool(pool, {index[p] for p in pos}))
         qrels[qid] = {p: 1.0 for p in pos}

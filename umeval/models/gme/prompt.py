@@ -42,10 +42,15 @@ GME_END = "<|endoftext|>"
 
 
 def baseline_text(item: Item) -> str:
-    """The text GME and LamRA receive: the loader's Qwen text without its placeholder and the space after it."""
+    r"""The text GME and LamRA receive: the loader's Qwen text without its placeholder and the space after it.
+
+    Where the official parser got no text (``item.no_text_at``), ``process_input_text`` returns
+    ``instruction + " "`` for these backbones (processor.py:656-659): the space goes where the instruction ends,
+    before anything the parser appends (e.g. the ``"\n"`` of image candidates).
+    """
     if item.instruction:
         return f"{item.instruction} {item.text}" if item.text else f"{item.instruction} "
-    text = item.text
+    text, cut = item.text, item.no_text_at
     for tok in (IMAGE_TOKEN, VIDEO_TOKEN):
         at = text.find(tok)
         if at >= 0:
@@ -53,7 +58,9 @@ def baseline_text(item: Item) -> str:
             if text[end: end + 1] == " ":
                 end += 1
             text = text[:at] + text[end:]
-    return text
+            if cut is not None and cut > at:
+                cut -= end - at
+    return text if cut is None else f"{text[:cut]} {text[cut:]}"
 
 
 def baseline_image(images: list[Image.Image], videos: list[list[Image.Image]]) -> Image.Image | None:
