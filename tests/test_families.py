@@ -265,3 +265,8 @@ def test_candidates_get_the_candidate_format(monkeypatch, cache_dir):
     assert {r for r, _ in seen} == {"query", "candidate"}
     assert all(t.startswith("<|im_start|>") and "<disc_emb>" in t for r, t in seen if r == "query")  # UME-R1
     assert all(t in ("red apple", "blue sky") for r, t in seen if r == "candidate")  # VLM2Vec: the bare text
+    # `umeval prompts` shows each side as the model receives it (catches candidates shown in the query format).
+    from umeval.show_prompts import item_inputs
+
+    assert item_inputs(enc, items[0], task="T", role="candidate")["text"] == "red apple"
+    assert item_inputs(enc, items[0], task="T", role="query")["text"].startswith("<|im_start|>")

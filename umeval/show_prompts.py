@@ -26,7 +26,7 @@ DEFAULT_LIMIT = 2
 
 def item_inputs(encoder: Any, item: Any, *, task: str, role: str) -> dict[str, Any]:
     """One item as the model receives it (see the module docstring for the fields)."""
-    enc, prompts = encoder.prepare([item], task)
+    enc, prompts = encoder.prepare([item], task, role=role)  # a family may write candidates its own way
     (prompt,) = prompts
     ids = enc["input_ids"][0]
     n = int(enc["attention_mask"][0].sum())
