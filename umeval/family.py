@@ -31,7 +31,10 @@ from umeval.registry import Registry, load_object, suggest
 #: key unless the family declares its own ``key_fields``.  Every other setting is listed in
 #: :data:`NOT_IN_KEY` with the reason; a test keeps the two lists covering the schema.
 DEFAULT_KEY_FIELDS = ("family", "path", "builder", "revision", "encoder", "prompt", "min_pixels", "max_pixels",
-                      "num_frames", "dtype", "trust_remote_code")
+                      "num_frames", "dtype", "trust_remote_code",
+                      # vLLM engine settings: most only size the engine, but some change numerics (tensor
+                      # parallelism's reduction order, a dtype or length override): keyed, to be safe.
+                      "vllm_args")
 NOT_IN_KEY = {
     "name": "the store is per preset name already",
     "modes": "which modes run, not how an item is encoded",
@@ -39,7 +42,6 @@ NOT_IN_KEY = {
     "submit_items": "items per call change no vector",
     "instruction_set": "the instructions are part of the item text, hence of its key",
     "attn_implementation": "in the resolved runtime, which is part of the key",
-    "vllm_args": "engine sizing (memory share, parallelism); the backend and its version are in the runtime",
     "decoding": "part of every generative sample's key (with samples and seed)",
     "description": "text for people",
     "options": "always in the key, whole",
