@@ -24,6 +24,8 @@ from functools import cache
 from importlib.metadata import entry_points
 from typing import Any
 
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
 from umeval.errors import ConfigError
 from umeval.registry import Registry, load_object, suggest
 
@@ -176,13 +178,8 @@ def _get(model_cfg: Any, key: str, default: Any = None) -> Any:
 
 def plain(value: Any) -> Any:
     """A config value as plain Python (OmegaConf containers to dicts and lists)."""
-    try:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
-
-        if isinstance(value, (DictConfig, ListConfig)):
-            return OmegaConf.to_container(value, resolve=True)
-    except ImportError:  # pragma: no cover - omegaconf is a dependency
-        pass
+    if isinstance(value, (DictConfig, ListConfig)):
+        return OmegaConf.to_container(value, resolve=True)
     return value
 
 
@@ -236,7 +233,5 @@ def validate_model(cfg: Any) -> None:
         valid = ", ".join(meta.options) or "none"
         raise ConfigError(f"unknown option model.options.{unknown[0]} for family {meta.name}",
                           (hint + " " if hint else "") + f"its options: {valid}")
-    backend = str(cfg.backend)
-    if backend != "auto" and not m.get("encoder") and meta.weights and backend not in meta.encoders:
-        raise ConfigError(f"model {m.name}: family {meta.name} has no {backend} backend",
-                          f"use backend={' or backend='.join(meta.backends)} (or backend=auto)")
+    if str(cfg.backend) != "auto" and not m.get("encoder"):
+        meta.encoder_for(str(cfg.backend))  # a backend the family has no encoder for: its one-line error

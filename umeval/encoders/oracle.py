@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from umeval.encoders.base import Advance, GenResult, KeyedByFamily, Trace, assemble, l2_normalise, sample_seed
+from umeval.family import options_of
 from umeval.fixtures import CLASSES, STRONG_COVERAGE, WORD_ALIASES, read_colour
 from umeval.media import load_image
 from umeval.types import Item
@@ -102,8 +103,7 @@ class OracleEncoder(KeyedByFamily):
     def __init__(self, model_cfg: Any, *, cache_dir: Any = None, device: str = "auto", batch_size: int = 8,
                  num_workers: int = 0) -> None:
         self.cfg = model_cfg
-        options = model_cfg.get("options") if hasattr(model_cfg, "get") else None
-        self.anti = self.anti or bool((options or {}).get("anti", False))  # model=anti-oracle: options.anti
+        self.anti = self.anti or bool(options_of(model_cfg)["anti"])  # model=anti-oracle: options.anti
         self.model_id = f"{model_cfg.name} (no weights)"
         self.revision = "none"
         self.calls = 0

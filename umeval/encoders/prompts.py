@@ -146,6 +146,27 @@ def render(fmt: PromptFormat, item: Item, processor: Any, task: str | None = Non
     return fmt(item, images, videos, processor)
 
 
+class PromptWriter:
+    """Mixin of the encoders that write prompts in a family's format (HF and vLLM Qwen2-VL alike).
+
+    ``prompt_format`` writes queries, and candidates too unless the family declares a format per role
+    (``candidate_format``).
+    """
+
+    processor: Any
+    prompt_format: PromptFormat
+    candidate_format: PromptFormat | None = None
+
+    def use_prompt_format(self, name: str) -> None:
+        self.prompt_format = get_prompt_format(name)
+        cand = get_prompt_format(name, "candidate")
+        self.candidate_format = cand if cand is not self.prompt_format else None
+
+    def build_prompt(self, item: Item, task: str | None = None, role: str = "query") -> Prompt:
+        fmt = self.candidate_format if role == "candidate" and self.candidate_format else self.prompt_format
+        return render(fmt, item, self.processor, task)
+
+
 def get_prompt_format(name: str, role: str = "query") -> PromptFormat:
     """The prompt format ``name`` (for ``role``) of whichever model family declares it."""
     from umeval.family import get_prompt_format as family_format

@@ -38,7 +38,7 @@ from umeval.encoders.base import (
 from umeval.encoders.cost import item_tokens
 from umeval.encoders.pixels import pixel_size, processor_kwargs
 from umeval.encoders.prompt_base import VISION_TOKENS
-from umeval.encoders.prompts import GEN_TOKEN, Prompt, get_prompt_format, render
+from umeval.encoders.prompts import GEN_TOKEN, Prompt, PromptWriter
 from umeval.errors import ConfigError, UmevalError
 from umeval.registry import load_object
 from umeval.types import Item
@@ -114,7 +114,7 @@ def _is_oom(e: BaseException) -> bool:
     return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower()
 
 
-class Qwen2VLEncoder(KeyedByFamily):
+class Qwen2VLEncoder(KeyedByFamily, PromptWriter):
     #: Extra ``generate`` arguments, for tests only (they force a trace with a ``logits_processor``).
     generate_kwargs: dict[str, Any] = {}
 
@@ -133,10 +133,7 @@ class Qwen2VLEncoder(KeyedByFamily):
         self.batch_tokens = max(1, int(getattr(model_cfg, "batch_tokens", None) or 32768))
         self.oom_splits = 0  # batches split after an out-of-memory error
         self.num_workers = max(0, int(num_workers))
-        self.prompt_format = get_prompt_format(model_cfg.prompt)
-        # A family that writes candidates its own way (roles="differ") has a second format; None: the same one.
-        cand = get_prompt_format(model_cfg.prompt, "candidate")
-        self.candidate_format = cand if cand is not self.prompt_format else None
+        self.use_prompt_format(model_cfg.prompt)  # a family with a format per role has a candidate one too
         self.calls = 0
         self.wait_seconds = 0.0  # time the model waited for media decoding and the processor
         local = Path(self.model_id).is_dir()
@@ -169,10 +166,6 @@ class Qwen2VLEncoder(KeyedByFamily):
     def info(self) -> dict[str, Any]:
         return {"model_id": self.model_id, "revision": self.revision, "device": self.device,
                 "dtype": str(self.dtype).replace("torch.", ""), "prompt": self.cfg.prompt}
-
-    def build_prompt(self, item: Item, task: str | None = None, role: str = "query") -> Prompt:
-        fmt = self.candidate_format if role == "candidate" and self.candidate_format else self.prompt_format
-        return render(fmt, item, self.processor, task)
 
     def prepare(self, items: Sequence[Item], task: str | None = None,
                 prompts: Sequence[Prompt] | None = None, role: str = "query") -> tuple[Any, list[Prompt]]:

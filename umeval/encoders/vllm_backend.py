@@ -53,7 +53,7 @@ from umeval.encoders.base import (
 )
 from umeval.encoders.pixels import pixel_size, processor_kwargs
 from umeval.encoders.prompt_base import VISION_TOKENS
-from umeval.encoders.prompts import GEN_TOKEN, Prompt, get_prompt_format, render
+from umeval.encoders.prompts import GEN_TOKEN, Prompt, PromptWriter
 from umeval.encoders.qwen2vl import pick_device, quiet_transformers, resolve_checkpoint
 from umeval.errors import ConfigError, DependencyError, UmevalError
 from umeval.types import Item
@@ -84,7 +84,7 @@ def _import_vllm() -> Any:
     return vllm
 
 
-class VllmEncoder(KeyedByFamily):
+class VllmEncoder(KeyedByFamily, PromptWriter):
     #: Share of GPU memory per engine when it cannot be sized from the checkpoint (see :meth:`memory_split`).
     gpu_memory_utilization = {"generate": 0.45, "pooling": 0.45}
     #: KV cache per engine on CPU, in GiB (``VLLM_CPU_KVCACHE_SPACE``; an existing value wins).
@@ -121,10 +121,7 @@ class VllmEncoder(KeyedByFamily):
         # batch_size) so continuous batching keeps the GPU full and a chunk waits for its longest trace only
         # once; the next chunk's media decode in worker threads meanwhile.
         self.chunk = max(self.batch_size, int(getattr(model_cfg, "submit_items", None) or 1024))
-        self.prompt_format = get_prompt_format(model_cfg.prompt)
-        # A family that writes candidates its own way (roles="differ") has a second format; None: the same one.
-        cand = get_prompt_format(model_cfg.prompt, "candidate")
-        self.candidate_format = cand if cand is not self.prompt_format else None
+        self.use_prompt_format(model_cfg.prompt)  # a family with a format per role has a candidate one too
         self.calls = 0
         self.local = Path(self.model_id).is_dir()
         if not self.local and os.environ.get("HF_HUB_OFFLINE") == "1":
@@ -166,10 +163,6 @@ class VllmEncoder(KeyedByFamily):
     def info(self) -> dict[str, Any]:
         return {"model_id": self.model_id, "revision": self.revision, "device": self.device, "dtype": self.dtype,
                 "prompt": self.cfg.prompt, "backend": "vllm", "vllm_version": self.vllm_version}
-
-    def build_prompt(self, item: Item, task: str | None = None, role: str = "query") -> Prompt:
-        fmt = self.candidate_format if role == "candidate" and self.candidate_format else self.prompt_format
-        return render(fmt, item, self.processor, task)
 
     def media(self, prompt: Prompt) -> dict[str, Any]:
         """The prompt's media as vLLM ``multi_modal_data``, in prompt order."""
