@@ -57,7 +57,7 @@ gpu-smoke-wheels: ## fetch the pure-Python wheels gpu-smoke carries to a GPU mac
 
 SMOKE_PY ?= python3
 gpu-smoke: ## the GPU smoke check, < 5 min, no network (DRY=1: the same checks on the CPU)
-	PYTHONPATH=$(CURDIR):$$PYTHONPATH $(SMOKE_PY) -m umeval.gpu_smoke $(if $(DRY),--dry,)
+	PYTHONPATH=$(CURDIR):$$PYTHONPATH $(SMOKE_PY) -m umeval.commands.gpu_smoke $(if $(DRY),--dry,)
 
 lint: install ## ruff
 	$(VENV)/bin/ruff check umeval tasks tests

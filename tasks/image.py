@@ -8,8 +8,8 @@ of TIGER-AI-Lab/VLM2Vec) through that parser's text rules below, applied by :mod
 
 from typing import Any
 
-from umeval.registry import register_tasks
-from umeval.spec import DataSource, TaskSpec
+from umeval.core.registry import register_tasks
+from umeval.core.spec import DataSource, TaskSpec
 
 HUB = "ziyjiang/MMEB_Test_Instruct"
 

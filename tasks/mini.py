@@ -4,8 +4,8 @@ umeval generates their data offline in the official MMEB-V2 layouts (image local
 retrieval, graded visdoc retrieval).
 """
 
-from umeval.registry import register_tasks
-from umeval.spec import DataSource, Instructions, TaskSpec
+from umeval.core.registry import register_tasks
+from umeval.core.spec import DataSource, Instructions, TaskSpec
 
 register_tasks([
     TaskSpec(

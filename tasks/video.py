@@ -11,9 +11,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from umeval.core.registry import register_tasks
+from umeval.core.spec import DataSource, Instructions, TaskSpec
 from umeval.loaders.text import letter
-from umeval.registry import register_tasks
-from umeval.spec import DataSource, Instructions, TaskSpec
 
 F = "video-tasks/frames"
 VIDEO_CAND = "Understand the content of the provided video."

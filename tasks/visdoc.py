@@ -16,8 +16,8 @@ revision), so a score on the earlier data (``VLM2Vec/ViDoSeek-page``, ``VLM2Vec/
 UME-R1 authors' copy read) is never mistaken for one on the fixed data.
 """
 
-from umeval.registry import register_tasks
-from umeval.spec import DataSource, Instructions, TaskSpec
+from umeval.core.registry import register_tasks
+from umeval.core.spec import DataSource, Instructions, TaskSpec
 
 OFFICIAL = Instructions(query="Find a document image that matches the given query:",
                         candidate="Understand the content of the provided document image.")

@@ -49,8 +49,8 @@ class FakeEncoder:
 
 def fake_run(out: Path, cache: Path, *extra: str) -> Any:
     """``umeval run task=mini mode=both gen.samples=3`` with the fake encoder; returns the RunSummary."""
-    from umeval.config import compose_config
-    from umeval.runner import run
+    from umeval.core.config import compose_config
+    from umeval.run.runner import run
 
     cfg = compose_config(["task=mini", "model=tiny-qwen2vl", "mode=both", "gen.samples=3",
                           "model.decoding.do_sample=true", f"output_dir={out}", f"cache_dir={cache}",

@@ -21,14 +21,13 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model(cache_dir: Path) -> Path:
-    from umeval import tiny_model
-
+    from umeval.models.ume_r1 import tiny as tiny_model
     return tiny_model.ensure(cache_dir)
 
 
 @pytest.fixture(scope="session")
 def tiny_encoder(tiny_model: Path, cache_dir: Path):  # type: ignore[no-untyped-def]
-    from umeval.config import compose_config
+    from umeval.core.config import compose_config
     from umeval.encoders.qwen2vl import Qwen2VLEncoder
 
     cfg = compose_config(["model=tiny-qwen2vl"])
@@ -38,8 +37,8 @@ def tiny_encoder(tiny_model: Path, cache_dir: Path):  # type: ignore[no-untyped-
 @pytest.fixture(scope="session")
 def fixture_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every registered MMEB-V2 task's fixture, in its official layout, written once per session (read only)."""
-    from umeval.fixtures import write_fixture
-    from umeval.registry import discover_tasks
+    from umeval.core.registry import discover_tasks
+    from umeval.testing.fixtures import write_fixture
 
     root = tmp_path_factory.mktemp("mmeb")
     for _, spec in discover_tasks().items():
@@ -80,8 +79,8 @@ def skip_or_fail_in_ci(reason: str) -> None:
 
 def require_vllm() -> None:
     """The one place that decides what a test needing vLLM does when vLLM cannot be imported."""
+    from umeval.core.errors import DependencyError
     from umeval.encoders.vllm_backend import _import_vllm
-    from umeval.errors import DependencyError
 
     try:
         _import_vllm()
@@ -101,13 +100,12 @@ PARITY_SEED = 16
 
 @pytest.fixture(scope="session")
 def parity_model(cache_dir: Path) -> Path:
-    from umeval import tiny_model
-
+    from umeval.models.ume_r1 import tiny as tiny_model
     return tiny_model.ensure(cache_dir, seed=PARITY_SEED)
 
 
 def parity_cfg(path: Path, *overrides: str):  # type: ignore[no-untyped-def]
-    from umeval.config import compose_config
+    from umeval.core.config import compose_config
 
     return compose_config(["model=tiny-qwen2vl", f"model.path={path}", *overrides]).model
 

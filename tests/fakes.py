@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from umeval.core.types import Item
 from umeval.encoders.base import GenResult, Trace, item_seed
-from umeval.media import load_image
-from umeval.types import Item
+from umeval.encoders.media import load_image
 
 DIM = 16
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from umeval.config import compose_config
-from umeval.fixtures import expected_scores, relevant_counts
-from umeval.registry import discover_tasks, task_groups
-from umeval.runner import run
+from umeval.core.config import compose_config
+from umeval.core.registry import discover_tasks, task_groups
+from umeval.run.runner import run
+from umeval.testing.fixtures import expected_scores, relevant_counts
 
 ALL = list(discover_tasks())
 
@@ -216,7 +216,7 @@ def test_selftest_passes_on_all_78_tasks(tmp_path):
     """
     import io
 
-    from umeval.selftest import run_selftest
+    from umeval.commands.selftest import run_selftest
 
     buf = io.StringIO()
     code, records = run_selftest(["task=all"], keep=str(tmp_path), out=buf)

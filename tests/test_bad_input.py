@@ -9,12 +9,12 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from umeval.core.errors import DataError, UmevalError
+from umeval.core.registry import discover_tasks
+from umeval.core.types import Item
 from umeval.encoders.base import l2_normalise
-from umeval.errors import DataError, UmevalError
-from umeval.fixtures import write_fixture
 from umeval.loaders import LoadContext, load_task, preflight
-from umeval.registry import discover_tasks
-from umeval.types import Item
+from umeval.testing.fixtures import write_fixture
 
 
 def fixture(task: str, tmp: Path) -> tuple[Path, object]:
@@ -131,7 +131,7 @@ def test_nan_embedding_names_the_item():
 
 
 def test_trust_remote_code_is_off_by_default():
-    from umeval.config import compose_config
+    from umeval.core.config import compose_config
 
     assert compose_config(["model=ume-r1-7b"]).model.trust_remote_code is False
     assert dataclasses.fields  # the flag is only set by a model config that asks for it

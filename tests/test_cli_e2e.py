@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from umeval.results import LEADERBOARD_COLUMNS
-from umeval.task_result import TaskResult
+from umeval.results.files import LEADERBOARD_COLUMNS
+from umeval.results.task_result import TaskResult
 
 
 def umeval(*args: str, cache: Path, timeout: int = 600) -> subprocess.CompletedProcess[str]:
@@ -70,8 +70,8 @@ def test_missing_data_file_names_path_and_fix(tmp_path, cache_dir, tiny_model):
     """A task whose local copy is missing (and the hub is off) fails before weights load, naming the path."""
     import shutil
 
-    from umeval.embedded import ensure_generated
-    from umeval.registry import resolve_tasks
+    from umeval.core.registry import resolve_tasks
+    from umeval.data.embedded import ensure_generated
 
     cache = tmp_path / "cache"
     shutil.copytree(cache_dir / "models", cache / "models")
@@ -90,8 +90,8 @@ def test_missing_data_file_names_path_and_fix(tmp_path, cache_dir, tiny_model):
 def test_corrupt_image_and_keep_going(tmp_path, cache_dir, tiny_model):
     import shutil
 
-    from umeval.embedded import ensure_generated
-    from umeval.registry import resolve_tasks
+    from umeval.core.registry import resolve_tasks
+    from umeval.data.embedded import ensure_generated
 
     cache = tmp_path / "cache"
     shutil.copytree(cache_dir / "models", cache / "models")

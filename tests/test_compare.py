@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from umeval.cli import main
-from umeval.compare import compare, load_side
+from umeval.commands.compare import compare, load_side
 
 
 def write_side(root: Path, scores: dict[str, np.ndarray], metric: str = "hit@1") -> Path:

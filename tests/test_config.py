@@ -1,7 +1,7 @@
 import pytest
 
-from umeval.config import compose_config
-from umeval.errors import ConfigError
+from umeval.core.config import compose_config
+from umeval.core.errors import ConfigError
 
 
 def test_defaults_and_overrides():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from umeval.doctor import check, main
+from umeval.commands.doctor import check, main
 
 GOOD = {"torch": "2.13.0", "transformers": "5.19.0", "hydra-core": "1.3.8", "omegaconf": "2.3.1", "vllm": "0.32.0",
         "ray": "2.60.0"}

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from umeval.core.errors import DataError
+from umeval.core.types import Item
 from umeval.encoders.prompts import DISC_TOKEN, UME_R1_GEN_PROMPT
-from umeval.errors import DataError
-from umeval.types import Item
 
 
 def items(media):

@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 from _fake_results import fake_run
 
-from umeval import export as E
-from umeval.registry import discover_tasks
-from umeval.results import write_json
+from umeval.commands import export as E
+from umeval.core.registry import discover_tasks
+from umeval.results.files import write_json
+from umeval.results.task_result import TaskResult
 from umeval.scoring.metrics import OFFICIAL
-from umeval.task_result import TaskResult
 
 # The metadata fields of the official experiments/report_score_v2.py, then the date it adds.
 OFFICIAL_METADATA = ["model_name", "model_backbone", "model_size", "embedding_dimension", "max_length_tokens",

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 import umeval
-from umeval.config import ModelConfig, compose_config
-from umeval.errors import ConfigError
-from umeval.family import DEFAULT_KEY_FIELDS, FAMILIES, NOT_IN_KEY, ModelMeta, discover_families, get_family
-from umeval.registry import model_config, model_names
+from umeval.core.config import ModelConfig, compose_config
+from umeval.core.errors import ConfigError
+from umeval.core.registry import model_config, model_names
+from umeval.models.family import DEFAULT_KEY_FIELDS, FAMILIES, NOT_IN_KEY, ModelMeta, discover_families, get_family
 
 PKG = Path(umeval.__file__).resolve().parent
 
@@ -50,7 +50,7 @@ def test_preset_revisions_are_the_families_pinned_commits():
 def test_family_option_is_in_the_cache_key():
     """Catches a family's own setting (model.options) that does not change the cache key: anti-oracle vectors
     would be served to the oracle from the store."""
-    from umeval.runner import encoder_fingerprint
+    from umeval.run.runner import encoder_fingerprint
 
     base = compose_config(["model=oracle"])
     anti = compose_config(["model=oracle", "+model.options.anti=true"])
@@ -61,7 +61,7 @@ def test_family_option_is_in_the_cache_key():
 
 def test_family_version_is_in_the_cache_key(monkeypatch):
     """Catches a family bumping its version (its input changed) while old vectors stay reusable."""
-    from umeval.runner import encoder_fingerprint
+    from umeval.run.runner import encoder_fingerprint
 
     cfg = compose_config(["model=gme-qwen2vl-2b"])
     before = encoder_fingerprint(cfg)
@@ -93,8 +93,8 @@ def test_auto_backend_keeps_a_family_without_vllm_on_hf(monkeypatch):
 
     import torch
 
-    from umeval.provenance import resolve_backend
-    from umeval.runner import encoder_ref
+    from umeval.run.runner import encoder_ref
+    from umeval.run.runtime import resolve_backend
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     real = importlib.util.find_spec
@@ -108,15 +108,15 @@ def test_auto_backend_keeps_a_family_without_vllm_on_hf(monkeypatch):
 def test_a_third_party_family_runs_with_no_engine_change(monkeypatch, tmp_path):
     """A family registered from outside the engine (here: by the test) is run by the runner through its declared
     encoder and keyed by its declared fingerprint.  Catches the runner choosing encoders or keys by family name."""
-    from umeval.runner import encoder_fingerprint, encoder_ref, run
+    from umeval.run.runner import encoder_fingerprint, encoder_ref, run
 
-    meta = ModelMeta(name="toy", description="test family", encoders={"hf": "umeval.hash_encoder:HashEncoder"},
+    meta = ModelMeta(name="toy", description="test family", encoders={"hf": "umeval.testing.hash_encoder:HashEncoder"},
                      modes=("disc",))
     monkeypatch.setitem(FAMILIES._items, "toy", meta)
     cfg = compose_config(["task=mini", "model=oracle", "model.family=toy", "model.name=toy", "model.modes=[disc]",
                           f"output_dir={tmp_path / 'out'}", f"cache_dir={tmp_path / 'cache'}", "progress=false",
                           "hub=false"])
-    assert encoder_ref(cfg) == "umeval.hash_encoder:HashEncoder"
+    assert encoder_ref(cfg) == "umeval.testing.hash_encoder:HashEncoder"
     assert len(encoder_fingerprint(cfg)) == 16
     summary = run(cfg)
     assert summary.encoder_calls > 0 and not summary.failed
@@ -166,8 +166,8 @@ def test_listing_families_imports_no_torch():
     import subprocess
     import sys
 
-    code = ("import sys; from umeval.family import discover_families; discover_families(); "
-            "from umeval.config import compose_config; compose_config(['model=gme-qwen2vl-2b']); "
+    code = ("import sys; from umeval.models.family import discover_families; discover_families(); "
+            "from umeval.core.config import compose_config; compose_config(['model=gme-qwen2vl-2b']); "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False", out.stderr
@@ -205,9 +205,9 @@ def test_store_keys_hold_the_role_only_for_families_whose_roles_differ(tmp_path,
     its query vector as a candidate from the store, and a roles="same" family paying for every item twice."""
     import numpy as np
 
-    from umeval.memo import EmbeddingMemo
-    from umeval.store import EmbeddingStore
-    from umeval.types import Item
+    from umeval.core.types import Item
+    from umeval.run.memo import EmbeddingMemo
+    from umeval.run.store import EmbeddingStore
 
     memo = EmbeddingMemo(EmbeddingStore(tmp_path / "s"), "enc", role_keyed=role_keyed)
     spy = _RoleSpy()
@@ -222,7 +222,7 @@ def test_store_keys_hold_the_role_only_for_families_whose_roles_differ(tmp_path,
 def test_the_runner_keys_by_role_when_the_family_says_so():
     """The runner asks the family (not a family name) whether roles differ: the oracle family declares "differ"
     (its anti option negates queries), GME declares "same".  Catches the memo's role_keyed never being set."""
-    from umeval.family import roles_differ
+    from umeval.models.family import roles_differ
 
     assert roles_differ(compose_config(["model=oracle"]).model)
     assert not roles_differ(compose_config(["model=gme-qwen2vl-2b"]).model)
@@ -239,9 +239,9 @@ def test_candidates_get_the_candidate_format(monkeypatch, cache_dir):
     """A family with a format per role: the HF encoder writes a query with the query format and a candidate with
     the candidate format, through ``embed(role=...)`` down to the prompt.  Catches the role being dropped on the
     way (every item written as a query)."""
-    from umeval.family import encoder_ref
-    from umeval.registry import load_object
-    from umeval.types import Item
+    from umeval.core.registry import load_object
+    from umeval.core.types import Item
+    from umeval.models.family import encoder_ref
 
     meta = ModelMeta(name="twofmt", description="test family", roles="differ",
                      encoders={"hf": "umeval.encoders.qwen2vl:Qwen2VLEncoder"},
@@ -266,7 +266,7 @@ def test_candidates_get_the_candidate_format(monkeypatch, cache_dir):
     assert all(t.startswith("<|im_start|>") and "<disc_emb>" in t for r, t in seen if r == "query")  # UME-R1
     assert all(t in ("red apple", "blue sky") for r, t in seen if r == "candidate")  # VLM2Vec: the bare text
     # `umeval prompts` shows each side as the model receives it (catches candidates shown in the query format).
-    from umeval.show_prompts import item_inputs
+    from umeval.commands.prompts import item_inputs
 
     assert item_inputs(enc, items[0], task="T", role="candidate")["text"] == "red apple"
     assert item_inputs(enc, items[0], task="T", role="query")["text"].startswith("<|im_start|>")

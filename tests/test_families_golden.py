@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from umeval.config import compose_config
+from umeval.core.config import compose_config
+from umeval.core.types import Item
 from umeval.models.gme.prompt import baseline_image, baseline_text, gme
 from umeval.models.lamra.prompt import lamra
-from umeval.types import Item
 
 REF = Path(__file__).resolve().parents[1] / "umeval" / "models"
 
@@ -68,9 +68,9 @@ def test_bare_instruction_items_get_the_official_trailing_space(fixture_root):
     image candidates (image_t2i_eval.py:30-37) and image queries with an empty qry_text (image_cls_dataset.py:18-20).
     Catches the space being dropped: before, 51 tasks (44,766 of the 83,530 official queries) ranked with it
     missing on one side."""
+    from umeval.core.registry import resolve_tasks
     from umeval.loaders import LoadContext, load_task
     from umeval.loaders.mmeb_image import DEFAULTS, _image_candidate_texts, _query_text
-    from umeval.registry import resolve_tasks
 
     for name, side in (("ViDoRe_arxivqa", "candidates"), ("MSR-VTT", "candidates"), ("K700", "queries")):
         spec = resolve_tasks(name)[0]
@@ -129,7 +129,7 @@ class _Template:
     def apply_chat_template(self, messages, tokenize=False, add_generation_prompt=False):
         from jinja2 import Template
 
-        from umeval.tiny_model import CHAT_TEMPLATE
+        from umeval.models.ume_r1.tiny import CHAT_TEMPLATE
 
         return Template(CHAT_TEMPLATE).render(messages=messages, add_generation_prompt=add_generation_prompt)
 
@@ -157,8 +157,8 @@ def tiny25(cache_dir: Path) -> Path:
 
 
 def _encoder(preset: str, path: Path, cache_dir: Path):  # type: ignore[no-untyped-def]
-    from umeval.family import encoder_ref
-    from umeval.registry import load_object
+    from umeval.core.registry import load_object
+    from umeval.models.family import encoder_ref
 
     cfg = compose_config([f"model={preset}", f"model.path={path}", "model.dtype=float32"])
     return load_object(encoder_ref(cfg, "hf"))(cfg.model, cache_dir=cache_dir, device="cpu", batch_size=4,
@@ -194,7 +194,7 @@ def test_pooled_token_on_tiny_checkpoints(family, tiny_model, tiny25, cache_dir,
 def test_family_refuses_another_format():
     """Catches a GME preset silently encoding with another family's prompt (e.g. model.prompt=vlm2vec): the
     config fails when it is built, before data or weights."""
-    from umeval.errors import ConfigError
+    from umeval.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="not a prompt format of family gme.*set model.prompt=gme"):
         compose_config(["model=gme-qwen2vl-2b", "model.prompt=vlm2vec"])
@@ -204,7 +204,7 @@ def test_family_refuses_another_format():
 def test_end_to_end_tiny(family, tiny_model, tiny25, cache_dir, tmp_path):
     """``umeval run task=Mini-ImageCLS model=<family preset> model.path=<tiny>`` finishes with status ok; random
     weights, so the score is only checked to be a rate.  Catches a family that cannot run through the runner."""
-    from umeval.runner import run
+    from umeval.run.runner import run
 
     if family == "lamra":  # the tiny Qwen2.5-VL preset (its builder makes the checkpoint)
         extra = ["model=tiny-qwen25vl-lamra"]
@@ -226,7 +226,7 @@ def test_reference_pairs_official_keys_with_umeval_tasks(tmp_path):
     """The published GME-2B file pairs every MMEB-V2 task: ``ViDoSeek-page-fixed`` (the official export key)
     with umeval's ``ViDoSeek-page``, each task's own main metric (hit@1, or ndcg_linear@5 for visdoc), and
     ``MomentSeeker_1k8`` (no umeval task) left out.  Catches a key or metric mismatch dropping tasks silently."""
-    from umeval.compare import load_side
+    from umeval.commands.compare import load_side
 
     ref = REF / "gme" / "reference" / "gme-Qwen2-VL-2B-Instruct.json"
     side = load_side(ref)
@@ -244,7 +244,7 @@ def test_compare_with_reference_baseline_gives_mean_deltas():
     """Task means only: delta = candidate mean - published mean in points, no interval, never a regression;
     a task the candidate lacks is not a gap.  Catches a reference treated as per-query scores (a query mismatch)
     or reported as missing."""
-    from umeval.compare import SideResult, compare
+    from umeval.commands.compare import SideResult, compare
 
     base = {("ImageNet-1K", "disc"): SideResult("ok", None, "MMEB-V2", None, 0.581),
             ("ViDoSeek-page", "disc"): SideResult("ok", None, "MMEB-V2", None, 0.80)}
@@ -260,7 +260,7 @@ def test_compare_with_reference_baseline_gives_mean_deltas():
 
 def test_compare_cli_reference_vs_results(tmp_path, capsys):
     """``umeval compare <reference.json> results/<model>`` runs end to end (fake per-query results)."""
-    from umeval.compare import main
+    from umeval.commands.compare import main
 
     folder = tmp_path / "m" / "tasks" / "ImageNet-1K" / "disc"
     folder.mkdir(parents=True)

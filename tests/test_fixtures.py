@@ -9,11 +9,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from umeval.core.registry import discover_tasks
+from umeval.core.types import Item
 from umeval.encoders.oracle import item_class, media_class, text_class
-from umeval.fixtures import CLASSES, COLOURS, SHAPES, STRONG_COVERAGE, WORD_ALIASES, draw, read_colour, write_frames
 from umeval.loaders import LoadContext, load_task, sample_frames
-from umeval.registry import discover_tasks
-from umeval.types import Item
+from umeval.testing.fixtures import (
+    CLASSES,
+    COLOURS,
+    SHAPES,
+    STRONG_COVERAGE,
+    WORD_ALIASES,
+    draw,
+    read_colour,
+    write_frames,
+)
 
 
 def jpeg(im: Image.Image) -> Image.Image:
@@ -81,7 +90,7 @@ def test_moment_rows_sharing_a_video_share_its_clips(task, tmp_path):
     Catches clips appended once per row: the second copy of a clip shadows the first, so the earlier query's
     positive is never found (hit@1 = 0 under a perfect ranking).
     """
-    from umeval.fixtures import write_fixture
+    from umeval.testing.fixtures import write_fixture
 
     spec = discover_tasks().get(task)
     data = load_task(spec, LoadContext(data_root=write_fixture(spec, tmp_path), allow_hub=False))

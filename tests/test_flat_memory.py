@@ -6,8 +6,8 @@ import os
 
 import numpy as np
 
-from umeval.store import EmbeddingStore
-from umeval.types import Item
+from umeval.core.types import Item
+from umeval.run.store import EmbeddingStore
 
 
 def test_store_holds_no_arrays_after_get_or_put(tmp_path):
@@ -47,7 +47,7 @@ def test_shard_cost_counts_visual_tokens(tmp_path):
     # of captions.
     from PIL import Image
 
-    from umeval.shard import assign, item_cost
+    from umeval.run.shard import assign, item_cost
 
     page = tmp_path / "page.png"
     Image.new("RGB", (1700, 2200)).save(page)  # a letter page at 200 dpi: capped at max_pixels
@@ -68,9 +68,9 @@ def test_gen_run_rereads_traces_from_the_new_layout(tmp_path, cache_dir):
     # Bug caught: traces written as UTF-8 + offsets not read back by the generative path of the runner.
     import pandas as pd
 
-    from umeval.config import compose_config
-    from umeval.hash_encoder import HashEncoder
-    from umeval.runner import run
+    from umeval.core.config import compose_config
+    from umeval.run.runner import run
+    from umeval.testing.hash_encoder import HashEncoder
 
     cfg = compose_config(["task=mini", "model=tiny-qwen2vl", "mode=gen", "gen.samples=2", f"output_dir={tmp_path}",
                           f"cache_dir={tmp_path / 'c'}", "progress=false", "hub=false"])
@@ -93,9 +93,9 @@ def cfg_overrides(cfg):
 def test_visdoc_pages_are_spilled_to_files_once(tmp_path):
     # Bugs caught: every page's bytes held in its item for the whole task (GBs for a 9,590-page corpus); a
     # second load rewriting the files (their mtime is part of the store key, so pages would be re-encoded).
-    from umeval.fixtures import write_fixture
+    from umeval.core.registry import discover_tasks
     from umeval.loaders import LoadContext, load_task
-    from umeval.registry import discover_tasks
+    from umeval.testing.fixtures import write_fixture
 
     spec = discover_tasks().get("ViDoRe_arxivqa")
     root = write_fixture(spec, tmp_path / "data", seed=1)

@@ -18,8 +18,8 @@ import pytest
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
+from umeval.core.types import Item
 from umeval.encoders.prompts import GEN_TOKEN
-from umeval.types import Item
 
 #: A trace that ends the turn right after its <gen_emb>, as a trained UME-R1 does.
 ENDS = "<think> a red circle </think><answer> red </answer><gen_emb><|im_end|>"

@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 import torch
 
-from umeval.config import compose_config
+from umeval.core.config import compose_config
+from umeval.core.types import Item
 from umeval.encoders.base import gen_readout
 from umeval.encoders.prompts import GEN_TOKEN
-from umeval.runner import run
-from umeval.types import Item
+from umeval.run.runner import run
 
 G, EOS, PAD = 900, 2, 0
 
@@ -79,8 +79,8 @@ def test_mode_both_with_samples_writes_disc_gen_oracle_and_pass_at_k(tmp_path, c
 
 
 def test_gen_mode_needs_a_gen_capable_model():
-    from umeval.errors import ConfigError
-    from umeval.runner import modes_of
+    from umeval.core.errors import ConfigError
+    from umeval.run.runner import modes_of
 
     with pytest.raises(ConfigError, match="has no gen mode"):
         modes_of(compose_config(["model=vlm2vec-v2", "mode=gen"]))

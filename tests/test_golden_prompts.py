@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from umeval.show_prompts import item_inputs
-from umeval.types import Item
+from umeval.commands.prompts import item_inputs
+from umeval.core.types import Item
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "prompts.json").read_text())
 CASES = [(c["case"], fmt) for c in GOLDEN["cases"] for fmt in c["expect"]]
@@ -44,7 +44,7 @@ def test_first_difference_names_the_character():
 
 @pytest.fixture(scope="module")
 def encoders(tiny_model, cache_dir):  # type: ignore[no-untyped-def]
-    from umeval.config import compose_config
+    from umeval.core.config import compose_config
     from umeval.encoders.qwen2vl import Qwen2VLEncoder
 
     presets = {fmt for _, fmt in CASES}

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from umeval.config import compose_config
-from umeval.hash_encoder import HashEncoder
-from umeval.runner import run
+from umeval.core.config import compose_config
+from umeval.results.task_result import TaskResult
+from umeval.run.runner import run
 from umeval.scoring import search as S
-from umeval.task_result import TaskResult
+from umeval.testing.hash_encoder import HashEncoder
 
 
 def _run(tmp_path, cache_dir, *over):
@@ -53,8 +53,8 @@ if __name__ == "__main__":  # pragma: no cover
 
 def test_visual_token_estimate():
     # Bug caught: batches formed by item count only, blind to a page's ~3,000 visual tokens.
+    from umeval.core.types import Item
     from umeval.encoders.cost import image_tokens, item_tokens
-    from umeval.types import Item
 
     assert image_tokens((1400, 1400)) == 2500  # 50 x 50 blocks of 28 px
     assert image_tokens((4000, 4000)) == 2359296 // 784  # capped at max_pixels
@@ -78,7 +78,7 @@ def test_cost_batches_respect_count_and_padded_tokens():
 def _oom_run(tmp_path, cache_dir, tiny_encoder, monkeypatch, fits, *over):
     import torch
 
-    from umeval.config import compose_config as cc
+    from umeval.core.config import compose_config as cc
 
     real = type(tiny_encoder).hidden_states
     seen: list[int] = []
@@ -157,7 +157,7 @@ def test_cuda_oom_while_generating_fails_the_task_by_name(tmp_path, tiny_encoder
     # handling); it must fail only its task, naming the item and the sample count, and keep_going goes on.
     import torch
 
-    from umeval.config import compose_config as cc
+    from umeval.core.config import compose_config as cc
     from umeval.encoders.qwen2vl import ItemTooLarge
 
     def generate(*a, **k):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from umeval import gpu_smoke
+from umeval.commands import gpu_smoke
 from umeval.scoring import search as S
 
 

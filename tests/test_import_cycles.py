@@ -96,9 +96,9 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_graph_sees_function_level_imports_and_string_refs():
     # Catches a graph that misses the imports the test exists for (then it would pass on anything).
     g = import_graph()
-    assert "umeval.launch" in g["umeval.cli"]  # the COMMANDS table, a string reference
-    assert "umeval.runner" in g["umeval.cli"]  # `from umeval.runner import run` inside cmd_run
-    assert "umeval.summary" in g["umeval.launch"]  # function-level import in launch.main
+    assert "umeval.run.launch" in g["umeval.cli"]  # the COMMANDS table, a string reference
+    assert "umeval.run.runner" in g["umeval.cli"]  # `from umeval.run.runner import run` inside cmd_run
+    assert "umeval.results.summary" in g["umeval.run.launch"]  # function-level import in launch.main
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
@@ -113,13 +113,13 @@ def test_no_import_cycle_in_umeval():
 def test_run_path_takes_the_embedded_default_from_product_code():
     """Catches the run path importing the test-fixture module for the embedded default again (issue 15)."""
     g = import_graph()
-    assert "umeval.embedded" in g["umeval.runner"] and "umeval.fixtures" not in g["umeval.runner"]
-    assert "umeval.embedded" not in g["umeval.fixtures"]  # the writers do not know who stores their output
-    assert "umeval.embedded" not in g["umeval.synthetic"]
+    assert "umeval.data.embedded" in g["umeval.run.runner"] and "umeval.testing.fixtures" not in g["umeval.run.runner"]
+    assert "umeval.data.embedded" not in g["umeval.testing.fixtures"]  # the writers do not know who stores their output
+    assert "umeval.data.embedded" not in g["umeval.data.synthetic"]
 
 
 def test_no_product_module_reaches_the_test_support_fixtures():
-    """Catches the embedded default (or the loaders, the registry, the runner) importing umeval.fixtures,
+    """Catches the embedded default (or the loaders, the registry, the runner) importing umeval.testing.fixtures,
     directly or through another module: the mini-suite data is product, the fixtures' answer keys and expected
     scores are test support (issue 15).  selftest and bench (test/benchmark commands) may import it."""
     g = import_graph()
@@ -133,7 +133,7 @@ def test_no_product_module_reaches_the_test_support_fixtures():
                     todo.append(w)
         return seen
 
-    for mod in ("umeval.embedded", "umeval.synthetic", "umeval.loaders", "umeval.loaders.registry",
-                "umeval.loaders.beir", "umeval.loaders.video", "umeval.loaders.mmeb_image", "umeval.registry",
-                "umeval.runner"):
-        assert "umeval.fixtures" not in reach(mod), mod
+    for mod in ("umeval.data.embedded", "umeval.data.synthetic", "umeval.loaders", "umeval.loaders.registry",
+                "umeval.loaders.beir", "umeval.loaders.video", "umeval.loaders.mmeb_image", "umeval.core.registry",
+                "umeval.run.runner"):
+        assert "umeval.testing.fixtures" not in reach(mod), mod

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 import umeval.loaders.registry as LR
-from umeval.errors import ConfigError, DataError
-from umeval.fixtures import write_fixture
+from umeval.core.errors import ConfigError, DataError
+from umeval.core.registry import discover_tasks
+from umeval.core.types import TaskData
 from umeval.loaders import LoadContext, load_task, preflight
-from umeval.registry import discover_tasks
-from umeval.types import TaskData
+from umeval.testing.fixtures import write_fixture
 
 FAMILIES = ("beir", "mmeb_image", "momentseeker", "video_cls", "video_mret", "video_qa", "video_ret")
 
@@ -84,11 +84,11 @@ def test_an_unknown_family_fails_in_one_line_with_a_suggestion(tmp_path):
 def test_a_bad_reference_or_a_second_registration_is_refused():
     # Catches a registration that accepts a reference load_object cannot import (found only when a task of
     # the family runs) and a second registration silently replacing a family's loader.
-    with pytest.raises(ConfigError, match="fixture='umeval.synthetic.write_beir' is not a"):
-        LR.LoaderEntry("x", load="umeval.loaders.beir:load", fixture="umeval.synthetic.write_beir")
+    with pytest.raises(ConfigError, match="fixture='umeval.data.synthetic.write_beir' is not a"):
+        LR.LoaderEntry("x", load="umeval.loaders.beir:load", fixture="umeval.data.synthetic.write_beir")
     with pytest.raises(ConfigError, match="loader 'beir' is registered twice"):
-        LR.register_loader("beir", load="umeval.loaders.beir:load", fixture="umeval.synthetic:write_beir")
-    entry = LR.LoaderEntry("x", load="umeval.loaders.beir:no_such_fn", fixture="umeval.synthetic:write_beir")
+        LR.register_loader("beir", load="umeval.loaders.beir:load", fixture="umeval.data.synthetic:write_beir")
+    entry = LR.LoaderEntry("x", load="umeval.loaders.beir:no_such_fn", fixture="umeval.data.synthetic:write_beir")
     with pytest.raises(ConfigError, match="cannot import its load umeval.loaders.beir:no_such_fn"):
         entry.load_fn()
 
@@ -98,9 +98,9 @@ def test_a_bad_reference_or_a_second_registration_is_refused():
 def _third_party_module(folder: Path, module: str, family: str) -> None:
     """A loader module outside umeval: one text query, one text candidate, its own writer and probe."""
     (folder / f"{module}.py").write_text(textwrap.dedent(f"""
-        from umeval.errors import DataError
+        from umeval.core.errors import DataError
         from umeval.loaders.registry import register_loader
-        from umeval.types import Item, TaskData
+        from umeval.core.types import Item, TaskData
 
         def write(spec, root, rng, **kw):
             root.mkdir(parents=True, exist_ok=True)
@@ -166,9 +166,9 @@ def test_a_loader_registered_by_entry_point_is_discovered_and_dispatched(tmp_pat
 def test_discovering_loaders_and_listing_tasks_import_no_torch():
     # Catches a loader module (or the registry) importing torch at module level: `umeval list tasks` and the
     # preflight of a run would pay seconds of import for nothing, and a CPU-less install would fail there.
-    code = ("import sys; from umeval.registry import resolve_tasks; resolve_tasks('all'); "
+    code = ("import sys; from umeval.core.registry import resolve_tasks; resolve_tasks('all'); "
             "from umeval.loaders.registry import discover_loaders; assert len(discover_loaders()) == 7; "
-            "import umeval.embedded; assert 'umeval.fixtures' not in sys.modules, 'fixtures'; "
+            "import umeval.data.embedded; assert 'umeval.testing.fixtures' not in sys.modules, 'fixtures'; "
             "assert 'torch' not in sys.modules, 'torch'")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -177,7 +177,7 @@ def test_discovering_loaders_and_listing_tasks_import_no_torch():
 def test_the_mini_data_is_written_by_the_registered_writer(tmp_path):
     # Catches the embedded default and the fixtures drifting apart (two writers for one layout): the mini
     # suite's data is what the registered writer writes for the same seed, byte for byte.
-    from umeval.embedded import ensure_generated
+    from umeval.data.embedded import ensure_generated
 
     spec = discover_tasks().get("Mini-VisDoc")
     gen = ensure_generated([spec], tmp_path / "cache", seed=3)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import umeval.scoring.metrics as M
-from umeval.errors import ConfigError
+from umeval.core.errors import ConfigError
 
 
 def test_every_kind_is_registered_with_its_formula_in_the_official_order():

@@ -8,9 +8,9 @@ import re
 import numpy as np
 import pytest
 
-from umeval.errors import ConfigError
+from umeval.core.errors import ConfigError
+from umeval.core.types import Rankings
 from umeval.scoring.metrics import from_scores, mean, parse_metric, per_query
-from umeval.types import Rankings
 
 
 def ranking(rows: list[list[str]], cands: list[str], k: int | None = None) -> Rankings:
@@ -263,8 +263,8 @@ def test_official_families_equal_pytrec_eval():
 
 def test_official_key_set_and_task_default():
     """Catches a family or a k missing from the score dict the export writes (the official dict has 24 keys)."""
+    from umeval.core.spec import TaskSpec
     from umeval.scoring.metrics import OFFICIAL
-    from umeval.spec import TaskSpec
 
     assert OFFICIAL[:4] == ("hit@1", "hit@5", "hit@10", "ndcg_linear@1")
     assert len(OFFICIAL) == 24 and {n.split("@")[0] for n in OFFICIAL} == {

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from umeval.fixtures import write_parquet
+from umeval.core.registry import discover_tasks, resolve_tasks
+from umeval.core.types import TaskData
 from umeval.loaders import LoadContext, load_task
-from umeval.registry import discover_tasks, resolve_tasks
-from umeval.types import TaskData
+from umeval.testing.fixtures import write_parquet
 
 PROMPT = ("Given a video and a question, select the most accurate answer from the provided candidates. "
           "Return only the exact text of your chosen answer. Question: ")

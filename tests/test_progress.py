@@ -12,9 +12,9 @@ import pytest
 from _fake_results import FakeEncoder
 from rich.console import Console
 
-from umeval.config import compose_config
-from umeval.progress import Progress, note
-from umeval.runner import run
+from umeval.core.config import compose_config
+from umeval.run.progress import Progress, note
+from umeval.run.runner import run
 
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ umeval: ")
 
@@ -89,7 +89,7 @@ def test_vllm_engine_start_is_announced(monkeypatch):
     fake = types.ModuleType("vllm")
     fake.LLM = lambda **kw: order.append("LLM") or object()  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "vllm", fake)
-    monkeypatch.setattr("umeval.progress.note", lambda text: order.append(text))
+    monkeypatch.setattr("umeval.run.progress.note", lambda text: order.append(text))
     enc = VllmEncoder.__new__(VllmEncoder)
     enc._gen = enc._pool = None
     enc.cfg = types.SimpleNamespace(name="ume-r1-2b")

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from umeval.commands.prompts import item_inputs
+from umeval.core.errors import DataError
+from umeval.core.types import Item
 from umeval.encoders.prompts import DISC_TOKEN, UME_R1_GEN_PROMPT
-from umeval.errors import DataError
-from umeval.show_prompts import item_inputs
-from umeval.types import Item
 
 PRESETS = ("ume-r1-2b", "vlm2vec-v2", "tiny-qwen2vl")
 
@@ -26,7 +26,7 @@ PRESETS = ("ume-r1-2b", "vlm2vec-v2", "tiny-qwen2vl")
 @pytest.fixture(scope="module")
 def encoders(tiny_model, cache_dir):  # type: ignore[no-untyped-def]
     """Processor-only encoders: each preset's format, bounds and instruction set on the tiny checkpoint."""
-    from umeval.config import compose_config
+    from umeval.core.config import compose_config
     from umeval.encoders.qwen2vl import Qwen2VLEncoder
 
     return {p: Qwen2VLEncoder(compose_config([f"model={p}", f"model.path={tiny_model}"]).model,

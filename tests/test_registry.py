@@ -3,8 +3,8 @@ import json
 import pytest
 
 from umeval.cli import main
-from umeval.errors import ConfigError
-from umeval.registry import Registry, resolve_tasks, task_groups
+from umeval.core.errors import ConfigError
+from umeval.core.registry import Registry, resolve_tasks, task_groups
 
 
 def test_mini_group_and_globs():

@@ -14,9 +14,9 @@ import sys
 import pytest
 from _fake_results import fake_run
 
-from umeval.export import load_results
-from umeval.report import build
-from umeval.task_result import TaskResult
+from umeval.commands.export import load_results
+from umeval.commands.report import build
+from umeval.results.task_result import TaskResult
 
 # Runs before the page's own scripts: records errors, then measures what the page drew once it has loaded.
 PROBE = """<script>

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from umeval.errors import UmevalError
-from umeval.results import LEADERBOARD_COLUMNS, atomic_write, leaderboard
+from umeval.core.errors import UmevalError
+from umeval.results.files import LEADERBOARD_COLUMNS, atomic_write, leaderboard
 
 
 def s(task, meta, modality, value, main="hit@1", status="ok"):

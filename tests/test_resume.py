@@ -14,11 +14,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from umeval.config import compose_config
-from umeval.registry import TASKS, discover_tasks
-from umeval.runner import run
-from umeval.spec import Instructions
-from umeval.store import EmbeddingStore
+from umeval.core.config import compose_config
+from umeval.core.registry import TASKS, discover_tasks
+from umeval.core.spec import Instructions
+from umeval.run.runner import run
+from umeval.run.store import EmbeddingStore
 
 
 def fresh_cache(tmp: Path, cache_dir: Path) -> Path:
@@ -97,7 +97,7 @@ def test_shards_then_merge_equal_one_run(tmp_path, cache_dir, reference):
 @pytest.mark.slow
 def test_ray_launcher_local_cluster(tmp_path, cache_dir, reference):
     ray = pytest.importorskip("ray")
-    from umeval.launch import launch
+    from umeval.run.launch import launch
 
     ref_out, ref_calls = reference
     cache, out = fresh_cache(tmp_path, cache_dir), tmp_path / "out"

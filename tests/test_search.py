@@ -8,7 +8,7 @@ import types
 import numpy as np
 import pytest
 
-from umeval.errors import DependencyError
+from umeval.core.errors import DependencyError
 from umeval.scoring import search as S
 from umeval.scoring.search import search_global, search_local, to_rankings
 

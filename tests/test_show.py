@@ -11,8 +11,8 @@ from _fake_results import fake_run
 from rich.console import Console
 
 from umeval.cli import print_summary
-from umeval.export import load_results, render
-from umeval.show import boards
+from umeval.commands.export import load_results, render
+from umeval.commands.show import boards
 
 
 @pytest.fixture(scope="module")

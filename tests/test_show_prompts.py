@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from umeval.config import compose_config
-from umeval.registry import task_groups
-from umeval.show_prompts import prompt_rows
+from umeval.commands.prompts import prompt_rows
+from umeval.core.config import compose_config
+from umeval.core.registry import task_groups
 
 KEYS = {"task", "role", "item_id", "text", "n_images", "n_videos", "image_sizes", "visual_tokens", "input_tokens",
         "pool_token"}

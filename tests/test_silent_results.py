@@ -17,10 +17,10 @@ import pytest
 from fakes import FakeEncoder
 from rich.console import Console
 
-from umeval.config import compose_config
-from umeval.errors import ConfigError, DataError
-from umeval.runner import run
-from umeval.task_result import TaskResult
+from umeval.core.config import compose_config
+from umeval.core.errors import ConfigError, DataError
+from umeval.results.task_result import TaskResult
+from umeval.run.runner import run
 
 MODEL = "tiny-qwen2vl"
 
@@ -102,8 +102,8 @@ def test_changed_media_reruns_a_finished_task(tmp_path):
 
 def test_store_key_changes_for_same_size_and_mtime(tmp_path):
     """Failure 2 (cache): a file replaced by one of the same size with its mtime restored kept its vector key."""
-    from umeval.store import entry_key
-    from umeval.types import Item
+    from umeval.core.types import Item
+    from umeval.run.store import entry_key
 
     p = tmp_path / "a.png"
     p.write_bytes(b"A" * 100)
@@ -138,7 +138,7 @@ def test_two_data_roots_with_the_same_content_give_the_same_samples(tmp_path):
 
 def test_hf_encoder_seed_ignores_the_media_path(tiny_encoder, media, tmp_path):
     """Failure 3 in the real HF encoder: the per-item seed hashed the absolute image path."""
-    from umeval.types import Item
+    from umeval.core.types import Item
 
     d, _ = media
     copy = tmp_path / "elsewhere" / "a.png"
@@ -162,7 +162,7 @@ def test_encoder_fingerprint_holds_resolved_device_dtype_and_versions(tmp_path, 
 
     import torch
 
-    from umeval.runner import encoder_fingerprint
+    from umeval.run.runner import encoder_fingerprint
 
     cfg = compose_config([f"model={MODEL}", "model.dtype=auto", "backend=hf"])
     cpu = encoder_fingerprint(cfg)
@@ -174,7 +174,7 @@ def test_encoder_fingerprint_holds_resolved_device_dtype_and_versions(tmp_path, 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # the same settings on a GPU machine
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     assert encoder_fingerprint(cfg) != cpu
-    from umeval.provenance import resolve_runtime
+    from umeval.run.runtime import resolve_runtime
 
     assert [resolve_runtime(cfg)[k] for k in ("device", "dtype")] == ["cuda", "bfloat16"]
 
@@ -258,11 +258,11 @@ def test_unavailable_device_is_one_line(tmp_path, capsys, monkeypatch):
 
 def test_keep_going_with_a_failed_task_exits_non_zero(tmp_path, capsys, monkeypatch):
     """Failure 7: `keep_going=true` exited 0 with every task failed."""
-    import umeval.runner
+    import umeval.run.runner
     from umeval.cli import main
 
-    real = umeval.runner.run
-    monkeypatch.setattr(umeval.runner, "run", lambda cfg: real(cfg, encoder_factory=FakeEncoder))
+    real = umeval.run.runner.run
+    monkeypatch.setattr(umeval.run.runner, "run", lambda cfg: real(cfg, encoder_factory=FakeEncoder))
     cfg = make_cfg(tmp_path, "task=Mini-ImageCLS")
     go(cfg)
     for png in (tmp_path / "cache").glob("data/generated-*/image-tasks/Mini-ImageCLS/images/0003.png"):
@@ -309,7 +309,7 @@ def test_disc_and_gen_leaderboards_concatenate(tmp_path):
     glob = str(tmp_path / "*" / MODEL / "leaderboard.parquet")  # as `read_parquet('runs/*/leaderboard.parquet')`
     n, modes = con.execute(f"select count(*), count(distinct mode) from read_parquet('{glob}')").fetchone()
     assert (n, modes) == (both.num_rows, 2)
-    from umeval.results import LEADERBOARD_SCHEMA, SCHEMA_VERSION
+    from umeval.results.files import LEADERBOARD_SCHEMA, SCHEMA_VERSION
 
     assert all(t.schema.equals(LEADERBOARD_SCHEMA, check_metadata=False) for t in tables)
     assert set(both.column("schema_version").to_pylist()) == {SCHEMA_VERSION}
@@ -319,8 +319,8 @@ def test_disc_and_gen_leaderboards_concatenate(tmp_path):
 
 def test_symlinked_media_folder_works_and_climbing_out_is_refused(tmp_path):
     """Failure 9: `<data_root>/image-tasks` as a symlink to another disk made every row "escape the data root"."""
+    from umeval.core.spec import DataSource, TaskSpec
     from umeval.loaders import LoadContext, media_path
-    from umeval.spec import DataSource, TaskSpec
 
     root, disk = tmp_path / "root", tmp_path / "other-disk" / "image-tasks"
     (disk / "T").mkdir(parents=True)
@@ -343,8 +343,8 @@ def test_show_and_export_keep_stale_results_out(tmp_path):
     scores.json): catches a stale score averaged into their roll-ups or exported as current."""
     import math
 
-    from umeval.export import load_results, wide_table
-    from umeval.show import boards
+    from umeval.commands.export import load_results, wide_table
+    from umeval.commands.show import boards
 
     out = tmp_path / "out"
     go(make_cfg(tmp_path))

@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 
 from tests.test_resume import cfg_for, fresh_cache
-from umeval.results import task_dir
-from umeval.runner import run
-from umeval.store import EmbeddingStore
+from umeval.results.files import task_dir
+from umeval.run.runner import run
+from umeval.run.store import EmbeddingStore
 
 U = 2.0 ** -11  # float16 unit roundoff
-BOUND = 2 * U + U * U  # |score16 - score32| for unit vectors (umeval/store.py)
+BOUND = 2 * U + U * U  # |score16 - score32| for unit vectors (umeval/run/store.py)
 
 
 def unit(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
@@ -46,8 +46,8 @@ def test_float32_exact_float16_within_bound(tmp_path):
 def test_bad_store_dtype(tmp_path):
     import pytest
 
-    from umeval.config import compose_config
-    from umeval.errors import ConfigError
+    from umeval.core.config import compose_config
+    from umeval.core.errors import ConfigError
 
     with pytest.raises(ValueError, match="not one of float32, float16"):
         EmbeddingStore(tmp_path, dtype="int8")

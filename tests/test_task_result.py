@@ -13,15 +13,15 @@ from pathlib import Path
 import pytest
 from fakes import FakeEncoder
 
-from umeval import board
-from umeval.config import compose_config
-from umeval.errors import DataError
-from umeval.planning import ResumePlan, TaskPlan, plan_run
-from umeval.provenance import resolve_runtime
-from umeval.registry import resolve_tasks
-from umeval.results import RUNTIME_COLUMNS
-from umeval.runner import run
-from umeval.task_result import PROVENANCE_FIELDS, SCHEMA_VERSION, NewerSchemaError, TaskResult
+from umeval.core.config import compose_config
+from umeval.core.errors import DataError
+from umeval.core.registry import resolve_tasks
+from umeval.results import board
+from umeval.results.files import RUNTIME_COLUMNS
+from umeval.results.task_result import PROVENANCE_FIELDS, SCHEMA_VERSION, NewerSchemaError, TaskResult
+from umeval.run.planning import ResumePlan, TaskPlan, plan_run
+from umeval.run.runner import run
+from umeval.run.runtime import resolve_runtime
 
 GOLDEN = Path(__file__).parent / "golden" / "scores_v1"
 MODEL = "tiny-qwen2vl"
@@ -38,7 +38,7 @@ def scores_files(tmp: Path) -> list[Path]:
 
 def contexts(tmp: Path, cfg):  # type: ignore[no-untyped-def]
     """``ctx_for`` as the runner builds it for the generated mini tasks."""
-    from umeval.embedded import ensure_generated
+    from umeval.data.embedded import ensure_generated
     from umeval.loaders import LoadContext
 
     root = ensure_generated(resolve_tasks("mini"), tmp / "cache", seed=cfg.seed)

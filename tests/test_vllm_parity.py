@@ -20,15 +20,15 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from umeval.errors import DependencyError
-from umeval.types import Item
+from umeval.core.errors import DependencyError
+from umeval.core.types import Item
 
 SAMPLED = {"do_sample": True, "temperature": 1.0, "top_k": 50, "top_p": 1.0, "max_new_tokens": 8}
 GREEDY = {"do_sample": False, "max_new_tokens": 64}
 
 
 def _model_cfg():  # type: ignore[no-untyped-def]
-    from umeval.config import compose_config
+    from umeval.core.config import compose_config
 
     return compose_config(["model=tiny-qwen2vl"]).model
 

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from umeval.types import Item
+from umeval.core.types import Item
 
 LONG = "a much longer piece of text about a red circle and a blue square " * 8
 
 
 @pytest.fixture(scope="module")
 def vlm2vec(tiny_model, cache_dir):  # type: ignore[no-untyped-def]
-    from umeval.config import compose_config
+    from umeval.core.config import compose_config
     from umeval.encoders.qwen2vl import Qwen2VLEncoder
 
     cfg = compose_config(["model=vlm2vec-v2", f"model.path={tiny_model}"]).model

@@ -66,7 +66,7 @@ def wheel_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
 
 def test_wheel_imports_from_its_environment_and_finds_its_configs(wheel_env):
     py, env, tmp = wheel_env
-    out = json.loads(_sh(py, "-c", "import json, umeval, umeval_tasks, umeval.registry as r; print(json.dumps("
+    out = json.loads(_sh(py, "-c", "import json, umeval, umeval_tasks, umeval.core.registry as r; print(json.dumps("
                                    "[umeval.__file__, umeval_tasks.__file__, str(r.CONF_DIR)]))", cwd=tmp, env=env))
     venv = str(py.parent.parent)
     assert all(p.startswith(venv) for p in out), out  # nothing from the checkout or the editable install

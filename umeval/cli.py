@@ -13,9 +13,9 @@ import sys
 
 from rich.table import Table
 
-from umeval.cli_help import console
-from umeval.errors import UmevalError
-from umeval.summary import failed_exit, print_sampling, print_summary
+from umeval.commands.help import console
+from umeval.core.errors import UmevalError
+from umeval.results.summary import failed_exit, print_sampling, print_summary
 
 USAGE = """usage:
   umeval run [key=value ...]       evaluate, e.g. `umeval run task=mini model=tiny-qwen2vl`
@@ -35,14 +35,14 @@ USAGE = """usage:
 COMMANDS: dict[str, str] = {
     "run": "umeval.cli:cmd_run",
     "list": "umeval.cli:cmd_list",
-    "launch": "umeval.launch:main",
-    "compare": "umeval.compare:main",
-    "prompts": "umeval.show_prompts:main",
-    "export": "umeval.export:main",
-    "show": "umeval.show:main",
-    "report": "umeval.report:main",
-    "selftest": "umeval.selftest:main",
-    "doctor": "umeval.doctor:main",
+    "launch": "umeval.run.launch:main",
+    "compare": "umeval.commands.compare:main",
+    "prompts": "umeval.commands.prompts:main",
+    "export": "umeval.commands.export:main",
+    "show": "umeval.commands.show:main",
+    "report": "umeval.commands.report:main",
+    "selftest": "umeval.commands.selftest:main",
+    "doctor": "umeval.commands.doctor:main",
 }
 
 
@@ -60,12 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     cmd, rest = argv[0], argv[1:]
     try:
         if cmd not in COMMANDS:
-            from umeval.registry import suggest
+            from umeval.core.registry import suggest
 
             hint = suggest(cmd, COMMANDS)
             raise UmevalError(f"unknown command '{cmd}'",
                               (hint + " " if hint else "") + f"use one of: {', '.join(COMMANDS)}")
-        from umeval.registry import load_object
+        from umeval.core.registry import load_object
 
         return int(load_object(COMMANDS[cmd])(rest))
     except UmevalError as e:
@@ -84,13 +84,12 @@ def cmd_list(args: list[str]) -> int:
     p.add_argument("what", choices=["tasks", "models", "families"])
     p.add_argument("--json", action="store_true", help="machine-readable output")
     ns = p.parse_args(args)
-    from umeval import registry
-
+    from umeval.core import registry
     if ns.what == "tasks":
         reg = registry.discover_tasks()
         rows = [spec.summary() for _, spec in reg.items()]
     elif ns.what == "families":
-        from umeval.family import discover_families
+        from umeval.models.family import discover_families
 
         rows = [{"name": n, "backends": list(m.backends), "modes": list(m.modes), "prompts": list(m.prompts),
                  "options": dict(m.options), "pooling": m.pooling, "preprocessing": m.preprocessing,
@@ -122,13 +121,13 @@ def cmd_list(args: list[str]) -> int:
 
 
 def cmd_run(overrides: list[str]) -> int:
-    from umeval.cli_help import resolved_config_request, run_help, shard_next_step, wants_help
+    from umeval.commands.help import resolved_config_request, run_help, shard_next_step, wants_help
 
     if wants_help(overrides):
         print(run_help())
         return 0
     overrides, print_cfg = resolved_config_request(overrides)
-    from umeval.config import compose_config
+    from umeval.core.config import compose_config
 
     cfg = compose_config(overrides)  # bad settings fail here, before torch is imported
     if print_cfg:
@@ -136,7 +135,7 @@ def cmd_run(overrides: list[str]) -> int:
 
         print(OmegaConf.to_yaml(cfg), end="")
         return 0
-    from umeval.runner import run
+    from umeval.run.runner import run
 
     summary = run(cfg)
     if cfg.shard:

@@ -9,8 +9,8 @@ import csv, sys
 from pathlib import Path
 import umeval.loaders.beir as beir, umeval.loaders.video as video, umeval.loaders.mmeb_image as mmeb
 from umeval.loaders import text as T
-from umeval.fixtures import write_fixture
-from umeval.registry import discover_tasks
+from umeval.testing.fixtures import write_fixture
+from umeval.core.registry import discover_tasks
 from umeval.loaders import LoadContext, load_task
 
 recorded: set[str] = set()

@@ -8,8 +8,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from umeval.errors import ConfigError, UmevalError
-from umeval.types import Item
+from umeval.core.errors import ConfigError, UmevalError
+from umeval.core.types import Item
 
 #: Called with the number of items just finished, for progress bars.
 Advance = Callable[[int], None]
@@ -45,11 +45,11 @@ class GenerativeEncoder(Encoder, Protocol):
 
 
 class KeyedByFamily:
-    """Mixin: the encoder's fingerprint is what the model's family declares (:func:`umeval.family.cache_key`)."""
+    """Mixin: the encoder's fingerprint is what the model's family declares (:func:`umeval.models.family.cache_key`)."""
 
     @classmethod
     def fingerprint(cls, model_cfg: Any) -> dict[str, Any]:
-        from umeval.family import cache_key
+        from umeval.models.family import cache_key
 
         return cache_key(model_cfg)
 
@@ -149,7 +149,7 @@ def item_seed(base_seed: int, item: Item) -> int:
 
 # ---------------------------------------------------------------- helpers shared by the backends
 
-#: Decoding fields and their defaults (umeval.config.DecodingConfig).
+#: Decoding fields and their defaults (umeval.core.config.DecodingConfig).
 DECODING_DEFAULTS = {"do_sample": False, "temperature": 1.0, "top_k": 50, "top_p": 1.0, "max_new_tokens": 8192}
 
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 import io
 from functools import lru_cache
 
-from umeval.types import Item
+from umeval.core.types import Item
 
 #: Pixels per visual token after the merge (14 x 14 patches, 2 x 2 merge).
 PIXELS_PER_TOKEN = 28 * 28
 #: Tokens of the chat template around an item's text (system turn, role tags, pooling token).
 TEMPLATE_TOKENS = 32
-#: Defaults of :class:`umeval.config.ModelConfig`.
+#: Defaults of :class:`umeval.core.config.ModelConfig`.
 MIN_PIXELS, MAX_PIXELS = 784, 2359296
 
 

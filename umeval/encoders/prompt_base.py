@@ -12,7 +12,7 @@ from typing import Any
 
 from PIL import Image
 
-from umeval.types import Item
+from umeval.core.types import Item
 
 #: The placeholders the official MMEB-V2 parsers write for the Qwen2-VL backbone; loaders keep them in the text.
 IMAGE_TOKEN = "<|image_pad|>"

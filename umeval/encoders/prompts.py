@@ -21,9 +21,9 @@ from typing import Any
 
 from PIL import Image
 
+from umeval.core.errors import DataError
+from umeval.core.types import Item
 from umeval.encoders.prompt_base import IMAGE_TOKEN, VIDEO_TOKEN, Prompt, PromptFormat
-from umeval.errors import DataError
-from umeval.types import Item
 
 #: UME-R1's generation prompt, placed after ``<disc_emb>`` in every input, query or candidate, disc or gen
 #: (``GENERATION_PROMPT``, UME-R1 src/eval/VLM2Vec/src/data/collator/eval_collator.py:21).
@@ -138,7 +138,7 @@ def vlm2vec(item: Item, images: list[Image.Image], videos: list[list[Image.Image
 
 def render(fmt: PromptFormat, item: Item, processor: Any, task: str | None = None) -> Prompt:
     """Decode the item's media (errors name the file; each image keeps its own mode) and write its prompt."""
-    from umeval.media import open_frames, open_image
+    from umeval.encoders.media import open_frames, open_image
 
     images = [open_image(item.image, item, task)] if item.image is not None else []
     images += [open_image(p, item, task) for p in item.images]
@@ -169,6 +169,6 @@ class PromptWriter:
 
 def get_prompt_format(name: str, role: str = "query") -> PromptFormat:
     """The prompt format ``name`` (for ``role``) of whichever model family declares it."""
-    from umeval.family import get_prompt_format as family_format
+    from umeval.models.family import get_prompt_format as family_format
 
     return family_format(name, role)

@@ -22,6 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from umeval.core.errors import ConfigError, UmevalError
+from umeval.core.registry import load_object
+from umeval.core.types import Item
 from umeval.encoders.base import (
     Advance,
     GenResult,
@@ -39,9 +42,6 @@ from umeval.encoders.cost import item_tokens
 from umeval.encoders.pixels import pixel_size, processor_kwargs
 from umeval.encoders.prompt_base import VISION_TOKENS
 from umeval.encoders.prompts import GEN_TOKEN, Prompt, PromptWriter
-from umeval.errors import ConfigError, UmevalError
-from umeval.registry import load_object
-from umeval.types import Item
 
 
 def quiet_transformers() -> None:

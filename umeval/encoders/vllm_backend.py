@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from umeval.core.errors import ConfigError, DependencyError, UmevalError
+from umeval.core.types import Item
 from umeval.encoders.base import (
     Advance,
     GenResult,
@@ -55,8 +57,6 @@ from umeval.encoders.pixels import pixel_size, processor_kwargs
 from umeval.encoders.prompt_base import VISION_TOKENS
 from umeval.encoders.prompts import GEN_TOKEN, Prompt, PromptWriter
 from umeval.encoders.qwen2vl import pick_device, quiet_transformers, resolve_checkpoint
-from umeval.errors import ConfigError, DependencyError, UmevalError
-from umeval.types import Item
 
 #: vLLM finish reasons -> the trace's ("stop": a stop token ended the turn, "length": out of tokens).
 FINISH_REASONS = {"stop": "stop", "length": "length"}
@@ -311,7 +311,7 @@ class VllmEncoder(KeyedByFamily, PromptWriter):
         if getattr(self, attr) is None:
             from vllm import LLM
 
-            from umeval.progress import note
+            from umeval.run.progress import note
 
             note(f"starting vLLM {runner} engine for {self.cfg.name} (this takes about a minute)")
             setattr(self, attr, LLM(**self._engine_kwargs(runner)))

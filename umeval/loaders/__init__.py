@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from umeval.errors import DataError
+from umeval.core.errors import DataError
+from umeval.core.registry import load_object
+from umeval.core.spec import TaskSpec
+from umeval.core.types import TaskData
 from umeval.loaders.registry import loader_entry
-from umeval.registry import load_object
-from umeval.spec import TaskSpec
-from umeval.types import TaskData
 
 Row = dict[str, Any]
 FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")

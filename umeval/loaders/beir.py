@@ -25,15 +25,16 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
-from umeval.errors import DataError
+from umeval.core.errors import DataError
+from umeval.core.spec import TaskSpec
+from umeval.core.types import Item, Qrels, TaskData
 from umeval.loaders import LoadContext, image_bytes, probe_rows, read_rows, require, spill
 from umeval.loaders.registry import register_loader
 from umeval.loaders.text import compose
-from umeval.spec import TaskSpec
-from umeval.types import Item, Qrels, TaskData
 
 register_loader(
-    "beir", load="umeval.loaders.beir:load", fixture="umeval.synthetic:write_beir", probe="umeval.loaders.beir:probe",
+    "beir", load="umeval.loaders.beir:load", fixture="umeval.data.synthetic:write_beir",
+    probe="umeval.loaders.beir:probe",
     description="BEIR layout: queries/corpus/qrels subsets, page images as bytes, graded qrels (ViDoRe, VisRAG)",
 )
 

@@ -30,15 +30,15 @@ from typing import Any
 
 import numpy as np
 
-from umeval.errors import DataError
+from umeval.core.errors import DataError
+from umeval.core.spec import TaskSpec
+from umeval.core.types import Item, Qrels, TaskData
 from umeval.loaders import LoadContext, Row, media_path, official_pool, query_limit, read_rows, require
 from umeval.loaders.registry import register_loader
 from umeval.loaders.text import ROW_IMAGE_TOKEN, compose, no_text_at
-from umeval.spec import TaskSpec
-from umeval.types import Item, Qrels, TaskData
 
 register_loader(  # probe: the default (the spec's subset of MMEB_Test_Instruct)
-    "mmeb_image", load="umeval.loaders.mmeb_image:load", fixture="umeval.synthetic:write_mmeb_image",
+    "mmeb_image", load="umeval.loaders.mmeb_image:load", fixture="umeval.data.synthetic:write_mmeb_image",
     description="MMEB_Test_Instruct rows: one query with its own candidate list, images under image-tasks/",
 )
 

@@ -8,7 +8,7 @@ A loader module calls :func:`register_loader` for each family it reads, naming t
   layout (used by the embedded default, ``umeval selftest`` and the tests) and return each query's number of
   relevant candidates;
 - ``probe(spec, ctx) -> None``: a cheap check, before any weights load, that the task's data can be found;
-  raises :class:`~umeval.errors.DataError` with the one-line fix.  ``None``: the default probe
+  raises :class:`~umeval.core.errors.DataError` with the one-line fix.  ``None``: the default probe
   (:func:`umeval.loaders.probe_rows` on the spec's own subset).
 
 :func:`discover_loaders` imports every module of the ``umeval.loaders`` package and of the ``umeval.loaders``
@@ -26,14 +26,14 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from umeval.errors import ConfigError
-from umeval.registry import Registry, load_object, suggest
+from umeval.core.errors import ConfigError
+from umeval.core.registry import Registry, load_object, suggest
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from umeval.spec import TaskSpec
-    from umeval.types import TaskData
+    from umeval.core.spec import TaskSpec
+    from umeval.core.types import TaskData
 
 # Nothing here imports umeval.loaders (the package imports this module to dispatch): a ``ctx`` is a
 # umeval.loaders.LoadContext, typed Any here.

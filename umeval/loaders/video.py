@@ -16,7 +16,9 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from umeval.errors import DataError
+from umeval.core.errors import DataError
+from umeval.core.spec import TaskSpec
+from umeval.core.types import Item, Qrels, TaskData
 from umeval.loaders import (
     LoadContext,
     all_frames_of,
@@ -31,23 +33,21 @@ from umeval.loaders import (
 )
 from umeval.loaders.registry import register_loader
 from umeval.loaders.text import compose, list_options, no_text_at, qa_query
-from umeval.spec import TaskSpec
-from umeval.types import Item, Qrels, TaskData
 
-register_loader("video_ret", load="umeval.loaders.video:load_retrieval", fixture="umeval.synthetic:write_video_ret",
-                probe="umeval.loaders.video:probe",
+register_loader("video_ret", load="umeval.loaders.video:load_retrieval",
+                fixture="umeval.data.synthetic:write_video_ret", probe="umeval.loaders.video:probe",
                 description="caption <-> video retrieval over all videos, one frame folder per video")
 register_loader("video_cls", load="umeval.loaders.video:load_classification",
-                fixture="umeval.synthetic:write_video_cls", probe="umeval.loaders.video:probe",
+                fixture="umeval.data.synthetic:write_video_cls", probe="umeval.loaders.video:probe",
                 description="video -> label, over the global label list or a per-row list (neg_text)")
-register_loader("video_qa", load="umeval.loaders.video:load_qa", fixture="umeval.synthetic:write_video_qa",
+register_loader("video_qa", load="umeval.loaders.video:load_qa", fixture="umeval.data.synthetic:write_video_qa",
                 probe="umeval.loaders.video:probe",
                 description="video + question ranks its options (MVBench reads several subsets)")
-register_loader("video_mret", load="umeval.loaders.video:load_moment", fixture="umeval.synthetic:write_video_mret",
+register_loader("video_mret", load="umeval.loaders.video:load_moment", fixture="umeval.data.synthetic:write_video_mret",
                 probe="umeval.loaders.video:probe",
                 description="moment retrieval: query frames and positive/negative clip folders")
 register_loader("momentseeker", load="umeval.loaders.video:load_momentseeker",
-                fixture="umeval.synthetic:write_momentseeker", probe="umeval.loaders.video:probe",
+                fixture="umeval.data.synthetic:write_momentseeker", probe="umeval.loaders.video:probe",
                 description="MomentSeeker: video, image or text queries over all-frame clips")
 
 

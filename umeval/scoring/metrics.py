@@ -37,8 +37,8 @@ from typing import TypeVar
 
 import numpy as np
 
-from umeval.errors import ConfigError
-from umeval.types import Qrels, Rankings
+from umeval.core.errors import ConfigError
+from umeval.core.types import Qrels, Rankings
 
 _F = TypeVar("_F", bound=Callable[..., np.ndarray])
 

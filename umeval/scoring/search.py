@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from umeval.errors import DependencyError
-from umeval.types import Rankings
+from umeval.core.errors import DependencyError
+from umeval.core.types import Rankings
 
 #: indices (nq, k) int64, scores (nq, k) float32, tied (nq,) bool
 Found = tuple[np.ndarray, np.ndarray, np.ndarray]

@@ -6,7 +6,7 @@ pixel bounds, L2 normalisation; right padding read at ``length - 1`` picks the t
 ``-1``).  Published per-task scores: ``reference/``.
 """
 
-from umeval.family import Checkpoint, ModelMeta, register_family
+from umeval.models.family import Checkpoint, ModelMeta, register_family
 
 MTEB = "mteb model metadata (gme_qwen2vl ModelMeta.revision)"
 

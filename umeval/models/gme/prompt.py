@@ -30,8 +30,8 @@ from typing import Any
 
 from PIL import Image
 
+from umeval.core.types import Item
 from umeval.encoders.prompt_base import IMAGE_TOKEN, VIDEO_TOKEN, Prompt
-from umeval.types import Item
 
 #: gme_inference.py:54 (and lamra_inference.py:52): the system turn every input gets in the MMEB-V2 eval.
 DEFAULT_SYSTEM = "You are a helpful assistant."

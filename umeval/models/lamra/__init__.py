@@ -6,7 +6,7 @@ code-kunkun/LamRA-Ret (Qwen2-VL) and code-kunkun/LamRA-Ret-Qwen2.5VL-7b (Qwen2.5
 Qwen2.5-VL for the tests; published per-task scores: ``reference/``.
 """
 
-from umeval.family import Checkpoint, ModelMeta, register_family
+from umeval.models.family import Checkpoint, ModelMeta, register_family
 
 NOT_PINNED = "no public record of the commit (mteb has no LamRA metadata): branch main"
 

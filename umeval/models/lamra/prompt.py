@@ -23,9 +23,9 @@ from typing import Any
 
 from PIL import Image
 
+from umeval.core.types import Item
 from umeval.encoders.prompt_base import Prompt
 from umeval.models.gme.prompt import baseline_image, baseline_text
-from umeval.types import Item
 
 EMB_ANSWER = "<emb>."
 SUMMARISE_IMAGE = "\nSummarize above image in one word: "

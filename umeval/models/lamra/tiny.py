@@ -1,6 +1,6 @@
 """A tiny random Qwen2.5-VL checkpoint (LamRA-Ret-Qwen2.5VL-7b's architecture), built offline for the tests.
 
-Same tokenizer, chat template and processor layout as :mod:`umeval.tiny_model`'s Qwen2-VL; only the model class
+Same tokenizer, chat template and processor layout as :mod:`umeval.models.ume_r1.tiny`'s Qwen2-VL; only the model class
 differs (Qwen2.5-VL: windowed vision attention, RMSNorm vision blocks).
 """
 
@@ -22,8 +22,8 @@ def build(dest: str | os.PathLike[str], *, seed: int = 0) -> Path:
         Qwen2VLVideoProcessor,
     )
 
-    from umeval import tiny_model as tm
     from umeval.encoders.qwen2vl import quiet_transformers
+    from umeval.models.ume_r1 import tiny as tm
 
     quiet_transformers()
     dest = Path(dest)
@@ -49,7 +49,6 @@ def build(dest: str | os.PathLike[str], *, seed: int = 0) -> Path:
 
 def ensure(cache_dir: str | os.PathLike[str], *, seed: int = 0) -> Path:
     """The tiny Qwen2.5-VL under ``cache_dir/models/``, built once."""
-    from umeval import tiny_model as tm
-
+    from umeval.models.ume_r1 import tiny as tm
     dest = Path(cache_dir) / "models" / f"tiny-qwen25vl-v{BUILD_VERSION}-s{seed}"
     return tm.ensure_built(dest, BUILD_VERSION, lambda: build(dest, seed=seed))

@@ -4,7 +4,7 @@ Option ``anti``: every query embeds with its class negated, so an irrelevant can
 candidates are encoded differently (``roles="differ"``), so the store keys them apart.
 """
 
-from umeval.family import ModelMeta, register_family
+from umeval.models.family import ModelMeta, register_family
 
 register_family(ModelMeta(
     name="oracle",

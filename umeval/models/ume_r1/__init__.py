@@ -4,7 +4,7 @@ The prompt format is :func:`umeval.encoders.prompts.ume_r1`; the encoders are th
 (HF, and vLLM for both modes).
 """
 
-from umeval.family import Checkpoint, ModelMeta, register_family
+from umeval.models.family import Checkpoint, ModelMeta, register_family
 
 MTEB = "mteb model metadata (ume_r1 ModelMeta.revision)"
 
@@ -21,7 +21,7 @@ register_family(ModelMeta(
     checkpoints=(
         Checkpoint("ume-r1-2b", "zhibinlan/UME-R1-2B", "e7aaa253cd315be20bd15c8704ad281b4fdf82c9", MTEB),
         Checkpoint("ume-r1-7b", "zhibinlan/UME-R1-7B", "b5c08e3273d979e0f22445306717c39ca8d45df0", MTEB),
-        Checkpoint("tiny-qwen2vl", "(built offline by umeval.tiny_model)", "tiny-1"),
+        Checkpoint("tiny-qwen2vl", "(built offline by umeval.models.ume_r1.tiny)", "tiny-1"),
     ),
     version="2",  # 2: official texts, qwen-vl-utils media, call-time pixel bounds
 ))

@@ -3,7 +3,7 @@
 The prompt format is :func:`umeval.encoders.prompts.vlm2vec`; the encoders are the engine's Qwen2-VL encoders.
 """
 
-from umeval.family import Checkpoint, ModelMeta, register_family
+from umeval.models.family import Checkpoint, ModelMeta, register_family
 
 register_family(ModelMeta(
     name="vlm2vec",

@@ -1,0 +1,8 @@
+"""``python -m umeval.bench``."""
+
+import sys
+
+from umeval.bench import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,278 @@
+"""The GPU smoke check (``make gpu-smoke``): the first minutes on a GPU machine, prepared.
+
+Runs the tiny checkpoint (built offline, no network) on CUDA in bf16 through the HF encoder, discriminative and
+generative, and through vLLM when it is importable; exercises the GPU search path and the out-of-memory
+back-off; compares against the same items on the CPU in float32; prints one line per check with its timing and
+exits 1 if any check failed.  It needs torch, transformers, pillow, numpy and omegaconf (hydra-core, pandas,
+pyarrow, faiss and vLLM are not needed); omegaconf and its antlr4 runtime, when missing, are imported from the
+pure-Python wheels in ``wheels/gpu-smoke/`` (``make gpu-smoke-wheels`` fills it: 224 KiB; zip import, no pip).
+
+``--dry`` runs the same checks on the CPU (the "device" side in bf16 on the CPU), which is how the tests run it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+WHEELS = Path(__file__).resolve().parents[2] / "wheels" / "gpu-smoke"
+CARRIED = ("omegaconf", "antlr4")  # import names of what the GPU machine lacks and the wheels bring
+
+
+def ensure_carried(wheels: Path = WHEELS) -> list[str]:
+    """Put the carried pure-Python wheels on ``sys.path`` (zip import, no pip) for what is missing."""
+    import importlib.util
+
+    missing = [m for m in CARRIED if importlib.util.find_spec(m) is None]
+    if not missing:
+        return []
+    found = sorted(wheels.glob("*.whl")) if wheels.is_dir() else []
+    if not found:
+        raise SystemExit(f"gpu-smoke: {', '.join(missing)} missing and no wheels in {wheels}: "
+                         "run `make gpu-smoke-wheels` on a machine with PyPI access and carry wheels/")
+    for whl in found:
+        sys.path.insert(0, str(whl))
+    importlib.invalidate_caches()
+    still = [m for m in missing if importlib.util.find_spec(m) is None]
+    if still:
+        raise SystemExit(f"gpu-smoke: {', '.join(still)} still missing after adding {wheels} to the path")
+    return [f"using carried wheels for {', '.join(missing)}: {', '.join(w.name for w in found)}"]
+
+
+class Checks:
+    """Collects (name, ok, seconds, detail) and prints each line as it completes."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, bool, float, str]] = []
+
+    def run(self, name: str, fn: Callable[[], tuple[bool, str]]) -> Any:
+        t0 = time.perf_counter()
+        try:
+            ok, detail = fn()
+        except Exception as e:  # noqa: BLE001 - a failed check is reported, the others still run
+            ok, detail = False, f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"
+        secs = time.perf_counter() - t0
+        self.rows.append((name, ok, secs, detail))
+        print(f"{'PASS' if ok else 'FAIL'} {secs:7.2f}s  {name}: {detail}", flush=True)
+        return ok
+
+    @property
+    def failed(self) -> list[str]:
+        return [r[0] for r in self.rows if not r[1]]
+
+
+def model_cfg(dtype: str, **over: Any) -> Any:
+    from omegaconf import OmegaConf
+
+    from umeval.core.config import ModelConfig
+    from umeval.core.registry import CONF_DIR
+
+    cfg = OmegaConf.merge(OmegaConf.structured(ModelConfig), OmegaConf.load(CONF_DIR / "model" / "tiny-qwen2vl.yaml"))
+    cfg.dtype = dtype
+    for k, v in over.items():
+        OmegaConf.update(cfg, k, v)
+    return cfg
+
+
+def make_items(folder: Path) -> list[Any]:
+    """Text, image and video items (a few of each), written as small files."""
+    import numpy as np
+    from PIL import Image
+
+    from umeval.core.types import Item
+
+    rng = np.random.default_rng(0)
+    items = []
+    for i in range(6):
+        p = folder / f"img{i}.png"
+        Image.fromarray(rng.integers(0, 255, (40 + 8 * i, 60, 3), dtype=np.uint8)).save(p)
+        items.append(Item(id=f"i{i}", image=str(p), instruction="Represent the given image for classification"))
+    for i in range(6):
+        items.append(Item(id=f"t{i}", text=f"a photo of a red circle number {i}", instruction="Find the image"))
+    for v in range(2):
+        frames = []
+        for f in range(8):
+            p = folder / f"v{v}_{f}.jpg"
+            Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(p)
+            frames.append(str(p))
+        items.append(Item(id=f"v{v}", video=tuple(frames), instruction="Represent the given video"))
+    return items
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m umeval.commands.gpu_smoke", description=__doc__.splitlines()[0])
+    ap.add_argument("--dry", action="store_true", help="no GPU: run the checks on the CPU")
+    ap.add_argument("--vllm", choices=("auto", "yes", "no"), default="auto",
+                    help="the vLLM checks: when importable on a GPU (auto), always, or never")
+    ap.add_argument("--cache", help="where the tiny checkpoint is built once (default: $UMEVAL_CACHE or "
+                    "~/.cache/umeval)")
+    ap.add_argument("--checks", default="cpu,disc,oom,gen,search,vllm",
+                    help="which checks (comma-separated): cpu,disc,oom,gen,search,vllm")
+    ap.add_argument("--small", action="store_true", help="fewer items and a smaller search (the tests)")
+    ap.add_argument("--min-cosine", type=float, default=0.98,
+                    help="bf16 on the device against float32 on the CPU, per item")
+    args = ap.parse_args(argv)
+    t_start = time.perf_counter()
+    for line in ensure_carried():
+        print(line)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import numpy as np
+    import torch
+
+    from umeval.encoders.qwen2vl import Qwen2VLEncoder
+
+    if not args.dry and not torch.cuda.is_available():
+        print(f"FAIL torch sees no CUDA device (torch {torch.__version__}, CUDA build {torch.version.cuda}); "
+              "use --dry on a CPU machine")
+        return 1
+    dev = "cpu" if args.dry else "cuda"
+    where = "CPU (dry run)" if args.dry else torch.cuda.get_device_name(0)
+    print(f"gpu-smoke on {where}: torch {torch.__version__} (CUDA {torch.version.cuda}), "
+          f"python {sys.version.split()[0]}")
+    checks = Checks()
+    tmp = Path(tempfile.mkdtemp(prefix="umeval-gpu-smoke-"))
+    cache = Path(args.cache or os.environ.get("UMEVAL_CACHE") or Path.home() / ".cache" / "umeval")
+    items = make_items(tmp)
+    if args.small:
+        items = [it for it in items if it.id in ("i0", "i1", "i2", "t0", "t1", "v0")]
+    state: dict[str, Any] = {}
+
+    def cpu_reference() -> tuple[bool, str]:
+        enc = Qwen2VLEncoder(model_cfg("float32"), cache_dir=cache, device="cpu", batch_size=4, num_workers=0)
+        state["cpu_enc"] = enc
+        state["cpu"] = enc.embed(items, task="smoke")
+        return state["cpu"].shape[0] == len(items), f"{len(items)} items, dim {state['cpu'].shape[1]}"
+
+    def hf_disc() -> tuple[bool, str]:
+        enc = Qwen2VLEncoder(model_cfg("bfloat16"), cache_dir=cache, device=dev, batch_size=4, num_workers=2)
+        state["dev_enc"] = enc
+        t0 = time.perf_counter()
+        got = enc.embed(items, task="smoke")
+        secs = time.perf_counter() - t0
+        cos = (got * state["cpu"]).sum(axis=1)
+        state["dev"] = got
+        return bool(cos.min() >= args.min_cosine), (f"{enc.dtype} on {dev} vs float32 CPU: min cosine {cos.min():.4f}, "
+                                                    f"mean {cos.mean():.4f}; {len(items) / secs:.1f} items/s")
+
+    def oom_backoff() -> tuple[bool, str]:
+        enc = state["dev_enc"]
+        real = enc.hidden_states
+        seen: list[int] = []
+
+        def flaky(e: Any) -> Any:
+            n = int(e["input_ids"].shape[0])
+            seen.append(n)
+            if n > 1:
+                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB (injected)")
+            return real(e)
+
+        enc.hidden_states = flaky
+        before = enc.oom_splits
+        try:
+            got = enc.embed(items, task="smoke")
+        finally:
+            del enc.hidden_states  # the class method again
+        cos = (got * state["dev"]).sum(axis=1)
+        splits = enc.oom_splits - before
+        ok = splits > 0 and max(seen) > 1 and bool(cos.min() > 0.999)
+        return ok, f"{splits} batch splits, batches down to 1 item; cosine to the unsplit run >= {cos.min():.5f}"
+
+    def hf_gen() -> tuple[bool, str]:
+        enc = state["dev_enc"]
+        gen_items = [it for it in items if it.id in ("i0", "t0", "v0")][: 1 if args.small else 3]
+        t0 = time.perf_counter()
+        out = enc.generate_embed(gen_items, samples=2, base_seed=0, task="smoke",
+                                 decoding={"do_sample": True, "max_new_tokens": 8, "temperature": 1.0, "top_k": 50,
+                                           "top_p": 1.0})
+        secs = time.perf_counter() - t0
+        norms = np.linalg.norm(out.vectors, axis=2)
+        ok = out.vectors.shape[:2] == (len(gen_items), 2) and bool(np.allclose(norms, 1, atol=1e-3))
+        ok &= all(len(tr) == 2 and all(t.n_tokens > 0 for t in tr) for tr in out.traces)
+        n_tok = sum(t.n_tokens for tr in out.traces for t in tr)
+        return ok, f"{len(gen_items)} items x 2 samples, {n_tok} tokens in {secs:.1f}s"
+
+    def search() -> tuple[bool, str]:
+        from umeval.scoring.search import search_global
+
+        rng = np.random.default_rng(1)
+        nq, nc = (200, 2000) if args.small else (2000, 20000)
+        q = rng.standard_normal((nq, 256)).astype(np.float32)
+        c = rng.standard_normal((nc, 256)).astype(np.float32)
+        q /= np.linalg.norm(q, axis=1, keepdims=True)
+        c /= np.linalg.norm(c, axis=1, keepdims=True)
+        c[1000 % nc: 1000 % nc + 10] = c[5]  # exact ties across the cutoff for the queries equal to c[5]
+        q[:5] = c[5]
+        info: dict[str, Any] = {}
+        t0 = time.perf_counter()
+        got = search_global(q, c, 10, backend="torch", device=dev, info=info)
+        t_dev = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        ref = search_global(q, c, 10, backend="numpy")
+        t_cpu = time.perf_counter() - t0
+        # Two BLAS libraries round a float32 dot product differently, so candidates whose scores are within a
+        # few ulps may swap: allowed only there (checked in float64); exact ties must follow the policy.
+        exact = q.astype(np.float64) @ c.astype(np.float64).T
+        s_got, s_ref = (np.take_along_axis(exact, i, axis=1) for i in (got[0], ref[0]))
+        differ = (got[0] != ref[0]).any(axis=1)
+        near = bool(np.abs(np.sort(s_got, axis=1) - np.sort(s_ref, axis=1)).max() <= 1e-6)
+        ties = bool((got[0][:5] == ref[0][:5]).all() and got[2][:5].all())
+        ok = near and ties and info["search_backend"] == f"torch:{dev}"
+        return ok, (f"{nq} x {nc} x 256 top-10: {int(differ.sum())} queries differ from numpy, all by near-equal "
+                    f"scores: {near}; exact ties as the CPU: {ties}; {info['search_backend']} {t_dev:.2f}s vs "
+                    f"numpy {t_cpu:.2f}s")
+
+    def vllm_check() -> tuple[bool, str]:
+        from umeval.encoders.vllm_backend import VllmEncoder
+
+        cfg = model_cfg("bfloat16" if not args.dry else "float32")
+        enc = VllmEncoder(cfg, cache_dir=cache, device="auto", batch_size=8, num_workers=2)
+        try:
+            t0 = time.perf_counter()
+            got = enc.embed(items, task="smoke")
+            t_disc = time.perf_counter() - t0
+            cos = (got * state["cpu"]).sum(axis=1)
+            t0 = time.perf_counter()
+            out = enc.generate_embed(items[:4], samples=2, task="smoke",
+                                     decoding={"do_sample": True, "max_new_tokens": 8})
+            t_gen = time.perf_counter() - t0
+        finally:
+            enc.close()
+        ok = bool(cos.min() >= args.min_cosine) and out.vectors.shape[:2] == (4, 2)
+        return ok, (f"vLLM {enc.vllm_version}: disc min cosine to CPU HF {cos.min():.4f} ({t_disc:.1f}s incl. "
+                    f"engine start), gen 4 x 2 in {t_gen:.1f}s incl. engine start")
+
+    chosen = set(args.checks.split(","))
+    if chosen & {"cpu", "disc", "oom", "gen", "vllm"}:
+        checks.run("HF float32 on the CPU (reference)", cpu_reference)
+    if "cpu" in state and chosen & {"disc", "oom", "gen"}:
+        checks.run(f"HF disc, bf16 on {dev}", hf_disc)
+    if "dev_enc" in state and "oom" in chosen:
+        checks.run("OOM back-off (injected CUDA OOM for batches > 1)", oom_backoff)
+    if "dev_enc" in state and "gen" in chosen:
+        checks.run(f"HF gen, bf16 on {dev}", hf_gen)
+    if "search" in chosen:
+        checks.run(f"search: torch on {dev} vs numpy", search)
+    import importlib.util
+
+    want_vllm = args.vllm == "yes" or (args.vllm == "auto" and not args.dry and importlib.util.find_spec("vllm"))
+    if "vllm" not in chosen:
+        pass
+    elif want_vllm and "cpu" in state:
+        checks.run("vLLM disc + gen", vllm_check)
+    elif args.vllm != "no":
+        print("SKIP vLLM: " + ("dry run (pass --vllm yes to include it)" if args.dry else "not importable"))
+    total = time.perf_counter() - t_start
+    print(f"gpu-smoke: {len(checks.rows) - len(checks.failed)}/{len(checks.rows)} checks passed in {total:.0f}s"
+          + (f"; FAILED: {', '.join(checks.failed)}" if checks.failed else ""))
+    return 1 if checks.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""What a task result depends on, as short hashes: the task fingerprint (``config_hash``) and its setup part.
+
+A finished result is reused only while the current config gives the same fingerprint (see
+:mod:`umeval.run.planning`); the leaderboard marks a result stale when it no longer does (see
+:mod:`umeval.results.board`).
+The embedding cache has its own key, :func:`umeval.run.runner.encoder_fingerprint`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig
+
+from umeval.core.config import fingerprint, to_dict
+from umeval.core.spec import TaskSpec
+from umeval.run.runtime import resolve_runtime
+from umeval.scoring import metrics as M
+
+
+def metric_k(spec: TaskSpec, k: int) -> int:
+    """The ranking depth a task needs: ``k``, or the largest cutoff of its metrics."""
+    return max([k] + [M.parse_metric(m)[1] for m in spec.metrics])
+
+
+def setup_fingerprint(spec: TaskSpec, cfg: DictConfig, instruction_set: str,
+                      runtime: dict[str, Any] | None = None) -> str:
+    """The part of a task's fingerprint shared by its modes.
+
+    Task, model (less its decoding), instructions, limit, cutoff, store dtype and the resolved runtime
+    (including the faiss version).
+    """
+    # How items are batched or submitted changes no vector: batch_tokens and submit_items are left out.
+    unused = ("description", "decoding", "batch_tokens", "submit_items")
+    model = {k: v for k, v in to_dict(cfg.model).items() if k not in unused}
+    return fingerprint({
+        "spec": spec.summary() | {"instructions": spec.instruction(instruction_set).__dict__,
+                                  "options": spec.options, "metrics": spec.metrics, "max_queries": spec.max_queries},
+        "model": model, "instruction_set": instruction_set, "limit": cfg.limit,
+        "k": metric_k(spec, cfg.scorer.k), "store_dtype": cfg.store_dtype,
+        "runtime": runtime if runtime is not None else resolve_runtime(cfg),
+    })
+
+
+def task_fingerprint(spec: TaskSpec, cfg: DictConfig, mode: str, instruction_set: str,
+                     runtime: dict[str, Any] | None = None) -> str:
+    """The ``config_hash`` of a task result: the setup plus the mode and, for gen, samples/seed/decoding."""
+    gen = {"gen": to_dict(cfg.gen), "decoding": to_dict(cfg.model.decoding)} if mode == "gen" else None
+    return fingerprint({"setup": setup_fingerprint(spec, cfg, instruction_set, runtime), "mode": mode, "gen": gen})
