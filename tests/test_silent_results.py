@@ -162,7 +162,7 @@ def test_encoder_fingerprint_holds_resolved_device_dtype_and_versions(tmp_path, 
 
     import torch
 
-    from umeval.run.runner import encoder_fingerprint
+    from umeval.run.context import encoder_fingerprint
 
     cfg = compose_config([f"model={MODEL}", "model.dtype=auto", "backend=hf"])
     cpu = encoder_fingerprint(cfg)
