@@ -24,7 +24,7 @@ from umeval.loaders import LoadContext
 from umeval.models.family import encoder_ref as family_encoder_ref
 from umeval.results import files as res
 from umeval.results.task_result import TaskResult
-from umeval.run.datafp import data_fingerprint
+from umeval.run.datafp import DataFingerprints
 from umeval.run.fingerprints import setup_fingerprint, task_fingerprint
 from umeval.run.runtime import ENCODER_RUNTIME, resolve_backend, resolve_runtime
 from umeval.run.store import EmbeddingStore
@@ -79,6 +79,7 @@ class RunContext:
     cache_dir: Path
     data_root: Path
     store: EmbeddingStore
+    data_fps: DataFingerprints  # each task's data fingerprint, once per run, from its record when unchanged
     generated_root: Path | None = None  # where the embedded default's data was generated (task=mini)
 
     @classmethod
@@ -93,7 +94,7 @@ class RunContext:
         return cls(cfg=cfg, modes=modes, instruction_set=str(cfg.instruction_set or cfg.model.instruction_set),
                    runtime=runtime, out_dir=Path(cfg.output_dir), cache_dir=cdir,
                    data_root=Path(cfg.data_root).expanduser() if cfg.data_root else cdir / "MMEB-V2",
-                   store=open_store(cdir, cfg),
+                   store=open_store(cdir, cfg), data_fps=DataFingerprints(cdir),
                    generated_root=ensure_generated(generated, cdir, seed=cfg.seed) if generated else None)
 
     # ------------------------------------------------------------ where things are
@@ -134,10 +135,21 @@ class RunContext:
 
     # ------------------------------------------------------------ results
 
-    def row_extra(self, spec: TaskSpec, data: TaskData | None = None) -> dict[str, Any]:
-        """What every result of ``spec`` carries besides config and runtime: setup hash, data fingerprint."""
-        dfp = data_fingerprint(data, self.load_context(spec).data_root) if data is not None else None
-        return {"setup_hash": self.setup_hash(spec), "data_fingerprint": dfp}
+    def load(self, spec: TaskSpec) -> TaskData:
+        """Load ``spec``'s data (and fingerprint it, recording what the load read)."""
+        return self.data_fps.load(spec, self.load_context(spec))
+
+    def data_fingerprint(self, spec: TaskSpec) -> str | None:
+        """The fingerprint of ``spec``'s data (:class:`DataFingerprints`); None when it cannot be loaded."""
+        return self.data_fps.of(spec, self.load_context(spec))
+
+    def row_extra(self, spec: TaskSpec, loaded: bool = False) -> dict[str, Any]:
+        """What every result of ``spec`` carries besides config and runtime: setup hash, data fingerprint.
+
+        ``loaded``: the task's data was loaded by this run (:meth:`load`), so its fingerprint is known.
+        """
+        return {"setup_hash": self.setup_hash(spec),
+                "data_fingerprint": self.data_fingerprint(spec) if loaded else None}
 
     def result(self, spec: TaskSpec, mode: str, config_hash: str, *, runtime: Mapping[str, Any] | None = None,
                **fields: Any) -> TaskResult:

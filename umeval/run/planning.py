@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from umeval.core.errors import UmevalError
 from umeval.core.spec import TaskSpec
-from umeval.loaders import load_task, preflight
+from umeval.loaders import preflight
 from umeval.results.task_result import TaskResult
-from umeval.run.datafp import data_fingerprint
 
 if TYPE_CHECKING:
     from umeval.run.context import RunContext
@@ -71,14 +70,13 @@ def plan_run(specs: list[TaskSpec], ctx: RunContext) -> ResumePlan:
     """
     todo: list[TaskPlan] = []
     done: dict[TaskKey, TaskResult] = {}
-    data_fps: dict[str, str | None] = {}
     for spec in specs:
         for mode in ctx.modes:
             task = TaskPlan(spec=spec, mode=mode, config_hash=ctx.task_hash(spec, mode),
                             out_dir=ctx.task_dir(spec, mode))
             prev = None if ctx.cfg.overwrite else TaskResult.load(task.scores_path)
             if (prev is not None and prev.config_hash == task.config_hash and prev.status == "ok"
-                    and prev.data_fingerprint == _data_fp(spec, ctx, data_fps)):
+                    and prev.data_fingerprint == ctx.data_fingerprint(spec)):
                 done[task.key] = prev
             else:
                 todo.append(task)
@@ -106,17 +104,3 @@ def record_failure(task: TaskPlan, err: Exception, ctx: RunContext,
                         n_queries=0, n_tied=0, **(extra or ctx.row_extra(task.spec)))
     result.write(task.scores_path)
     return result
-
-
-def _data_fp(spec: TaskSpec, ctx: RunContext, memo: dict[str, str | None]) -> str | None:
-    """The data fingerprint of a task (loaded once per run).
-
-    None when the task cannot be loaded: it then re-runs and reports why.
-    """
-    if spec.name not in memo:
-        lctx = ctx.load_context(spec)
-        try:
-            memo[spec.name] = data_fingerprint(load_task(spec, lctx), lctx.data_root)
-        except UmevalError:
-            memo[spec.name] = None
-    return memo[spec.name]

@@ -123,10 +123,10 @@ def _evaluate_all(todo: list[TaskPlan], ctx: RunContext, memo: EmbeddingMemo, en
             try:
                 if task.spec.name not in loaded:
                     loaded.clear()
-                    loaded[task.spec.name] = load_task(task.spec, ctx.load_context(task.spec))
+                    loaded[task.spec.name] = ctx.load(task.spec)
                 data = loaded[task.spec.name]
                 finished[task.key] = evaluate_task(task, data, encoder, ctx, progress=progress, memo=memo,
-                                                   extra=ctx.row_extra(task.spec, data))
+                                                   extra=ctx.row_extra(task.spec, loaded=True))
                 progress.task_done(task.label)
             except UmevalError as e:
                 progress.task_done(task.label, ok=False)
