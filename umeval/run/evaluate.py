@@ -104,7 +104,7 @@ def evaluate_task(task: TaskPlan, data: TaskData, encoder: Callable[[], Encoder]
             q = memo.embed(encoder, data.queries, mode=mode, task=spec.name, role="query", advance=adv)
         with progress.task(f"{spec.name} [disc] candidates", len(data.candidates)) as adv:
             c = memo.embed(encoder, data.candidates, mode=mode, task=spec.name, role="candidate", advance=adv)
-        rankings = rank(data, q, c, k=k, backend=cfg.scorer.backend, query_tile=cfg.scorer.query_tile,
+        rankings = rank(data, q, c, k=k, backend=cfg.scorer.search, query_tile=cfg.scorer.query_tile,
                         device=cfg.scorer.get("device"))
         per_query = score(rankings, data, spec)
         per_sample = None
@@ -125,7 +125,7 @@ def evaluate_task(task: TaskPlan, data: TaskData, encoder: Callable[[], Encoder]
         for s in range(n):  # pass@k: every query sample against the candidates' first (or own) sample
             r = rank(data, Embeddings(q_ids, np.ascontiguousarray(qv[:, s])),
                      Embeddings(c_ids, np.ascontiguousarray(cv[:, s if n_cand > 1 else 0])), k=k,
-                     backend=cfg.scorer.backend, query_tile=cfg.scorer.query_tile, device=cfg.scorer.get("device"))
+                     backend=cfg.scorer.search, query_tile=cfg.scorer.query_tile, device=cfg.scorer.get("device"))
             sample_scores = score(r, data, spec)
             per_sample[:, s] = sample_scores[spec.main_metric]
             totals = {m: totals.get(m, 0) + np.asarray(v, dtype=np.float64) for m, v in sample_scores.items()}

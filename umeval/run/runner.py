@@ -101,7 +101,7 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
     leaderboard = res.leaderboard(view.rows, expected_counts(specs), expected_by_benchmark(view.specs + specs))
     res.write_leaderboard(ctx.model_dir / "leaderboard.parquet", leaderboard)
     failures = [f"{t}/{m}" for t, m in failed]
-    res.write_json(ctx.model_dir / "run.json", res.provenance(
+    res.write_json(ctx.model_dir / "run.json", res.stamp(
         config=to_dict(cfg), tasks=[s.name for s in specs], modes=list(ctx.modes), encoder_calls=calls,
         failed=failures, runtime=dict(ctx.runtime)))
     res.merge_all(ctx.out_dir)
@@ -142,7 +142,7 @@ def _run_shard(shard: tuple[int, int], todo: list[TaskPlan], ctx: RunContext, me
     calls = encode_shard(shard, todo, ctx, memo, encoder, console)
     index, count = shard
     marker = ctx.model_dir / "shards" / f"{index}-of-{count}.json"
-    res.write_json(marker, res.provenance(shard=ctx.cfg.shard, encoder_calls=calls,
+    res.write_json(marker, res.stamp(shard=ctx.cfg.shard, encoder_calls=calls,
                                           tasks=[f"{t.spec.name}/{t.mode}" for t in todo]))
     return RunSummary(output_dir=ctx.out_dir, model=ctx.model_name, leaderboard=pd.DataFrame(), encoder_calls=calls)
 
