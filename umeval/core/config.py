@@ -201,8 +201,9 @@ def validate_choices(cfg: DictConfig) -> None:
             raise _choice_error(key, value, valid)
     if not _DEVICE.fullmatch(str(cfg.device)):
         raise _choice_error("device", cfg.device, ["auto", "cpu", "cuda", "cuda:0", "mps"])
-    from umeval.models.family import validate_model
+    from umeval.models.family import fill_model_defaults, validate_model
 
+    fill_model_defaults(cfg)
     validate_model(cfg)
     sets = instruction_sets()
     for key in ("instruction_set", "model.instruction_set"):

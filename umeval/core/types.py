@@ -11,6 +11,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+#: The media placeholders of the official MMEB-V2 text (the Qwen2-VL backbone's): the loaders keep them in an item's
+#: text, the prompt formats expand or replace them.  Defined once here.
+IMAGE_TOKEN = "<|image_pad|>"
+VIDEO_TOKEN = "<|video_pad|>"
+VISION_START, VISION_END = "<|vision_start|>", "<|vision_end|>"
+
 #: Graded relevance: query id -> {candidate id: grade}.  Only grades > 0 are kept.
 Qrels = dict[str, dict[str, float]]
 

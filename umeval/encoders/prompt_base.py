@@ -12,15 +12,11 @@ from typing import Any
 
 from PIL import Image
 
-from umeval.core.types import Item
-
-#: The placeholders the official MMEB-V2 parsers write for the Qwen2-VL backbone; loaders keep them in the text.
-IMAGE_TOKEN = "<|image_pad|>"
-VIDEO_TOKEN = "<|video_pad|>"
+from umeval.core.types import IMAGE_TOKEN, VIDEO_TOKEN, VISION_END, VISION_START, Item
 
 #: Tokens a trace must never contain: a generated vision placeholder would have no media behind it in the
 #: readout pass.  Both backends forbid them while decoding (a real checkpoint does not emit them anyway).
-VISION_TOKENS = ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>")
+VISION_TOKENS = (IMAGE_TOKEN, VIDEO_TOKEN, VISION_START, VISION_END)
 
 
 @dataclass

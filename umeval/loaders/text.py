@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-IMAGE_TOKEN = "<|image_pad|>"  # the Qwen2-VL image placeholder the official parsers write
-VIDEO_TOKEN = "<|video_pad|>"
+from umeval.core.types import IMAGE_TOKEN as IMAGE_TOKEN  # the placeholders the official parsers write
+from umeval.core.types import VIDEO_TOKEN as VIDEO_TOKEN
+
 ROW_IMAGE_TOKEN = "<|image_1|>"  # the placeholder inside MMEB_Test_Instruct's qry_inst / tgt_inst
 
 

@@ -200,15 +200,17 @@ def encoder_ref(cfg: Any, backend: str) -> str:
     return get_family(cfg.model.family).encoder_for(backend)
 
 
-def validate_model(cfg: Any) -> None:
-    """The preset against its family, before any data or weights: family, prompt, modes, options, backend.
+def fill_model_defaults(cfg: Any) -> None:
+    """What a preset may leave to its family: ``model.prompt`` (the family's default prompt format)."""
+    m = cfg.model
+    if m.get("prompt") is None:
+        m.prompt = get_family(m.get("family")).default_prompt
 
-    Fills ``model.prompt`` with the family's default when the preset leaves it out.
-    """
+
+def validate_model(cfg: Any) -> None:
+    """The preset against its family, before any data or weights: family, prompt, modes, options, backend."""
     m = cfg.model
     meta = get_family(m.get("family"))
-    if m.get("prompt") is None:
-        m.prompt = meta.default_prompt
     if meta.prompts and m.prompt not in meta.prompts:
         hint = suggest(str(m.prompt), meta.prompts)
         raise ConfigError(f"model.prompt={m.prompt} is not a prompt format of family {meta.name}"

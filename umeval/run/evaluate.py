@@ -16,7 +16,7 @@ import pandas as pd
 
 from umeval.core.config import fingerprint, to_dict
 from umeval.core.spec import TaskSpec
-from umeval.core.types import Embeddings, Item, Rankings, TaskData
+from umeval.core.types import IMAGE_TOKEN, VIDEO_TOKEN, Embeddings, Item, Rankings, TaskData
 from umeval.encoders.base import Encoder, Trace
 from umeval.results import files as res
 from umeval.results.task_result import TaskResult
@@ -67,7 +67,7 @@ def readable(table: pd.DataFrame, task: str, mode: str, data: TaskData) -> pd.Da
     """
     def show(it: Item) -> str:
         # The official text carries media placeholders; the media themselves are named after it.
-        text = " ".join(it.text.replace("<|image_pad|>", " ").replace("<|video_pad|>", " ").split())
+        text = " ".join(it.text.replace(IMAGE_TOKEN, " ").replace(VIDEO_TOKEN, " ").split())
         parts = [text] if text else []
         if isinstance(it.image, str):
             parts.append(f"image {it.image}")
