@@ -120,3 +120,21 @@ def test_oracle_multivector_selftest_on_every_pool_kind(tmp_path):
     assert len(records) == 4
     backends = {p.read_text().count('"maxsim:numpy"') for p in (tmp_path / "results").rglob("scores.json")}
     assert backends == {1}
+
+
+def test_maxsim_bench_section_small_scale(tmp_path):
+    # Bugs caught: the maxsim section not registered in `make bench`; umeval's top-k differing from the naive
+    # loop's or the official padded einsum's on the same inputs (the section raises then); a missing ratio.
+    import os
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    env = {**os.environ, "UMEVAL_BENCH_SCALE": "0.02"}
+    r = subprocess.run([sys.executable, "-m", "umeval.bench", "maxsim"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=600, check=False)
+    assert r.returncode == 0, r.stderr[-2000:]
+    df = pd.read_parquet(tmp_path / "results" / "bench" / "bench-maxsim.parquet").set_index("method")
+    assert len(df) == 3 and df["same_topk"].astype(bool).all()
+    assert df.loc["umeval", "ratio"] == 1.0 and (df["ratio"] > 0).all()
