@@ -1,8 +1,8 @@
 """Exact late-interaction (MaxSim) top-k search over token matrices.
 
 The score of query ``q`` (tokens ``q_1..q_m``) against candidate ``c`` (tokens ``c_1..c_n``) is
-``sum_i max_j q_i . c_j`` (ColBERT's MaxSim, as ColPali and the official MMEB-V2 code score multi-vector
-models).  Every product is float32; each query token's maximum runs over the candidate's real tokens only (no
+``sum_i max_j q_i . c_j`` (ColBERT's MaxSim, as late-interaction retrievers and the official MMEB-V2 code score
+them).  Every product is float32; each query token's maximum runs over the candidate's real tokens only (no
 padding: a zero-padded token would floor a maximum at 0, see docs/design.md), and the maxima are added in the
 query's token order, so a score does not depend on which other items share its block.
 

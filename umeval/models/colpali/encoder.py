@@ -67,6 +67,10 @@ class ColPaliEncoder(KeyedByFamily, PromptWriter):
             raise ValueError("a ColPali batch holds pages or text-only items, not both")
         enc = self.tokenizer([p.text for p in prompts], padding="longest", padding_side="right",
                              return_tensors="pt")
+        # The official (vendored 4.52 PaliGemma) mask at inference: every real token attends to every real token,
+        # padded keys masked.  transformers 5.19 gives that only with token_type_ids (all prefix); without them its
+        # bidirectional mask lets padding in (a text row's vectors then depend on its batch).
+        enc["token_type_ids"] = enc["input_ids"].new_zeros(enc["input_ids"].shape)
         if prompts and prompts[0].images:
             enc["pixel_values"] = self.processor.image_processor([p.images[0] for p in prompts],
                                                                  return_tensors="pt")["pixel_values"]

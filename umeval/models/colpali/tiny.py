@@ -1,9 +1,9 @@
-"""A tiny random ColPali checkpoint (PaliGemma: SigLIP vision tower, Gemma decoder, 16-d token vectors), built
-offline for the tests.
+"""A tiny random ColPali checkpoint, built offline for the tests.
 
-The tokenizer is a small BPE trained here with Gemma's special tokens (``<pad>`` 0, ``<eos>`` 1, ``<bos>`` 2,
-``<unk>`` 3, ``<image>``; no ``<bos>`` added by the tokenizer itself);
-4 image tokens per image (a 28x28 image of 14x14 patches) instead of PaliGemma-448's 1,024.
+PaliGemma architecture (SigLIP vision tower, Gemma decoder), 16-d token vectors.  The tokenizer is a small BPE
+trained here with Gemma's special tokens (``<pad>`` 0, ``<eos>`` 1, ``<bos>`` 2, ``<unk>`` 3, ``<image>``; no
+``<bos>`` added by the tokenizer itself); 4 image tokens per image (a 28x28 image of 14x14 patches) instead of
+PaliGemma-448's 1,024.
 """
 
 from __future__ import annotations
