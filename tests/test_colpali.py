@@ -184,3 +184,18 @@ def test_the_colpali_family_is_its_folder_presets_and_tests():
     presets = {p.relative_to(ROOT).as_posix() for p in (ROOT / "conf" / "model").glob("*.yaml")
                if re.search(r"^family: colpali$", p.read_text(), re.MULTILINE)}
     assert presets == {f for f in COLPALI_FILES if f.startswith("conf/")}
+
+
+def test_umeval_prompts_renders_an_image_a_video_and_a_visual_document_task(tiny_colpali, cache_dir):
+    """``umeval prompts model=tiny-colpali`` on the mini image, video and visual-document tasks.  Catches the
+    command assuming Qwen2-VL inputs (a grid, a patch size) for a family that describes its own inputs."""
+    from umeval.commands.prompts import prompt_rows
+
+    cfg = compose_config(["task=[Mini-ImageCLS,Mini-T2V,Mini-VisDoc]", "model=tiny-colpali", f"cache_dir={cache_dir}",
+                          "limit=1", "hub=false"])
+    rows = {(r["task"], r["role"]): r for r in prompt_rows(cfg)}
+    page = "<image>" * 4 + "<bos><bos>Describe the image.\n"
+    assert rows[("Mini-ImageCLS", "query")]["text"] == page  # the image query's instruction is not used
+    assert rows[("Mini-T2V", "candidate")]["text"] == page and rows[("Mini-T2V", "candidate")]["n_images"] == 1
+    assert rows[("Mini-VisDoc", "query")]["text"].startswith("<bos>Query: Find a document image")
+    assert rows[("Mini-VisDoc", "candidate")]["visual_tokens"] == 4

@@ -20,6 +20,7 @@ from umeval.core.types import Item
 from umeval.encoders.base import Advance, KeyedByFamily
 from umeval.encoders.prompts import Prompt, PromptWriter
 from umeval.encoders.qwen2vl import pick_device, quiet_transformers, resolve_checkpoint
+from umeval.models.colpali.prompt import IMAGE_TOKEN
 
 
 class ColPaliEncoder(KeyedByFamily, PromptWriter):
@@ -75,6 +76,18 @@ class ColPaliEncoder(KeyedByFamily, PromptWriter):
             enc["pixel_values"] = self.processor.image_processor([p.images[0] for p in prompts],
                                                                  return_tensors="pt")["pixel_values"]
         return enc, prompts
+
+    def describe_inputs(self, item: Item, *, task: str | None = None, role: str = "query") -> dict[str, Any]:
+        """The fields of ``umeval prompts`` for one item: its string, page size, image and input tokens."""
+        enc, (prompt,) = self.prepare([item], task, role=role)
+        ids = enc["input_ids"][0].tolist()
+        size = self.processor.image_processor.size
+        image_id = self.tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
+        return {"task": task, "role": role, "item_id": item.id, "text": prompt.text,
+                "n_images": len(prompt.images), "n_videos": 0,
+                "image_sizes": [[int(size["width"]), int(size["height"])]] if prompt.images else [],
+                "video_frames": [], "visual_tokens": sum(t == image_id for t in ids), "input_tokens": len(ids),
+                "pool_token": "(every token: late interaction)", "pool_index": -1}
 
     def pool_positions(self, input_ids: Any, attention_mask: Any, prompts: Sequence[Prompt]) -> np.ndarray:
         """Late interaction pools nothing: every real position is kept; reported as the last one."""
