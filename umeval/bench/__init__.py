@@ -13,6 +13,12 @@ Cases (each scoring method runs in its own process, so its peak RSS is its own):
    waited for data with prefetching threads.
 5. generative: samples/s for k=4 sampled traces + embedding, vLLM vs HF backend, on the tiny model.
 6. precision: one product in fp32, int8 and fp16, to see whether reduced precision could beat the fp32 floor.
+7. maxsim (late interaction): exact top-10 MaxSim of NQ_MS queries (10-30 tokens) over NC_MS pages (700-1030
+   tokens, PaliGemma's 1024 image tokens and a prompt), 128 dims: umeval's scorer, a naive per-query loop
+   over candidates, and the padded batch einsum of colpali-engine's ``score_multi_vector`` (zero-padded
+   ``bnd,csd->bcns``, max over s, sum over n, then a stable top-k); same inputs, identical top-k required.
+   Token values are multiples of 1/16, so every score is exact in float32 and ties (frequent) are decided
+   by the tie policy alone.
 
 ``python -m umeval.bench scoring float16`` runs only those sections (written to ``bench-scoring-float16.parquet``).
 ``UMEVAL_BENCH_SCALE`` (default 1.0) scales the scoring sizes down for a quick look.  Results are printed and
@@ -114,13 +120,14 @@ def _scoring_worker(method: str, out: str, queue: Any) -> None:
     queue.put({"seconds": seconds, "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024})
 
 
-def run_scoring(methods: list[str], tmp: Path) -> dict[str, dict[str, Any]]:
+def run_scoring(methods: list[str], tmp: Path, worker: Any = None) -> dict[str, dict[str, Any]]:
     ctx = mp.get_context("spawn")
+    worker = worker or _scoring_worker
     out: dict[str, dict[str, Any]] = {}
     for m in methods:
         path = str(tmp / f"{abs(hash(m))}.npy")
         queue = ctx.Queue()
-        p = ctx.Process(target=_scoring_worker, args=(m, path, queue))
+        p = ctx.Process(target=worker, args=(m, path, queue))
         p.start()
         p.join()
         if p.exitcode != 0:
@@ -150,6 +157,82 @@ def bench_scoring(tmp: Path) -> list[dict[str, Any]]:
                          "unit": "s", "ratio": r["seconds"] / ours["seconds"], "vs_floor": None,
                          "peak_vs_candidates": r["peak_rss"] / cand_bytes,
                          "same_topk": bool(np.array_equal(r["top"], ours["top"]))})
+    return rows
+
+
+NQ_MS, NC_MS, DIM_MS = max(2, int(200 * SCALE)), max(11, int(500 * SCALE)), 128
+# colpali-engine's default batch is 128 x 128 items; its (b, c, n, s) product would then take 2 GB here.
+EINSUM_BATCH = 32
+
+
+def _token_data(seed: int, n: int, lo: int, hi: int) -> Any:
+    """``n`` token matrices of lo..hi unit-ish tokens on a 1/16 grid (exact float32 products and sums)."""
+    from umeval.core.multivector import TokenMatrices
+
+    rng = np.random.default_rng(seed)
+    mats = []
+    for _ in range(n):
+        x = rng.standard_normal((int(rng.integers(lo, hi + 1)), DIM_MS)).astype(np.float32)
+        mats.append(np.round(x / np.linalg.norm(x, axis=1, keepdims=True) * 16) / 16)
+    return TokenMatrices.from_list(mats)
+
+
+def _stable_topk(scores: np.ndarray) -> np.ndarray:
+    return np.argsort(-scores, axis=1, kind="stable")[:, :K]
+
+
+def _maxsim_worker(method: str, out: str, queue: Any) -> None:
+    _die_with_parent()
+    q, c = _token_data(5, NQ_MS, 10, 30), _token_data(6, NC_MS, 700, 1030)
+    t0 = time.perf_counter()
+    if method == "umeval":
+        from umeval.scoring.maxsim import maxsim_global
+
+        top = maxsim_global(q, c, K)[0]
+    elif method == "naive per-query loop":
+        cands = [c.item(j) for j in range(len(c))]
+        scores = np.empty((len(q), len(c)), np.float32)
+        for i in range(len(q)):
+            qi = q.item(i)
+            for j, cj in enumerate(cands):
+                scores[i, j] = (qi @ cj.T).max(axis=1).sum()
+        top = _stable_topk(scores)
+    elif method.startswith("padded einsum"):
+        import torch
+
+        torch.set_num_threads(os.cpu_count() or 1)
+        qs = [torch.from_numpy(q.item(i)) for i in range(len(q))]
+        ps = [torch.from_numpy(c.item(j)) for j in range(len(c))]
+        rows = []
+        for i in range(0, len(qs), EINSUM_BATCH):
+            qb = torch.nn.utils.rnn.pad_sequence(qs[i: i + EINSUM_BATCH], batch_first=True, padding_value=0)
+            row = []
+            for j in range(0, len(ps), EINSUM_BATCH):
+                pb = torch.nn.utils.rnn.pad_sequence(ps[j: j + EINSUM_BATCH], batch_first=True, padding_value=0)
+                row.append(torch.einsum("bnd,csd->bcns", qb, pb).max(dim=3)[0].sum(dim=2))
+            rows.append(torch.cat(row, dim=1))
+        top = _stable_topk(torch.cat(rows, dim=0).numpy())
+    else:
+        raise ValueError(method)
+    seconds = time.perf_counter() - t0
+    np.save(out, top)
+    queue.put({"seconds": seconds, "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024})
+
+
+def bench_maxsim(tmp: Path) -> list[dict[str, Any]]:
+    """Late interaction: umeval's exact MaxSim against a naive loop and the official padded einsum."""
+    methods = ["umeval", "naive per-query loop", "padded einsum (colpali-engine score_multi_vector, official)"]
+    got = run_scoring(methods, tmp, worker=_maxsim_worker)
+    ours = got["umeval"]
+    cand_bytes = _token_data(6, NC_MS, 700, 1030).n_tokens * DIM_MS * 4
+    rows = []
+    for m, r in got.items():
+        same = bool(np.array_equal(r["top"], ours["top"]))
+        if not same:
+            raise RuntimeError(f"maxsim bench: {m} ranks differently from umeval")
+        rows.append({"case": f"maxsim {NQ_MS}x{NC_MS} items, {DIM_MS} dims", "method": m, "value": r["seconds"],
+                     "unit": "s", "ratio": r["seconds"] / ours["seconds"], "vs_floor": None,
+                     "peak_vs_candidates": r["peak_rss"] / cand_bytes, "same_topk": same})
     return rows
 
 
@@ -377,7 +460,7 @@ def bench_suite(tmp: Path) -> list[dict[str, Any]]:
 
 SECTIONS = {"scoring": bench_scoring, "float16": bench_float16, "precision": bench_precision,
             "pipeline": bench_pipeline, "generative": bench_generative, "vllm_submit": bench_vllm_submit,
-            "suite": bench_suite}
+            "suite": bench_suite, "maxsim": bench_maxsim}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -25,7 +25,14 @@ DEFAULT_LIMIT = 2
 
 
 def item_inputs(encoder: Any, item: Any, *, task: str, role: str) -> dict[str, Any]:
-    """One item as the model receives it (see the module docstring for the fields)."""
+    """One item as the model receives it (see the module docstring for the fields).
+
+    An encoder whose inputs are not Qwen2-VL's (no grid, its own placeholders) describes them itself with a
+    ``describe_inputs(item, task=, role=)`` method returning the same fields.
+    """
+    describe = getattr(encoder, "describe_inputs", None)
+    if describe is not None:
+        return dict(describe(item, task=task, role=role))
     enc, prompts = encoder.prepare([item], task, role=role)  # a family may write candidates its own way
     (prompt,) = prompts
     ids = enc["input_ids"][0]

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from umeval.core.multivector import TokenMatrices
+
 #: The media placeholders of the official MMEB-V2 text (the Qwen2-VL backbone's): the loaders keep them in an item's
 #: text, the prompt formats expand or replace them.  Defined once here.
 IMAGE_TOKEN = "<|image_pad|>"
@@ -136,14 +138,22 @@ class TaskData:
 
 @dataclass
 class Embeddings:
-    """L2-normalised vectors, one row per item id."""
+    """L2-normalised vectors, one row per item id; or, for late interaction, one token matrix per item id."""
 
     ids: list[str]
-    vectors: np.ndarray  # (n, dim) float32
+    vectors: np.ndarray | TokenMatrices  # (n, dim) float32, or n matrices (tokens_i, dim)
 
     def __post_init__(self) -> None:
-        if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.ids):
+        if isinstance(self.vectors, TokenMatrices):
+            if len(self.vectors) != len(self.ids):
+                raise ValueError(f"{len(self.ids)} ids for {len(self.vectors)} token matrices")
+        elif self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.ids):
             raise ValueError(f"{len(self.ids)} ids for vectors of shape {self.vectors.shape}")
+
+    @property
+    def multi(self) -> bool:
+        """Late interaction: each item is a matrix of token vectors (scored by MaxSim)."""
+        return isinstance(self.vectors, TokenMatrices)
 
 
 @dataclass

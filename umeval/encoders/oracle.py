@@ -21,6 +21,16 @@ no class is ``r`` alone.
 ``anti-oracle`` (``options.anti``): queries (``role="query"``, as the runner says) embed with the class axis
 negated, so every irrelevant candidate outranks every relevant one and hit@1 is 0.
 
+``oracle-multivector`` (``options.multivector``): late interaction.  Each item is a few unit token vectors
+whose MaxSim ranks as the oracle's vector does, so the store's token matrices and the MaxSim scorer are checked
+on every task.  A query is 1-3 copies of its oracle vector, each with a different query-only filler axis
+(weight 0.5), so every query token scores ``v_q . v_c / sqrt(1.25)`` against a candidate's content token; a
+candidate is its oracle vector (the content token) at a position drawn from its key among 0-2 filler tokens
+(a candidate-only axis plus 0.1 of a random direction, so a filler scores at most ~0.1 against any query
+token).  Relevant candidates score above 0.9 per query token through their content token, which the maximum
+must pick out; irrelevant ones below ~0.1, so the oracle's order of the relevant candidates and its perfect
+scores are kept.  Disc mode only; not with ``anti``.
+
 Generative mode: sample ``s`` of an item is the disc vector for even ``s``; for odd ``s`` a query embeds as the
 anti-oracle does, so per query sample s is right iff s is even (pass@1 = 0.5, pass@2 = 1 with two samples).
 Each sample's trace is a fixed text ending in ``<gen_emb>``, stopped (not cut by length).
@@ -35,6 +45,8 @@ from typing import Any
 
 import numpy as np
 
+from umeval.core.errors import ConfigError
+from umeval.core.multivector import TokenMatrices
 from umeval.core.types import Item
 from umeval.data.synthetic import CLASSES, STRONG_COVERAGE, WORD_ALIASES, read_colour
 from umeval.encoders.base import Advance, GenResult, KeyedByFamily, Trace, assemble, l2_normalise, sample_seed
@@ -95,6 +107,36 @@ def oracle_vector(item: Item, *, negate: bool = False, task: str | None = None) 
     return v
 
 
+QUERY_FILLERS, CANDIDATE_FILLERS = 3, 3
+FILLER_WEIGHT, FILLER_NOISE = 0.5, 0.1
+
+
+def oracle_tokens(item: Item, *, role: str, task: str | None = None) -> np.ndarray:
+    """The multi-vector oracle's unit token vectors of an item (see the module docstring)."""
+    v = oracle_vector(item, task=task)
+    v = v / np.linalg.norm(v)
+    base = len(v)
+    dim = base + QUERY_FILLERS + CANDIDATE_FILLERS
+    h = int.from_bytes(hashlib.sha256(f"tokens:{item.key}".encode()).digest()[:8], "little")
+    if role == "query":
+        toks = np.zeros((1 + h % QUERY_FILLERS, dim))
+        for i in range(len(toks)):
+            toks[i, :base] = v
+            toks[i, base + i] = FILLER_WEIGHT
+    else:
+        n_fill = h % CANDIDATE_FILLERS
+        toks = np.zeros((n_fill + 1, dim))
+        rng = np.random.default_rng(h)
+        for j in range(n_fill):
+            r = rng.standard_normal(base)
+            toks[j, :base] = FILLER_NOISE * r / np.linalg.norm(r)
+            toks[j, base + QUERY_FILLERS + j] = 1.0
+        content = (h // CANDIDATE_FILLERS) % (n_fill + 1)
+        toks[[content, n_fill]] = toks[[n_fill, content]]  # the content token (built last) moves to its place
+        toks[content, :base] = v
+    return (toks / np.linalg.norm(toks, axis=1, keepdims=True)).astype(np.float32)
+
+
 class OracleEncoder(KeyedByFamily):
     """Embeds an item by the class the fixtures give it; see the module docstring."""
 
@@ -103,7 +145,11 @@ class OracleEncoder(KeyedByFamily):
     def __init__(self, model_cfg: Any, *, cache_dir: Any = None, device: str = "auto", batch_size: int = 8,
                  num_workers: int = 0) -> None:
         self.cfg = model_cfg
-        self.anti = self.anti or bool(options_of(model_cfg)["anti"])  # model=anti-oracle: options.anti
+        opts = options_of(model_cfg)
+        self.anti = self.anti or bool(opts["anti"])  # model=anti-oracle: options.anti
+        self.multivector = bool(opts["multivector"])  # model=oracle-multivector: late interaction
+        if self.multivector and self.anti:
+            raise ConfigError("model.options.multivector=true with anti=true", "set one of them, not both")
         self.model_id = f"{model_cfg.name} (no weights)"
         self.revision = "none"
         self.calls = 0
@@ -113,7 +159,14 @@ class OracleEncoder(KeyedByFamily):
                 "prompt": None}
 
     def embed(self, items: Sequence[Item], *, mode: str = "disc", task: str | None = None, role: str = "query",
-              advance: Advance | None = None) -> np.ndarray:
+              advance: Advance | None = None) -> np.ndarray | TokenMatrices:
+        if self.multivector:
+            out = TokenMatrices.from_list([oracle_tokens(it, role=role, task=task) for it in items],
+                                          dim=len(CLASSES) + NOISE_DIM + QUERY_FILLERS + CANDIDATE_FILLERS)
+            self.calls += len(items)
+            if advance:
+                advance(len(items))
+            return out
         vecs = np.stack([oracle_vector(it, negate=self.anti and role == "query", task=task) for it in items]) \
             if items else np.zeros((0, len(CLASSES) + NOISE_DIM))
         return assemble(self, items, [(np.arange(len(items)), vecs)], task, advance)

@@ -24,6 +24,7 @@ from umeval.run.fingerprints import metric_k
 from umeval.run.memo import EmbeddingMemo
 from umeval.run.planning import TaskPlan
 from umeval.scoring import metrics as M
+from umeval.scoring.maxsim import maxsim_global, maxsim_local
 from umeval.scoring.passk import oracle, pass_curve
 from umeval.scoring.search import search_global, search_local, to_rankings
 
@@ -35,9 +36,16 @@ log = logging.getLogger("umeval")
 
 def rank(data: TaskData, queries: Embeddings, candidates: Embeddings, *, k: int, backend: str = "auto",
          query_tile: int = 4096, device: str | None = None) -> Rankings:
-    """Top-k of every query over its pool (``local``) or the whole corpus (``global``)."""
+    """Top-k of every query over its pool (``local``) or the whole corpus (``global``); MaxSim for token matrices."""
     info: dict[str, Any] = {}
-    if data.pools is None:
+    if queries.multi or candidates.multi:  # late interaction: exact MaxSim, same tie policy and contract
+        if not (queries.multi and candidates.multi):
+            raise ValueError(f"{data.task}: queries and candidates must both be token matrices or both vectors")
+        if data.pools is None:
+            found = maxsim_global(queries.vectors, candidates.vectors, k, info=info)
+        else:
+            found = maxsim_local(queries.vectors, candidates.vectors, data.pools, k, info=info)
+    elif data.pools is None:
         found = search_global(queries.vectors, candidates.vectors, k, backend=backend, query_tile=query_tile,
                               device=device, info=info)
     else:

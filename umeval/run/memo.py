@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from umeval.core.config import fingerprint
+from umeval.core.multivector import TokenMatrices
 from umeval.core.types import Embeddings, Item
 from umeval.encoders.base import Advance, Encoder, Trace
 from umeval.run.store import EmbeddingStore, entry_key
@@ -44,12 +45,25 @@ class EmbeddingMemo:
 
     def embed(self, encoder: Callable[[], Encoder], items: Sequence[Item], *, mode: str, task: str, role: str,
               advance: Advance | None = None) -> Embeddings:
+        """Each item's vector, or its token matrix when the encoder returns :class:`TokenMatrices`.
+
+        A late-interaction encoder's matrices are stored as such and come back memory-mapped from the store.
+        """
         keys = self.disc_keys(items, mode=mode, role=role)
         for part in self._missing(items, [[k] for k in keys], advance):
             vecs = encoder().embed([it for it, _ in part], mode=mode, task=task, role=role, advance=advance)
             self.encoded += len(part)
-            self.store.put([ks[0] for _, ks in part], vecs)
-        return Embeddings(ids=[it.id for it in items], vectors=self.store.get(keys))
+            if isinstance(vecs, TokenMatrices):
+                self.store.put_multi([ks[0] for _, ks in part], vecs)
+            else:
+                self.store.put([ks[0] for _, ks in part], vecs)
+        ids = [it.id for it in items]
+        multi = [self.store.is_multi(k) for k in keys]
+        if any(multi):
+            if not all(multi):  # cannot happen with one encoder id; a store edited by hand could do it
+                raise ValueError("the store holds token matrices for some items and vectors for others")
+            return Embeddings(ids=ids, vectors=self.store.get_multi(keys))
+        return Embeddings(ids=ids, vectors=self.store.get(keys))
 
     def _missing(self, items: Sequence[Item], keys: list[list[str]],
                  advance: Advance | None) -> list[list[tuple[Item, list[str]]]]:

@@ -20,6 +20,13 @@ always returns float32.  Rounding a component to float16 changes it by at most `
 (unit roundoff; subnormals aside, which for unit vectors of a few thousand dims are far below it), so for unit
 vectors ``|score16 - score32| <= 2u + u**2 < 9.8e-4``; two candidates can swap ranks only where their float32
 scores are within twice that.
+
+Late interaction (an item embedded as a tokens x dim matrix, :mod:`umeval.core.multivector`): a multi-vector
+shard is two files, ``mv-<id>.tokens.npy`` (the flat token matrix in the store dtype) and ``mv-<id>.index.npz``
+(the keys and each item's token offsets).  The tokens file is written first and the index last, each by atomic
+rename, so an index always points at a complete tokens file (a tokens file without an index, from a killed
+writer, is ignored).  :meth:`EmbeddingStore.get_multi` opens tokens files with ``np.load(mmap_mode="r")``: the
+matrices are read from disk block by block as the scorer asks for them, never all at once.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from umeval.core.multivector import TokenMatrices
 from umeval.core.types import Item
 from umeval.run.datafp import media_paths, stat_signature
 
@@ -74,12 +82,26 @@ class EmbeddingStore:
                 continue  # a shard from a killed writer cannot exist (atomic rename); skip foreign files
             for i, k in enumerate(keys.tolist()):
                 self._index[str(k)] = (shard, i)
+        #: multi-vector keys: key -> (index file, start row, token count)
+        self._multi: dict[str, tuple[Path, int, int]] = {}
+        for index in sorted(self.root.glob("mv-*.index.npz")):
+            try:
+                with np.load(index, allow_pickle=False) as z:
+                    keys, offsets = z["keys"], z["offsets"]
+            except (OSError, ValueError, KeyError):
+                continue
+            for i, k in enumerate(keys.tolist()):
+                self._multi[str(k)] = (index, int(offsets[i]), int(offsets[i + 1] - offsets[i]))
 
     def __contains__(self, key: str) -> bool:
-        return key in self._index
+        return key in self._index or key in self._multi
 
     def __len__(self) -> int:
-        return len(self._index)
+        return len(self._index) + len(self._multi)
+
+    def is_multi(self, key: str) -> bool:
+        """Whether ``key`` holds a token matrix (late interaction) rather than one vector."""
+        return key in self._multi
 
     def _by_shard(self, keys: Sequence[str]) -> dict[Path, list[tuple[int, int]]]:
         """(position in ``keys``, row in shard) of each key, grouped by shard file."""
@@ -135,3 +157,42 @@ class EmbeddingStore:
         os.replace(tmp, name)
         for i, k in enumerate(keys):
             self._index[k] = (name, i)
+
+    # ---------------------------------------------------------------- late interaction
+
+    def put_multi(self, keys: Iterable[str], matrices: TokenMatrices) -> None:
+        """Store one token matrix per key, in one shard (tokens file, then index file, each atomically)."""
+        keys = [str(k) for k in keys]
+        if len(keys) != len(matrices):
+            raise ValueError(f"{len(keys)} keys for {len(matrices)} token matrices")
+        if not keys:
+            return
+        flat, offsets = matrices.block(np.arange(len(matrices)))
+        stem = f"mv-{uuid.uuid4().hex}"
+        tokens, index = self.root / f"{stem}.tokens.npy", self.root / f"{stem}.index.npz"
+        for path, write in ((tokens, lambda f: np.save(f, np.ascontiguousarray(flat, dtype=self.dtype))),
+                            (index, lambda f: np.savez(f, keys=np.array(keys), offsets=offsets))):
+            tmp = path.with_name("." + path.name + ".tmp")
+            with open(tmp, "wb") as f:
+                write(f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        for i, k in enumerate(keys):
+            self._multi[k] = (index, int(offsets[i]), int(offsets[i + 1] - offsets[i]))
+
+    def get_multi(self, keys: Sequence[str]) -> TokenMatrices:
+        """The token matrices of ``keys``, memory-mapped from their shards (nothing is read until used)."""
+        sources: list[np.ndarray] = []
+        opened: dict[Path, int] = {}
+        src = np.empty(len(keys), np.int64)
+        start = np.empty(len(keys), np.int64)
+        lengths = np.empty(len(keys), np.int64)
+        for i, k in enumerate(keys):
+            index, s, n = self._multi[k]
+            if index not in opened:
+                opened[index] = len(sources)
+                tokens = index.with_name(index.name.removesuffix(".index.npz") + ".tokens.npy")
+                sources.append(np.load(tokens, mmap_mode="r", allow_pickle=False))
+            src[i], start[i], lengths[i] = opened[index], s, n
+        return TokenMatrices(sources, src, start, lengths)

@@ -1,6 +1,8 @@
 """The weight-free oracle of the fixtures (``model=oracle``, ``model=anti-oracle``), for ``umeval selftest``.
 
-Option ``anti``: every query embeds with its class negated, so an irrelevant candidate ranks first.  Queries and
+Option ``anti``: every query embeds with its class negated, so an irrelevant candidate ranks first.  Option
+``multivector`` (``model=oracle-multivector``): each item is a few token vectors scored by MaxSim (late
+interaction), with the oracle's exact answers.  Queries and
 candidates are encoded differently (``roles="differ"``), so the store keys them apart.
 """
 
@@ -14,6 +16,6 @@ register_family(ModelMeta(
     roles="differ",  # the anti-oracle negates queries, and gen's odd samples answer queries wrongly
     pooling="class axis plus a content-seeded tie breaker (umeval.encoders.oracle)",
     preprocessing="reads the colour of the item's pixels or frames, or the colour word of its text",
-    options={"anti": False},
+    options={"anti": False, "multivector": False},
     weights=False,
 ))

@@ -1,0 +1,127 @@
+"""ColPali on HF transformers (``ColPaliForRetrieval``): one token matrix per item, for MaxSim.
+
+Items are batched by kind (pages with their image, then text-only queries) up to ``batch_size``; batches are
+right-padded and each row keeps only its real positions (attention mask 1), so an item's matrix does not depend on
+its batch.  Prompts: :mod:`umeval.models.colpali.prompt`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from umeval.core.errors import ConfigError, UmevalError
+from umeval.core.multivector import TokenMatrices
+from umeval.core.types import Item
+from umeval.encoders.base import Advance, KeyedByFamily
+from umeval.encoders.prompts import Prompt, PromptWriter
+from umeval.encoders.qwen2vl import pick_device, quiet_transformers, resolve_checkpoint
+from umeval.models.colpali.prompt import IMAGE_TOKEN
+
+
+class ColPaliEncoder(KeyedByFamily, PromptWriter):
+    """A late-interaction encoder: :meth:`embed` returns :class:`TokenMatrices` (tokens x 128 per item)."""
+
+    def __init__(self, model_cfg: Any, *, cache_dir: Path, device: str = "auto", batch_size: int = 8,
+                 num_workers: int = 0, weights: bool = True) -> None:
+        import torch
+        from transformers import AutoProcessor, ColPaliForRetrieval
+
+        quiet_transformers()
+        self.cfg = model_cfg
+        self.model_id = resolve_checkpoint(model_cfg, cache_dir)
+        self.revision = str(model_cfg.revision)
+        self.device, self.dtype = pick_device(device, model_cfg.dtype)
+        self.batch_size = max(1, int(batch_size))
+        self.use_prompt_format(model_cfg.prompt)
+        self.calls = 0
+        local = Path(self.model_id).is_dir()
+        if not local and os.environ.get("HF_HUB_OFFLINE") == "1":
+            raise ConfigError(f"checkpoint {self.model_id} is not a local folder and the hub is off",
+                              f"download it (`hf download {self.model_id}`) or set model.path=<local folder>")
+        kw: dict[str, Any] = {} if local else {"revision": self.revision}
+        try:
+            self.processor = AutoProcessor.from_pretrained(self.model_id, **kw)
+            self.model = ColPaliForRetrieval.from_pretrained(self.model_id, dtype=self.dtype, **kw) \
+                if weights else None
+        except OSError as e:
+            raise ConfigError(f"cannot load checkpoint {self.model_id}: {str(e).splitlines()[0]}",
+                              "check model.path (a local folder or hub id) and model.revision") from None
+        if self.model is not None:
+            self.model.to(self.device).eval()
+        self.tokenizer = self.processor.tokenizer
+        torch.set_grad_enabled(False)
+
+    def info(self) -> dict[str, Any]:
+        return {"model_id": self.model_id, "revision": self.revision, "device": self.device,
+                "dtype": str(self.dtype).replace("torch.", ""), "prompt": self.cfg.prompt}
+
+    def prepare(self, items: Sequence[Item], task: str | None = None,
+                prompts: Sequence[Prompt] | None = None, role: str = "query") -> tuple[Any, list[Prompt]]:
+        """Prompts, token ids (right-padded) and, for pages, pixel values of one batch of one kind."""
+        prompts = list(prompts) if prompts is not None else [self.build_prompt(it, task, role) for it in items]
+        if len({bool(p.images) for p in prompts}) > 1:
+            raise ValueError("a ColPali batch holds pages or text-only items, not both")
+        enc = self.tokenizer([p.text for p in prompts], padding="longest", padding_side="right",
+                             return_tensors="pt")
+        # The official (vendored 4.52 PaliGemma) mask at inference: every real token attends to every real token,
+        # padded keys masked.  transformers 5.19 gives that only with token_type_ids (all prefix); without them its
+        # bidirectional mask lets padding in (a text row's vectors then depend on its batch).
+        enc["token_type_ids"] = enc["input_ids"].new_zeros(enc["input_ids"].shape)
+        if prompts and prompts[0].images:
+            enc["pixel_values"] = self.processor.image_processor([p.images[0] for p in prompts],
+                                                                 return_tensors="pt")["pixel_values"]
+        return enc, prompts
+
+    def describe_inputs(self, item: Item, *, task: str | None = None, role: str = "query") -> dict[str, Any]:
+        """The fields of ``umeval prompts`` for one item: its string, page size, image and input tokens."""
+        enc, (prompt,) = self.prepare([item], task, role=role)
+        ids = enc["input_ids"][0].tolist()
+        size = self.processor.image_processor.size
+        image_id = self.tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
+        return {"task": task, "role": role, "item_id": item.id, "text": prompt.text,
+                "n_images": len(prompt.images), "n_videos": 0,
+                "image_sizes": [[int(size["width"]), int(size["height"])]] if prompt.images else [],
+                "video_frames": [], "visual_tokens": sum(t == image_id for t in ids), "input_tokens": len(ids),
+                "pool_token": "(every token: late interaction)", "pool_index": -1}
+
+    def pool_positions(self, input_ids: Any, attention_mask: Any, prompts: Sequence[Prompt]) -> np.ndarray:
+        """Late interaction pools nothing: every real position is kept; reported as the last one."""
+        return attention_mask.sum(dim=1).cpu().numpy().astype(np.int64) - 1
+
+    def embed(self, items: Sequence[Item], *, mode: str = "disc", task: str | None = None, role: str = "query",
+              advance: Advance | None = None) -> TokenMatrices:
+        if mode != "disc":
+            raise ConfigError(f"ColPali has no {mode} mode", "use mode=disc")
+        prompts = [self.build_prompt(it, task, role) for it in items]
+        order = sorted(range(len(items)), key=lambda i: (not prompts[i].images, len(prompts[i].text)))
+        mats: list[np.ndarray | None] = [None] * len(items)
+        start = 0
+        while start < len(order):
+            kind = bool(prompts[order[start]].images)
+            idx = [order[start]]
+            while (start + len(idx) < len(order) and len(idx) < self.batch_size
+                   and bool(prompts[order[start + len(idx)]].images) == kind):
+                idx.append(order[start + len(idx)])
+            start += len(idx)
+            enc, _ = self.prepare([items[i] for i in idx], task, [prompts[i] for i in idx], role)
+            if "pixel_values" in enc:
+                enc["pixel_values"] = enc["pixel_values"].to(self.dtype)
+            out = self.model(**enc.to(self.device)).embeddings.float().cpu().numpy()
+            mask = enc["attention_mask"].cpu().numpy().astype(bool)
+            for r, i in enumerate(idx):
+                m = out[r][mask[r]]
+                if not np.isfinite(m).all() or (np.linalg.norm(m, axis=1) == 0).any():
+                    it = items[i]
+                    where = f" (file {it.source[0]}, row {it.source[1]})" if it.source else ""
+                    raise UmevalError(f"task {task}: a token embedding of item {it.id}{where} is NaN, inf or zero",
+                                      "check the checkpoint and its dtype (try dtype=float32)")
+                mats[i] = m
+            self.calls += len(idx)
+            if advance:
+                advance(len(idx))
+        return TokenMatrices.from_list([m for m in mats if m is not None], dim=self.model.config.embedding_dim)
