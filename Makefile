@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 SITE = $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 
-.PHONY: help install install-gpu doctor demo test test-fast bench gpu-smoke lint clean
+.PHONY: help install install-gpu lock-gpu doctor demo test test-fast bench gpu-smoke gpu-smoke-wheels lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -27,14 +27,31 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed ## create .venv with everything (CPU build, vLLM CPU, test tools)
 
-install-gpu: ## create .venv-gpu on a CUDA machine from the pinned set in requirements-gpu.txt (vLLM, torch, ray)
-	@$(GPU_PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 11) <= v < (3, 15) else \
-		"python %d.%d: the pinned GPU set (vllm 0.32 wheels) needs 3.11 to 3.14; pass GPU_PYTHON=python3.12" % v)'
+# The two GPU sets: CUDA 13 (vllm 0.32, torch 2.13; NVIDIA driver >= 580) and CUDA=12 (vllm 0.19.1, torch 2.10;
+# driver >= 525).  Each .txt holds the pins, its .lock the full set `make lock-gpu` resolved from them.
+CUDA ?= 13
+GPU_SET := $(if $(filter 12,$(CUDA)),requirements-gpu-cu12,requirements-gpu)
+GPU_PY_MAX := $(if $(filter 12,$(CUDA)),14,15)
+# The locks are resolved for the wheels of a GPU node (Linux x86_64, glibc 2.35, CPython 3.11), whatever
+# machine runs `make lock-gpu`; on another Python they still constrain every package they list.
+LOCK_TARGET := --python-platform x86_64-manylinux_2_35 --python-version 3.11
+
+install-gpu: ## create .venv-gpu on a CUDA machine from the locked GPU set (CUDA=12 for NVIDIA drivers < 580)
+	@$(GPU_PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 11) <= v < (3, $(GPU_PY_MAX)) else \
+		"python %d.%d: the pinned GPU set ($(GPU_SET).txt) needs 3.11 to 3.$(GPU_PY_MAX)-1; pass GPU_PYTHON=python3.12" % v)'
 	@test "$(VENV_GPU)" != "$(VENV)" || { echo "VENV_GPU must differ from VENV (.venv is the CPU build)"; exit 2; }
+	@test "$(CUDA)" = 13 -o "$(CUDA)" = 12 || { echo "CUDA=$(CUDA): choose CUDA=13 (default) or CUDA=12"; exit 2; }
+	PYTHONPATH=$(CURDIR) $(GPU_PYTHON) -m umeval.commands.doctor --prereq --cuda $(CUDA) --where $(VENV_GPU)
 	$(GPU_PYTHON) -m venv $(VENV_GPU)
 	$(VENV_GPU)/bin/python -m pip install -q --upgrade pip
-	$(VENV_GPU)/bin/python -m pip install -c requirements-gpu.txt -e '.[gpu,dev]'
-	$(VENV_GPU)/bin/umeval doctor --gpu
+	$(VENV_GPU)/bin/python -m pip install -c $(GPU_SET).lock -e '.[gpu,dev]'
+	$(VENV_GPU)/bin/umeval doctor --gpu --where $(VENV_GPU)
+
+lock-gpu: ## resolve requirements-gpu{,-cu12}.txt into their .lock files (uv; for Linux x86_64 CUDA wheels)
+	for set in requirements-gpu requirements-gpu-cu12; do \
+		$(PY) -m uv pip compile -q pyproject.toml --extra gpu --extra dev -c $$set.txt $(LOCK_TARGET) \
+			--no-annotate -o $$set.lock || exit 1; \
+	done
 
 doctor: ## check that the installed pieces fit together (pass GPU=1 on a GPU machine)
 	$(PY) -m umeval.cli doctor $(if $(GPU),--gpu,)
