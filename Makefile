@@ -68,9 +68,13 @@ test-fast: install ## the tests that start no engine
 bench: install ## benchmarks with ratios against baselines measured in the same run
 	$(PY) -m umeval.bench
 
-gpu-smoke-wheels: ## fetch the pure-Python wheels gpu-smoke carries to a GPU machine (omegaconf, antlr4)
-	python3 -m pip download -q --no-deps -d wheels/gpu-smoke omegaconf==2.3.1
-	python3 -m pip wheel -q --no-deps -w wheels/gpu-smoke antlr4-python3-runtime==4.9.3
+# The pure-Python distributions gpu-smoke needs beyond torch, torchvision, transformers, pillow and numpy
+# (umeval.commands.gpu_smoke.CARRIED are their import names), at the versions of requirements-gpu.lock.
+SMOKE_WHEELS := omegaconf|qwen-vl-utils|requests|urllib3|certifi|charset-normalizer|idna
+gpu-smoke-wheels: ## fetch the pure-Python wheels gpu-smoke carries to a GPU machine (omegaconf, qwen-vl-utils, ...)
+	python3 -m pip download -q --no-deps --only-binary=:all: --platform any --implementation py --python-version 3.11 \
+		-d wheels/gpu-smoke $$(grep -E '^($(SMOKE_WHEELS))==' requirements-gpu.lock)
+	python3 -m pip wheel -q --no-deps -w wheels/gpu-smoke $$(grep -E '^antlr4-python3-runtime==' requirements-gpu.lock)
 
 SMOKE_PY ?= python3
 gpu-smoke: ## the GPU smoke check, < 5 min, no network (DRY=1: the same checks on the CPU)

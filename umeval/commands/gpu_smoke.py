@@ -3,9 +3,13 @@
 Runs the tiny checkpoint (built offline, no network) on CUDA in bf16 through the HF encoder, discriminative and
 generative, and through vLLM when it is importable; exercises the GPU search path and the out-of-memory
 back-off; compares against the same items on the CPU in float32; prints one line per check with its timing and
-exits 1 if any check failed.  It needs torch, transformers, pillow, numpy and omegaconf (hydra-core, pandas,
-pyarrow, faiss and vLLM are not needed); omegaconf and its antlr4 runtime, when missing, are imported from the
-pure-Python wheels in ``wheels/gpu-smoke/`` (``make gpu-smoke-wheels`` fills it: 224 KiB; zip import, no pip).
+exits 1 if any check failed.  A check whose prerequisite failed (the CPU reference, the device encoder) is
+reported as FAIL with the reason, never dropped, and the summary counts every check.  It needs torch,
+torchvision (transformers' Qwen2-VL processor requires it), transformers, pillow and numpy, which every torch GPU
+image has; hydra-core, pandas, pyarrow, faiss and vLLM are not needed.  The pure-Python rest (omegaconf and its
+antlr4 runtime, qwen-vl-utils and requests with its dependencies), when missing, is imported from the wheels in
+``wheels/gpu-smoke/`` (``make gpu-smoke-wheels`` fills it with the versions of ``requirements-gpu.lock``:
+about 0.8 MiB; zip import, no pip).
 
 ``--dry`` runs the same checks on the CPU (the "device" side in bf16 on the CPU), which is how the tests run it.
 """
@@ -22,12 +26,16 @@ from pathlib import Path
 from typing import Any
 
 WHEELS = Path(__file__).resolve().parents[2] / "wheels" / "gpu-smoke"
-CARRIED = ("omegaconf", "antlr4")  # import names of what the GPU machine lacks and the wheels bring
+#: Import names of what a bare torch + transformers machine lacks and the carried wheels bring (the Makefile's
+#: SMOKE_WHEELS are their distributions; a test checks that the smoke run needs nothing else).
+CARRIED = ("omegaconf", "antlr4", "qwen_vl_utils", "requests", "urllib3", "certifi", "charset_normalizer", "idna")
 
 
-def ensure_carried(wheels: Path = WHEELS) -> list[str]:
-    """Put the carried pure-Python wheels on ``sys.path`` (zip import, no pip) for what is missing."""
+def ensure_carried(wheels: Path | None = None) -> list[str]:
+    """Put the carried pure-Python wheels (default :data:`WHEELS`) on ``sys.path`` (zip import) for what is missing."""
     import importlib.util
+
+    wheels = wheels or WHEELS
 
     missing = [m for m in CARRIED if importlib.util.find_spec(m) is None]
     if not missing:
@@ -37,7 +45,7 @@ def ensure_carried(wheels: Path = WHEELS) -> list[str]:
         raise SystemExit(f"gpu-smoke: {', '.join(missing)} missing and no wheels in {wheels}: "
                          "run `make gpu-smoke-wheels` on a machine with PyPI access and carry wheels/")
     for whl in found:
-        sys.path.insert(0, str(whl))
+        sys.path.append(str(whl))  # after site-packages: an installed copy of a carried package wins
     importlib.invalidate_caches()
     still = [m for m in missing if importlib.util.find_spec(m) is None]
     if still:
@@ -50,6 +58,7 @@ class Checks:
 
     def __init__(self) -> None:
         self.rows: list[tuple[str, bool, float, str]] = []
+        self.skipped: list[str] = []
 
     def run(self, name: str, fn: Callable[[], tuple[bool, str]]) -> Any:
         t0 = time.perf_counter()
@@ -61,6 +70,25 @@ class Checks:
         self.rows.append((name, ok, secs, detail))
         print(f"{'PASS' if ok else 'FAIL'} {secs:7.2f}s  {name}: {detail}", flush=True)
         return ok
+
+    def run_if(self, ready: bool, name: str, fn: Callable[[], tuple[bool, str]], missing: str) -> Any:
+        """Run the check when its prerequisite is there, else record it as FAIL (never drop it)."""
+        if ready:
+            return self.run(name, fn)
+        self.rows.append((name, False, 0.0, f"not run: {missing}"))
+        print(f"FAIL {0:7.2f}s  {name}: not run: {missing}", flush=True)
+        return False
+
+    def skip(self, name: str, why: str) -> None:
+        """A check left out on purpose (a dry run without vLLM); counted in the summary."""
+        self.skipped.append(name)
+        print(f"SKIP {name}: {why}", flush=True)
+
+    def summary(self, seconds: float) -> str:
+        n_ok = len(self.rows) - len(self.failed)
+        return (f"gpu-smoke: {n_ok}/{len(self.rows)} checks passed"
+                + (f", {len(self.skipped)} skipped" if self.skipped else "") + f" in {seconds:.0f}s"
+                + (f"; FAILED: {', '.join(self.failed)}" if self.failed else ""))
 
     @property
     def failed(self) -> list[str]:
@@ -249,14 +277,17 @@ def main(argv: list[str] | None = None) -> int:
                     f"engine start), gen 4 x 2 in {t_gen:.1f}s incl. engine start")
 
     chosen = set(args.checks.split(","))
+    no_ref = "the CPU reference failed"
     if chosen & {"cpu", "disc", "oom", "gen", "vllm"}:
         checks.run("HF float32 on the CPU (reference)", cpu_reference)
-    if "cpu" in state and chosen & {"disc", "oom", "gen"}:
-        checks.run(f"HF disc, bf16 on {dev}", hf_disc)
-    if "dev_enc" in state and "oom" in chosen:
-        checks.run("OOM back-off (injected CUDA OOM for batches > 1)", oom_backoff)
-    if "dev_enc" in state and "gen" in chosen:
-        checks.run(f"HF gen, bf16 on {dev}", hf_gen)
+    if chosen & {"disc", "oom", "gen"}:
+        checks.run_if("cpu" in state, f"HF disc, bf16 on {dev}", hf_disc, no_ref)
+    if "oom" in chosen:
+        checks.run_if("dev" in state, "OOM back-off (injected CUDA OOM for batches > 1)", oom_backoff,
+                      no_ref if "cpu" not in state else "the HF disc check failed")
+    if "gen" in chosen:
+        checks.run_if("dev_enc" in state, f"HF gen, bf16 on {dev}", hf_gen,
+                      no_ref if "cpu" not in state else "the device encoder did not load")
     if "search" in chosen:
         checks.run(f"search: torch on {dev} vs numpy", search)
     import importlib.util
@@ -264,13 +295,11 @@ def main(argv: list[str] | None = None) -> int:
     want_vllm = args.vllm == "yes" or (args.vllm == "auto" and not args.dry and importlib.util.find_spec("vllm"))
     if "vllm" not in chosen:
         pass
-    elif want_vllm and "cpu" in state:
-        checks.run("vLLM disc + gen", vllm_check)
+    elif want_vllm:
+        checks.run_if("cpu" in state, "vLLM disc + gen", vllm_check, no_ref)
     elif args.vllm != "no":
-        print("SKIP vLLM: " + ("dry run (pass --vllm yes to include it)" if args.dry else "not importable"))
-    total = time.perf_counter() - t_start
-    print(f"gpu-smoke: {len(checks.rows) - len(checks.failed)}/{len(checks.rows)} checks passed in {total:.0f}s"
-          + (f"; FAILED: {', '.join(checks.failed)}" if checks.failed else ""))
+        checks.skip("vLLM", "dry run (pass --vllm yes to include it)" if args.dry else "not importable")
+    print(checks.summary(time.perf_counter() - t_start))
     return 1 if checks.failed else 0
 
 
