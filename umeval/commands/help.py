@@ -152,11 +152,12 @@ def run_help() -> str:
 
 def launch_help() -> str:
     return "\n".join([
-        "usage: umeval launch shards=N [address=RAY_ADDRESS] [key=value ...]",
+        "usage: umeval launch shards=N [address=RAY_ADDRESS] [cpus_per_shard=K] [key=value ...]",
         "",
-        "Run N shards of `umeval run` as Ray tasks (one GPU each when the cluster has GPUs), then the merge",
-        "step (`umeval run` with the same settings and no shard=).  The settings are those of `umeval run`;",
-        "see `umeval run --help`.",
+        "Run N shards of `umeval run` as Ray tasks (as many GPUs each as model.vllm_args.tensor_parallel_size",
+        "when the cluster has GPUs; by default a node's cores per GPU for each, with OMP_NUM_THREADS to match),",
+        "then the merge step (`umeval run` with the same settings and no shard=).  The settings are those of",
+        "`umeval run`; see `umeval run --help`.",
     ])
 
 

@@ -20,7 +20,9 @@ class Encoder(Protocol):
 
     ``role`` says whether the items are queries or candidates (a family may write them differently; it then
     declares ``roles="differ"`` so the role is part of the cache key).  ``fingerprint`` is called on the class,
-    before any weights load: what about this model changes its vectors (the embedding store's key).
+    before any weights load: what about this model changes its vectors (the embedding store's key).  ``close``
+    frees what the encoder holds (weights, GPU memory, engine processes); the runner calls it when a run ends,
+    also on failure, so a reused process (a Ray worker taking the next shard) starts with a free GPU.
     """
 
     model_id: str
@@ -34,6 +36,15 @@ class Encoder(Protocol):
               advance: Advance | None = None) -> np.ndarray: ...
 
     def info(self) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+def close_encoder(encoder: Any) -> None:
+    """``encoder.close()``, for encoders that have one (weight-free test encoders and older plugins may not)."""
+    close = getattr(encoder, "close", None)
+    if callable(close):
+        close()
 
 
 class GenerativeEncoder(Encoder, Protocol):

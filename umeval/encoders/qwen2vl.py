@@ -167,6 +167,17 @@ class Qwen2VLEncoder(KeyedByFamily, PromptWriter):
         return {"model_id": self.model_id, "revision": self.revision, "device": self.device,
                 "dtype": str(self.dtype).replace("torch.", ""), "prompt": self.cfg.prompt}
 
+    def close(self) -> None:
+        """Drop the weights and return their GPU memory to the driver (the process may run another shard next)."""
+        import gc
+
+        import torch
+
+        self.model = None
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
     def prepare(self, items: Sequence[Item], task: str | None = None,
                 prompts: Sequence[Prompt] | None = None, role: str = "query") -> tuple[Any, list[Prompt]]:
         """Decode media and run the processor for one batch (runs in a worker thread)."""

@@ -24,7 +24,7 @@ from umeval.core.errors import UmevalError
 from umeval.core.registry import load_object, resolve_tasks
 from umeval.core.spec import TaskSpec
 from umeval.core.types import Item, TaskData
-from umeval.encoders.base import Encoder
+from umeval.encoders.base import Encoder, close_encoder
 from umeval.loaders import load_task
 from umeval.models.family import roles_differ
 from umeval.results import board
@@ -65,6 +65,12 @@ class LazyEncoder:
                                    batch_size=cfg.batch_size, num_workers=cfg.num_workers)
         return self.encoder
 
+    def close(self) -> None:
+        """Close the encoder if it was built (frees its GPU memory: a reused Ray worker runs the next shard)."""
+        if self.encoder is not None:
+            close_encoder(self.encoder)
+            self.encoder = None
+
 
 def open_memo(ctx: RunContext) -> EmbeddingMemo:
     """The embedding memo of a run over its store.
@@ -88,10 +94,13 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
     plan = plan_run(specs, ctx)
     encoder = LazyEncoder(ctx, encoder_factory)
     memo = open_memo(ctx)
-    shard = parse_shard(cfg.shard)
-    if shard is not None:
-        return _run_shard(shard, plan.todo, ctx, memo, encoder, console)
-    finished, failed, calls = _evaluate_all(plan.todo, ctx, memo, encoder, console)
+    try:
+        shard = parse_shard(cfg.shard)
+        if shard is not None:
+            return _run_shard(shard, plan.todo, ctx, memo, encoder, console)
+        finished, failed, calls = _evaluate_all(plan.todo, ctx, memo, encoder, console)
+    finally:
+        encoder.close()  # also on failure (issue 19)
     finished |= plan.done
     failed |= plan.failed
     ran = {(s.name, m): (finished.get((s.name, m)) or failed[(s.name, m)]).to_row() for s in specs for m in ctx.modes}
