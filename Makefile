@@ -31,14 +31,14 @@ install: $(VENV)/.installed ## create .venv with everything (CPU build, vLLM CPU
 # driver >= 525).  Each .txt holds the pins, its .lock the full set `make lock-gpu` resolved from them.
 CUDA ?= 13
 GPU_SET := $(if $(filter 12,$(CUDA)),requirements-gpu-cu12,requirements-gpu)
-GPU_PY_MAX := $(if $(filter 12,$(CUDA)),14,15)
+GPU_PY_LAST := $(if $(filter 12,$(CUDA)),13,14)
 # The locks are resolved for the wheels of a GPU node (Linux x86_64, glibc 2.35, CPython 3.11), whatever
 # machine runs `make lock-gpu`; on another Python they still constrain every package they list.
 LOCK_TARGET := --python-platform x86_64-manylinux_2_35 --python-version 3.11
 
 install-gpu: ## create .venv-gpu on a CUDA machine from the locked GPU set (CUDA=12 for NVIDIA drivers < 580)
-	@$(GPU_PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 11) <= v < (3, $(GPU_PY_MAX)) else \
-		"python %d.%d: the pinned GPU set ($(GPU_SET).txt) needs 3.11 to 3.$(GPU_PY_MAX)-1; pass GPU_PYTHON=python3.12" % v)'
+	@$(GPU_PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 11) <= v <= (3, $(GPU_PY_LAST)) else \
+		"python %d.%d: the pinned GPU set ($(GPU_SET).txt) needs 3.11 to 3.$(GPU_PY_LAST); pass GPU_PYTHON=python3.12" % v)'
 	@test "$(VENV_GPU)" != "$(VENV)" || { echo "VENV_GPU must differ from VENV (.venv is the CPU build)"; exit 2; }
 	@test "$(CUDA)" = 13 -o "$(CUDA)" = 12 || { echo "CUDA=$(CUDA): choose CUDA=13 (default) or CUDA=12"; exit 2; }
 	PYTHONPATH=$(CURDIR) $(GPU_PYTHON) -m umeval.commands.doctor --prereq --cuda $(CUDA) --where $(VENV_GPU)
