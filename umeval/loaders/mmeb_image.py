@@ -34,12 +34,28 @@ from umeval.core.errors import DataError
 from umeval.core.spec import TaskSpec
 from umeval.core.types import Item, Qrels, TaskData
 from umeval.loaders import LoadContext, Row, media_path, official_pool, query_limit, read_rows, require
-from umeval.loaders.registry import register_loader
+from umeval.loaders.registry import Option, register_loader
 from umeval.loaders.text import ROW_IMAGE_TOKEN, compose, no_text_at
+
+NAMES = ("text", "path", "path:caption")
+
+#: The task options this loader reads (a parser's text rules, see the module docstring).
+OPTIONS: dict[str, Option] = {
+    "query_image": Option(bool, "the query has an image (qry_img_path) and its placeholder"),
+    "query_inst_token": Option(str, "what <|image_1|> in qry_inst becomes"),
+    "query_inst_newline": Option(bool, "strip the instruction and put it after a newline"),
+    "query_join_empty": Option(bool, "a text query joins inst and an empty qry_text with a space"),
+    "query_fix_newlines": Option(bool, "turn every ' \\n' of the query into '\\n'"),
+    "query_suffix": Option(str, "appended to the query"),
+    "candidate_image": Option(bool, "candidates are images (tgt_img_path) with tgt_inst"),
+    "candidate_name": Option(str, "a candidate's official name", choices=NAMES),
+    "candidate_blank_suffix": Option(str, "appended to an image candidate whose row's first caption is blank"),
+}
 
 register_loader(  # probe: the default (the spec's subset of MMEB_Test_Instruct)
     "mmeb_image", load="umeval.loaders.mmeb_image:load", fixture="umeval.data.synthetic:write_mmeb_image",
     description="MMEB_Test_Instruct rows: one query with its own candidate list, images under image-tasks/",
+    options=OPTIONS,
 )
 
 #: The ``image_cls`` / ``image_i2t`` rules; a spec's ``options`` override them key by key.
@@ -54,7 +70,6 @@ DEFAULTS: dict[str, Any] = {
     "candidate_name": "text",
     "candidate_blank_suffix": "\n",
 }
-NAMES = ("text", "path", "path:caption")
 
 
 def _query_text(row: Row, inst: str, f: dict[str, Any]) -> tuple[str, int | None]:

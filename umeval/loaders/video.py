@@ -31,24 +31,35 @@ from umeval.loaders import (
     require,
     sample_frames,
 )
-from umeval.loaders.registry import register_loader
+from umeval.loaders.registry import Option, register_loader
 from umeval.loaders.text import compose, list_options, no_text_at, qa_query
 
+_VIDEO_FIELD = Option(str, "the row column naming the video (its frame folder)")
 register_loader("video_ret", load="umeval.loaders.video:load_retrieval",
                 fixture="umeval.data.synthetic:write_video_ret", probe="umeval.loaders.video:probe",
-                description="caption <-> video retrieval over all videos, one frame folder per video")
+                description="caption <-> video retrieval over all videos, one frame folder per video",
+                options={"video_field": _VIDEO_FIELD,
+                         "query_field": Option(str, "the row column holding the caption (default 'caption')")})
 register_loader("video_cls", load="umeval.loaders.video:load_classification",
                 fixture="umeval.data.synthetic:write_video_cls", probe="umeval.loaders.video:probe",
-                description="video -> label, over the global label list or a per-row list (neg_text)")
+                description="video -> label, over the global label list or a per-row list (neg_text)",
+                options={"video_field": _VIDEO_FIELD,
+                         "label_field": Option(str, "the row column holding the label (default 'pos_text')"),
+                         "candidates_field": Option(str, "a local task's per-row candidate list (default 'neg_text')"),
+                         "labels": Option((list, tuple), "the dataset's fixed label list, in the official order",
+                                          items=str)})
 register_loader("video_qa", load="umeval.loaders.video:load_qa", fixture="umeval.data.synthetic:write_video_qa",
                 probe="umeval.loaders.video:probe",
-                description="video + question ranks its options (MVBench reads several subsets)")
+                description="video + question ranks its options (MVBench reads several subsets)",
+                options={"subsets": Option((list, tuple), "hub subsets read one after another", items=str)})
 register_loader("video_mret", load="umeval.loaders.video:load_moment", fixture="umeval.data.synthetic:write_video_mret",
                 probe="umeval.loaders.video:probe",
                 description="moment retrieval: query frames and positive/negative clip folders")
 register_loader("momentseeker", load="umeval.loaders.video:load_momentseeker",
                 fixture="umeval.data.synthetic:write_momentseeker", probe="umeval.loaders.video:probe",
-                description="MomentSeeker: video, image or text queries over all-frame clips")
+                description="MomentSeeker: video, image or text queries over all-frame clips",
+                options={"instructions": Option(dict, "the query instruction per query type: video, image, text",
+                                                items=str, required=True)})
 
 
 def _video_id(value: object) -> str:
