@@ -26,7 +26,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -91,7 +92,7 @@ class LoaderEntry:
     fixture: str
     probe: str | None = None
     description: str = ""
-    options: Mapping[str, Option] = field(default_factory=dict)  # the task options the loader reads
+    options: Mapping[str, Option] = dc_field(default_factory=dict)  # the task options the loader reads
 
     def __post_init__(self) -> None:
         for field in ("load", "fixture", "probe"):
