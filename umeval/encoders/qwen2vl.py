@@ -143,10 +143,18 @@ class Qwen2VLEncoder(KeyedByFamily, PromptWriter):
         kw: dict[str, Any] = {"trust_remote_code": bool(model_cfg.trust_remote_code)}
         if not local:
             kw["revision"] = self.revision
+        from umeval.models.family import get_family
+
+        family = get_family(model_cfg.family)
+        # A family may feed plain 1-D positions to every token (its reference code's), not the 3-D rope index.
+        self.sequential_positions = family.positions == "sequential"
+        # ... and may need the slow (PIL) image processor its reference code loaded (images only: frames go
+        # through the video processor).
+        slow = {"use_fast": False} if family.slow_image_processor else {}
         try:
             # The bounds also go to every processor call (umeval.encoders.pixels): a checkpoint's own
             # min_pixels/max_pixels override this constructor argument.
-            self.processor = AutoProcessor.from_pretrained(self.model_id, size=pixel_size(model_cfg), **kw)
+            self.processor = AutoProcessor.from_pretrained(self.model_id, size=pixel_size(model_cfg), **slow, **kw)
             self.model = AutoModelForImageTextToText.from_pretrained(
                 self.model_id, dtype=self.dtype, attn_implementation=model_cfg.attn_implementation, **kw) \
                 if weights else None
@@ -229,10 +237,25 @@ class Qwen2VLEncoder(KeyedByFamily, PromptWriter):
 
     # -------------------------------------------------------------- public
 
+    def position_ids(self, enc: Any) -> Any:
+        """The position ids the family's reference code feeds, or None for the checkpoint's own (3-D rope).
+
+        ``sequential``: ``0..L-1`` for every row of the right-padded batch (the language model expands them to its
+        three rope sections).  The reference code left-pads and numbers the pads too, which shifts a row's
+        positions by a constant; rope attention depends only on position differences, so the two agree.
+        """
+        if not self.sequential_positions:
+            return None
+        import torch
+
+        ids = enc["input_ids"]
+        return torch.arange(ids.shape[1], device=ids.device).unsqueeze(0).expand(ids.shape[0], -1)
+
     def hidden_states(self, enc: Any) -> Any:
         """Last-layer (final-norm) hidden states of a processed batch."""
         enc = enc.to(self.device)
-        out = self.model.model(**enc, use_cache=False)
+        pos = self.position_ids(enc)
+        out = self.model.model(**enc, use_cache=False, **({} if pos is None else {"position_ids": pos}))
         return out.last_hidden_state
 
     def embed(self, items: Sequence[Item], *, mode: str = "disc", task: str | None = None, role: str = "query",

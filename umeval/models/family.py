@@ -81,10 +81,22 @@ class ModelMeta:
     version: str = "1"  # bump when the family's input changes, so stored vectors are not reused
     options: Mapping[str, Any] = field(default_factory=dict)  # its own settings and their defaults
     weights: bool = True  # False: one encoder whatever the backend (e.g. the weight-free oracle)
+    #: "mrope": the checkpoint's own position ids (Qwen2-VL's 3-D rope index for images and videos);
+    #: "sequential": plain 1-D positions 0..n-1 for every token, text and visual alike, fed to all three rope
+    #: sections (what a family's reference inference code does when it calls the language model without
+    #: position ids).  Honoured by the HF Qwen2-VL encoder; part of the family's input, so bump ``version``.
+    positions: str = "mrope"
+    #: True: the HF encoder loads the checkpoint's slow (PIL) image processor (``use_fast=False``), whose bicubic
+    #: resize the reference code used (its vendored Qwen2-VL image processor); the fast (torchvision) one
+    #: resamples differently.  Part of the family's input, so bump ``version``.
+    slow_image_processor: bool = False
 
     def __post_init__(self) -> None:
         if self.roles not in ("same", "differ"):
             raise ConfigError(f"model family {self.name}: roles={self.roles!r}", "declare roles='same' or 'differ'")
+        if self.positions not in ("mrope", "sequential"):
+            raise ConfigError(f"model family {self.name}: positions={self.positions!r}",
+                              "declare positions='mrope' or 'sequential'")
         for name, ref in self.prompts.items():
             if not isinstance(ref, str):
                 if set(ref) != {"query", "candidate"}:
