@@ -42,6 +42,7 @@ from umeval.encoders.cost import item_tokens
 from umeval.encoders.pixels import pixel_size, processor_kwargs
 from umeval.encoders.prompt_base import VISION_TOKENS
 from umeval.encoders.prompts import GEN_TOKEN, Prompt, PromptWriter
+from umeval.models.family import options_of
 
 
 def quiet_transformers() -> None:
@@ -133,7 +134,8 @@ class Qwen2VLEncoder(KeyedByFamily, PromptWriter):
         self.batch_tokens = max(1, int(getattr(model_cfg, "batch_tokens", None) or 32768))
         self.oom_splits = 0  # batches split after an out-of-memory error
         self.num_workers = max(0, int(num_workers))
-        self.use_prompt_format(model_cfg.prompt)  # a family with a format per role has a candidate one too
+        # a family with a format per role has a candidate one too; formats may read the family's options
+        self.use_prompt_format(model_cfg.prompt, options_of(model_cfg))
         self.calls = 0
         self.wait_seconds = 0.0  # time the model waited for media decoding and the processor
         local = Path(self.model_id).is_dir()
@@ -196,7 +198,7 @@ class Qwen2VLEncoder(KeyedByFamily, PromptWriter):
                 hits = np.flatnonzero(ids[r, : lengths[r]] == self.token_id(p.pool_token))
                 if hits.size == 0:
                     raise UmevalError(f"the prompt has no {p.pool_token} token", "check model.prompt")
-                pos[r] = hits[-1]
+                pos[r] = min(hits[-1] + p.pool_after, lengths[r] - 1)
         return pos
 
     def item_costs(self, items: Sequence[Item]) -> list[int]:

@@ -80,6 +80,7 @@ class ModelMeta:
     key_fields: tuple[str, ...] = DEFAULT_KEY_FIELDS
     version: str = "1"  # bump when the family's input changes, so stored vectors are not reused
     options: Mapping[str, Any] = field(default_factory=dict)  # its own settings and their defaults
+    option_choices: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)  # allowed values, where few
     weights: bool = True  # False: one encoder whatever the backend (e.g. the weight-free oracle)
     #: "mrope": the checkpoint's own position ids (Qwen2-VL's 3-D rope index for images and videos);
     #: "sequential": plain 1-D positions 0..n-1 for every token, text and visual alike, fed to all three rope
@@ -245,5 +246,10 @@ def validate_model(cfg: Any) -> None:
         valid = ", ".join(meta.options) or "none"
         raise ConfigError(f"unknown option model.options.{unknown[0]} for family {meta.name}",
                           (hint + " " if hint else "") + f"its options: {valid}")
+    for name, allowed in meta.option_choices.items():
+        value = options_of(m)[name]
+        if value not in allowed:
+            raise ConfigError(f"model.options.{name}={value!r} is not a value family {meta.name} knows",
+                              f"use one of {', '.join(map(str, allowed))}")
     if str(cfg.backend) != "auto" and not m.get("encoder"):
         meta.encoder_for(str(cfg.backend))  # a backend the family has no encoder for: its one-line error
