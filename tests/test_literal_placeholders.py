@@ -63,3 +63,28 @@ def test_t2i_instruction_placeholder_is_kept_for_gme(tmp_path: Path):
     # model.py:77 drops "<|image_pad|>\n"
     assert baseline_text(q1) == f"Find me an everyday image that matches the given caption: {cap1}\n"
     assert not q2.literal_placeholders and q0.literal_placeholders and q0.key != q2.key
+
+
+@pytest.mark.parametrize("preset", ["gme-qwen2vl-2b", "lamra-ret-qwen25vl-7b"])
+def test_a_literal_video_token_encodes_on_tiny_checkpoints(preset, fixture_root, tiny_model, cache_dir):
+    """The literal token reaches the model as one ``<|video_pad|>`` id beside the image (the middle frame), as in the
+    official forward (gme_inference.py:71-99: only image tokens get visual features).  Catches a processor or
+    model that expands or rejects a video placeholder without video."""
+    from umeval.core.config import compose_config
+    from umeval.core.registry import load_object
+    from umeval.models.family import encoder_ref
+
+    path = tiny_model
+    if preset.startswith("lamra"):
+        from umeval.models.lamra.tiny import ensure
+
+        path = ensure(cache_dir)
+    cfg = compose_config([f"model={preset}", f"model.path={path}", "model.dtype=float32"])
+    enc = load_object(encoder_ref(cfg, "hf"))(cfg.model, cache_dir=cache_dir, device="cpu", num_workers=0)
+    q = load_task(resolve_tasks("NExTQA")[0], LoadContext(data_root=fixture_root, allow_hub=False)).queries[0]
+    batch, _ = enc.prepare([q])
+    ids = batch["input_ids"][0].tolist()
+    assert ids.count(enc.token_id("<|video_pad|>")) == 1 and batch.get("pixel_values_videos") is None
+    assert ids.count(enc.token_id("<|image_pad|>")) > 1  # the middle frame's visual tokens
+    vec = enc.embed([q])
+    assert vec.shape[0] == 1 and abs(float((vec**2).sum()) - 1.0) < 1e-5

@@ -70,3 +70,22 @@ def test_position_ids_on_tiny_checkpoints(preset, which, tiny_model, tiny25, cac
     np.testing.assert_allclose(vecs[0], ref, atol=1e-5)
     rope = enc.model.model(**batch, use_cache=False).last_hidden_state[0, -1].numpy()
     assert not np.allclose(vecs[0], rope / np.linalg.norm(rope), atol=1e-4)  # the two really differ here
+
+
+def test_prompts_command_shows_the_position_kind(tiny_model, cache_dir, tmp_path):
+    """``umeval prompts`` says which position ids each family gets.  Catches the command showing nothing (or the
+    wrong kind) for GME/LamRA, whose inputs otherwise look like any Qwen2-VL prompt."""
+    from umeval.commands.prompts import format_row, item_inputs
+    from umeval.core.registry import load_object
+    from umeval.models.family import encoder_ref
+
+    item = Item(id="q", text="find the red square")
+    for preset, want in (("gme-qwen2vl-2b", "1-D 0.."), ("vlm2vec-v2", "3-D rope")):
+        cfg = compose_config([f"model={preset}", f"model.path={tiny_model}"])
+        enc = load_object(encoder_ref(cfg, "hf"))(cfg.model, cache_dir=cache_dir, device="cpu", num_workers=0,
+                                                  weights=False)
+        row = item_inputs(enc, item, task="t", role="query")
+        assert row["positions"].startswith(want)
+        assert f"positions {row['positions']}" in format_row(row)
+        if want.startswith("1-D"):
+            assert row["positions"] == f"1-D 0..{row['input_tokens'] - 1}"
