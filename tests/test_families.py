@@ -247,7 +247,8 @@ def test_candidates_get_the_candidate_format(monkeypatch, cache_dir):
     meta = ModelMeta(name="twofmt", description="test family", roles="differ",
                      encoders={"hf": "umeval.encoders.qwen2vl:Qwen2VLEncoder"},
                      prompts={"two": {"query": "umeval.encoders.prompts:ume_r1",
-                                      "candidate": "umeval.encoders.prompts:vlm2vec"}})
+                                      "candidate": "umeval.encoders.prompts:vlm2vec"}},
+                     options={"disc_readout": "disc_emb"})  # the tiny-qwen2vl preset sets this UME-R1 option
     monkeypatch.setitem(FAMILIES._items, "twofmt", meta)
     cfg = compose_config(["model=tiny-qwen2vl", "model.family=twofmt", "model.prompt=two", "model.modes=[disc]"])
     enc = load_object(encoder_ref(cfg, "hf"))(cfg.model, cache_dir=cache_dir, device="cpu", num_workers=1)

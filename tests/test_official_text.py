@@ -250,7 +250,7 @@ def test_momentseeker_uses_all_frames_and_only_jpg_inputs_as_images(tmp_path):
     assert q[3].text == "Find the clip that corresponds to the given text: a cat"
     assert [len(c.video) for c in data.candidates] == [10, 10]
     assert data.candidates[0].text == "<|video_pad|> Understand the content of the provided video clip."
-    assert data.notes == {"inputs_read_as_text": 1}
+    assert data.notes == {"inputs_read_as_text": 1, "queries_with_repeated_positive": 0}
 
 
 def test_ssv2_ranks_only_its_listed_candidates(tmp_path):
@@ -265,7 +265,8 @@ def test_ssv2_ranks_only_its_listed_candidates(tmp_path):
     data = load("SmthSmthV2", tmp_path)
     assert [c.id for c in data.candidates] == ["Closing something", "Opening something", "Folding something"]
     assert [p.tolist() for p in data.pools or []] == [[0, 1], [0, 2]]
-    assert data.qrels["q1"] == {"Tearing something": 1.0} and data.notes == {"positive_not_in_pool": 1}
+    assert data.qrels["q1"] == {"Tearing something": 1.0}
+    assert data.notes == {"positive_not_in_pool": 1, "queries_with_repeated_positive": 0}
 
 
 def test_video_qa_texts_and_option_names(tmp_path):
@@ -402,3 +403,51 @@ def test_official_pool_lists_a_relevant_name_once_and_keeps_repeated_negatives()
     from umeval.loaders import official_pool
 
     assert official_pool([0, 1, 1, 0, 2, 0], {0}).tolist() == [0, 1, 1, 2]
+    notes: dict[str, int] = {}
+    official_pool([0, 1, 0], {0}, notes)
+    official_pool([0, 1, 1], {0}, notes)  # a repeated negative is not counted
+    assert notes == {"queries_with_repeated_positive": 1}
+
+
+def test_every_loader_counts_queries_whose_list_repeats_a_positive(tmp_path):
+    """Issue 21 item 8.  A positive listed twice changes the official ndcg/map at 5 and 10 (each copy gains:
+    ndcg_linear@5 = 1 + 1/log2(3) = 1.631 when ranked first); umeval lists it once, so each loader must count
+    the queries where that happened.  Catches a loader (before: all but the image one) reporting nothing."""
+    media = tmp_path / spec("SmthSmthV2").source.media_dir
+    frames(media / "101", 2)
+    put_rows(tmp_path, "SmthSmthV2", [
+        {"video_id": "101", "pos_text": "Opening something",
+         "neg_text": ["Opening something", "Closing something", "Opening something"]},
+        {"video_id": "101", "pos_text": "Closing something", "neg_text": ["Closing something", "Opening something"]},
+    ])
+    assert load("SmthSmthV2", tmp_path).notes["queries_with_repeated_positive"] == 1
+    frames(tmp_path / spec("NExTQA").source.media_dir / "n1", 2)
+    put_rows(tmp_path, "NExTQA", [{"video": "n1", "question": "what colour?", "answer": 0, "qid": 0, "type": "CW",
+                                   "a0": "red", "a1": "blue", "a2": "red", "a3": "green", "a4": "pink"}],
+             subset="MC")
+    assert load("NExTQA", tmp_path).notes["queries_with_repeated_positive"] == 1
+    clip = {"output_path": "v/clip1.mp4"}
+    frames(tmp_path / spec("MomentSeeker").source.media_dir / "video_frames" / "v_clip1", 2)
+    frames(tmp_path / spec("MomentSeeker").source.media_dir / "video_frames" / "v_clip2", 2)
+    put_rows(tmp_path, "MomentSeeker", [{"query": "a cat", "input_frames": "", "positive_frames": [clip, clip],
+                                         "negative_frames": [{"output_path": "v/clip2.mp4"}]}])
+    assert load("MomentSeeker", tmp_path).notes["queries_with_repeated_positive"] == 1
+    frames(tmp_path / spec("MSR-VTT").source.media_dir / "video7", 2)
+    put_rows(tmp_path, "MSR-VTT", [{"video_id": "video7", "caption": "a cat", "video": "video7.mp4"}])
+    assert load("MSR-VTT", tmp_path).notes["queries_with_repeated_positive"] == 0  # a global pool cannot repeat
+
+
+def test_moment_retrieval_counts_queries_with_several_positive_clips(tmp_path):
+    """moment_retrieval_datasets.py:58-63, 75: officially only the last ``positive*`` folder in ``os.listdir``
+    order is the label; umeval makes every one relevant and counts the queries where that differs from a single
+    label.  Catches the count going missing (the deviation would be invisible in scores.json)."""
+    media = tmp_path / spec("QVHighlight").source.media_dir
+    for clip in ("query", "positive_0", "positive_1", "negative_0"):
+        frames(media / "m1" / clip, 2)
+    for clip in ("query", "positive_0", "negative_0"):
+        frames(media / "m2" / clip, 2)
+    put_rows(tmp_path, "QVHighlight", [{"query": "a", "video_path": "videos/m1.mp4"},
+                                       {"query": "b", "video_path": "videos/m2.mp4"}])
+    data = load("QVHighlight", tmp_path)
+    assert data.qrels["q0"] == {"m1/positive_0": 1.0, "m1/positive_1": 1.0}
+    assert data.notes == {"queries_with_several_positive_clips": 1, "queries_with_repeated_positive": 0}

@@ -4,7 +4,8 @@ Exactly what the model receives, per item, without loading weights.
 
 For the first N queries and N candidates of each selected task it shows the prompt string before the processor
 expands its placeholders, the number of images and videos, the pixel size each image (and each video's frames)
-is resized to, the visual-token and input-token counts and the token whose hidden state is read.  It goes
+is resized to, the visual-token and input-token counts, the token whose hidden state is read and the kind of
+position ids (1-D for families whose reference code feeds them, else the checkpoint's 3-D rope index).  It goes
 through the encoder's own code (:meth:`Qwen2VLEncoder.prepare` and :meth:`~Qwen2VLEncoder.pool_positions` of an
 encoder built with ``weights=False``), so what it prints is what ``umeval run`` feeds the model.  With
 ``model.path=`` a preset's prompt format, pixel bounds and instruction set apply to another checkpoint's
@@ -50,6 +51,9 @@ def item_inputs(encoder: Any, item: Any, *, task: str, role: str) -> dict[str, A
         "image_sizes": image_sizes, "video_frames": video_frames,
         "visual_tokens": int(sum(int(t) in vis_ids for t in ids[:n].tolist())),
         "input_tokens": n, "pool_token": tok.decode([int(ids[pos])]), "pool_index": pos,
+        # the position ids the model gets: 1-D 0..n-1 for every token (GME/LamRA, as their reference code), or the
+        # checkpoint's 3-D rope index (computed in the model's forward, so not shown without weights)
+        "positions": f"1-D 0..{n - 1}" if getattr(encoder, "sequential_positions", False) else "3-D rope",
     }
 
 
@@ -90,7 +94,8 @@ def format_row(r: dict[str, Any]) -> str:
     media = f"images {r['n_images']}" + (f" [{sizes}]" if sizes else "") + f", videos {r['n_videos']}" \
         + (f" [{frames}]" if frames else "")
     head = (f"== {r['task']} {r['role']} {r['item_id']}: {media}; visual tokens {r['visual_tokens']}; "
-            f"input tokens {r['input_tokens']}; pooled {json.dumps(r['pool_token'])} at {r['pool_index']}")
+            f"input tokens {r['input_tokens']}; pooled {json.dumps(r['pool_token'])} at {r['pool_index']}; "
+            f"positions {r.get('positions', '3-D rope')}")
     return head + "\n" + json.dumps(r["text"], ensure_ascii=False)
 
 

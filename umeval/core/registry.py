@@ -122,6 +122,10 @@ TASK_ALIASES: dict[str, str] = {}
 
 
 def register_task(spec: TaskSpec) -> TaskSpec:
+    """Register ``spec``; its options are checked against what its loader declares (a typo fails here)."""
+    from umeval.loaders.registry import check_task_options  # lazy: the loader registry imports this module
+
+    check_task_options(spec)
     if spec.name in TASK_ALIASES:
         raise ConfigError(f"task '{spec.name}' is already an alias of '{TASK_ALIASES[spec.name]}'",
                           "give one of them another name")

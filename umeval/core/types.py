@@ -48,6 +48,10 @@ class Item:
     # what it appended after (a newline).  Backbones whose parser branch writes ``instruction + " "`` then (see
     # umeval.loaders.text) put the space there.  None: the parser got a text, or the item is hand-built.
     no_text_at: int | None = None
+    # The placeholders in ``text`` were written by the official parser for every backbone (the video-QA
+    # ``process_query``, or an instruction's own ``<|image_1|>``), not added by ``process_input_text``'s Qwen2-VL
+    # branch: backbones whose branch adds no placeholder (GME, LamRA) keep them as literal tokens.
+    literal_placeholders: bool = False
 
     @property
     def key(self) -> str:
@@ -57,6 +61,8 @@ class Item:
             h.update(b"\x00")
         if self.no_text_at is not None:  # only then, so the keys of all other items stay as they were
             h.update(b"no-text-at:%d\x00" % self.no_text_at)
+        if self.literal_placeholders:
+            h.update(b"literal-placeholders\x00")
         if isinstance(self.image, bytes):
             h.update(b"img-bytes:" + hashlib.sha256(self.image).digest())
         elif self.image is not None:
@@ -80,6 +86,8 @@ class Item:
             h.update(b"\x00")
         if self.no_text_at is not None:
             h.update(b"no-text-at:%d\x00" % self.no_text_at)
+        if self.literal_placeholders:
+            h.update(b"literal-placeholders\x00")
         for tag, paths in ((b"img:", [self.image]), (b"imgs:", self.images), (b"vid:", self.video)):
             for p in paths:
                 if p is None:

@@ -214,32 +214,43 @@ _BEIR_QUERIES = [  # (colour, text); the qrels give every page of the query's co
 ]
 
 
-def write_beir(spec: TaskSpec, root: Path, rng: np.random.Generator, **_: Any) -> list[int]:
+def write_beir(spec: TaskSpec, root: Path, rng: np.random.Generator, *, unscorable: bool | None = None,
+               **_: Any) -> list[int]:
     """BEIR-style ``queries``/``corpus``/``qrels`` subsets, page images as bytes, graded qrels (0, 1 and 2).
 
     Shapes of ViDoRe-V2: several positives per query graded 2 (the page the shape fills) and 1 (a smaller
-    shape), a single positive (ViDoRe-V1), two queries sharing their pages, grade-0 rows, a query with no
-    positive (left out), and more pages than any query has positives plus five.
+    shape), a single positive (ViDoRe-V1), two queries sharing their pages, a grade-0 row beside a query's
+    positives, and more pages than any query has positives plus five.  A task whose pages the official code
+    saves under the corpus id's own extension (VisRAG, ``page_format``) gets ids with an image extension
+    (``doc0.png``; visrag_dataset.py:63-71 saves ``<id>`` as it is, which fails without one).
+
+    ``unscorable``: add a query whose only qrel has grade 0.  The official ``qrels_mapping[query_id]``
+    (vidore_dataset.py:28, visrag_dataset.py:28) stops with a KeyError on it, so the fixtures of the official
+    tasks leave it out (a loader test writes it with ``unscorable=True``); the embedded default keeps it, as it
+    always had (``None``: only for generated data).
     """
     opts = spec.options
-    corpus = [{"corpus-id": f"doc{d}", "image": {"bytes": png_bytes(draw(c, SHAPES[d % 3], rng, size=(56, 72),
+    unscorable = spec.source.generated if unscorable is None else unscorable
+    ext = ".png" if opts.get("page_format") == "corpus_id_extension" else ""
+    queries_spec = _BEIR_QUERIES if unscorable else _BEIR_QUERIES[:-1]
+    corpus = [{"corpus-id": f"doc{d}{ext}", "image": {"bytes": png_bytes(draw(c, SHAPES[d % 3], rng, size=(56, 72),
                                                                           scale=0.95 if strong else 0.45)),
                                                   "path": None}}
               for d, (c, strong) in enumerate(_BEIR_DOCS)]
-    queries = [{"query-id": f"query{q}", "query": text} for q, (_, text) in enumerate(_BEIR_QUERIES)]
+    queries = [{"query-id": f"query{q}", "query": text} for q, (_, text) in enumerate(queries_spec)]
     qrels = []
-    for q, (c, _) in enumerate(_BEIR_QUERIES):
+    for q, (c, _) in enumerate(queries_spec):
         if q == len(_BEIR_QUERIES) - 1:
-            qrels.append({"query-id": f"query{q}", "corpus-id": "doc8", "score": 0})
+            qrels.append({"query-id": f"query{q}", "corpus-id": f"doc8{ext}", "score": 0})
             continue
         for d, (dc, strong) in enumerate(_BEIR_DOCS):
             if dc == c:
-                qrels.append({"query-id": f"query{q}", "corpus-id": f"doc{d}", "score": 2 if strong else 1})
-    qrels.append({"query-id": "query0", "corpus-id": "doc10", "score": 0})  # grade 0: dropped by the loader
+                qrels.append({"query-id": f"query{q}", "corpus-id": f"doc{d}{ext}", "score": 2 if strong else 1})
+    qrels.append({"query-id": "query0", "corpus-id": f"doc10{ext}", "score": 0})  # grade 0: dropped by the loader
     write_parquet(corpus, _rows_path(root, spec, opts.get("corpus_subset", "corpus")), image_columns=("image",))
     write_parquet(queries, _rows_path(root, spec, opts.get("queries_subset", "queries")))
     write_parquet(qrels, _rows_path(root, spec, opts.get("qrels_subset", "qrels")))
-    return [sum(dc == c for dc, _ in _BEIR_DOCS) for c, _ in _BEIR_QUERIES[:-1]]
+    return [sum(dc == c for dc, _ in _BEIR_DOCS) for c, _ in _BEIR_QUERIES[:-1]]  # the grade-0-only one: left out
 
 
 def write_video_cls(spec: TaskSpec, root: Path, rng: np.random.Generator, n: int = 8) -> list[int]:
@@ -265,12 +276,18 @@ def write_video_cls(spec: TaskSpec, root: Path, rng: np.random.Generator, n: int
 # Raw hub rows of each retrieval / QA dataset, keyed by the spec's transform (None: the plain columns).
 def _ret_row(spec: TaskSpec, vid: str, caption: str) -> dict[str, Any]:
     t = (spec.transform or "").rsplit(":", 1)[-1]
-    if t == "first_caption":
-        return {"video_id": vid, "caption": [caption, "another caption"]}
+    if t == "first_caption":  # msvd_dataset.py:21 reads video_id, video, caption
+        return {"video_id": vid, "video": f"{vid}.avi", "caption": [caption, "another caption"]}
     if t == "vatex":
         return {"videoID": vid, "enCap": [caption, "another caption"]}
     col_v, col_q = spec.options.get("video_field", "video_id"), spec.options.get("query_field", "caption")
-    return {col_v: f"videos/{vid}.mp4" if col_v == "video" else vid, col_q: caption}
+    row = {col_v: f"videos/{vid}.mp4" if col_v == "video" else vid, col_q: caption}
+    if spec.source.generated:  # the embedded default keeps the bytes it always had
+        return row
+    # The file column the official parser also reads: msrvtt_dataset.py:22 and msvd_dataset.py:21 ``video``,
+    # youcook2_dataset.py:21 ``video_path`` (beside the id column).
+    extra = {"video_id": "video", "id": "video_path"}.get(col_v)
+    return row | ({extra: f"{vid}.mp4"} if extra else {})
 
 
 def _qa_row(spec: TaskSpec, vid: str, i: int, subset: str | None) -> tuple[dict[str, Any], str, str]:
@@ -281,7 +298,8 @@ def _qa_row(spec: TaskSpec, vid: str, i: int, subset: str | None) -> tuple[dict[
     a = i % 4
     if t == "videomme":
         return {"question": q, "videoID": vid, "options": [f"{L}. {o}." for L, o in zip("ABCD", opts)],
-                "answer": "ABCD"[a], "question_id": str(i)}, vid, opts[a]
+                "answer": "ABCD"[a], "question_id": str(i), "domain": "Knowledge",  # videomme_dataset.py:31
+                "sub_category": "Humanity & History"}, vid, opts[a]
     if t == "egoschema":
         return {"question": q, "video_idx": vid, "option": [f"{L}. {o}" for L, o in zip("ABCD", opts)],
                 "answer": str(a), "question_idx": str(i)}, vid, opts[a]

@@ -25,6 +25,8 @@ class Prompt:
     images: list[Image.Image] = field(default_factory=list)  # RGB, as the processor receives them
     videos: list[list[Image.Image]] = field(default_factory=list)
     pool_token: str | None = None  # read the last occurrence of this token; None: the last token
+    #: read this many tokens after the last ``pool_token`` instead (capped at the last real token)
+    pool_after: int = 0
 
 
 PromptFormat = Callable[[Item, list[Image.Image], list[list[Image.Image]], Any], Prompt]

@@ -71,7 +71,8 @@ def ume_r1_body(item: Item, n_images: int, n_videos: int) -> str:
     return text.strip()
 
 
-def ume_r1(item: Item, images: list[Image.Image], videos: list[list[Image.Image]], processor: Any) -> Prompt:
+def ume_r1(item: Item, images: list[Image.Image], videos: list[list[Image.Image]], processor: Any,
+           options: dict[str, Any] | None = None) -> Prompt:
     r"""UME-R1's prompt, for queries and candidates, disc and gen alike.
 
     One user turn: the visual part first (``{"type": "image"}`` or ``{"type": "video"}``), then the text
@@ -82,7 +83,10 @@ def ume_r1(item: Item, images: list[Image.Image], videos: list[list[Image.Image]
     video, a list of frame files, by ``fetch_video`` (every frame through ``fetch_image``, an odd count padded by
     repeating the last frame).  A text-only item gets the authors' blank 28x28 JPEG, which ``fetch_image`` makes
     56x56, i.e. 4 visual tokens.  The processor then applies the model's pixel bounds (784..2,359,296 for the
-    UME-R1 presets) to images and frames alike.  The disc embedding is read at the last ``<disc_emb>``.
+    UME-R1 presets) to images and frames alike.  The disc embedding is read at the last ``<disc_emb>``; with
+    ``model.options.disc_readout=paper`` at the token after it (the ``"\n"``), as the authors' evaluation did
+    for the published disc and oracle numbers (Kikcer/lume 08891de eval_twomode.py:39-57: the position after the
+    last ``<disc_emb>``, or the last token when that is at or past the end).
     """
     from qwen_vl_utils import fetch_image, fetch_video
 
@@ -95,7 +99,8 @@ def ume_r1(item: Item, images: list[Image.Image], videos: list[list[Image.Image]
     parts.append({"type": "text", "text": f"{body}\n{DISC_TOKEN}\n{UME_R1_GEN_PROMPT}"})
     text = processor.apply_chat_template([{"role": "user", "content": parts}], tokenize=False,
                                          add_generation_prompt=True)
-    return Prompt(text=text, images=rgb, videos=clips, pool_token=DISC_TOKEN)
+    paper = (options or {}).get("disc_readout") == "paper"
+    return Prompt(text=text, images=rgb, videos=clips, pool_token=DISC_TOKEN, pool_after=1 if paper else 0)
 
 
 # ---------------------------------------------------------------- VLM2Vec-V2
@@ -157,14 +162,24 @@ class PromptWriter:
     prompt_format: PromptFormat
     candidate_format: PromptFormat | None = None
 
-    def use_prompt_format(self, name: str) -> None:
-        self.prompt_format = get_prompt_format(name)
+    def use_prompt_format(self, name: str, options: dict[str, Any] | None = None) -> None:
+        """Use format ``name``; a format function with an ``options`` parameter gets the family's settings."""
+        self.prompt_format = _with_options(get_prompt_format(name), options)
         cand = get_prompt_format(name, "candidate")
-        self.candidate_format = cand if cand is not self.prompt_format else None
+        self.candidate_format = _with_options(cand, options) if cand is not get_prompt_format(name) else None
 
     def build_prompt(self, item: Item, task: str | None = None, role: str = "query") -> Prompt:
         fmt = self.candidate_format if role == "candidate" and self.candidate_format else self.prompt_format
         return render(fmt, item, self.processor, task)
+
+
+def _with_options(fmt: PromptFormat, options: dict[str, Any] | None) -> PromptFormat:
+    import functools
+    import inspect
+
+    if options is not None and "options" in inspect.signature(fmt).parameters:
+        return functools.partial(fmt, options=dict(options))
+    return fmt
 
 
 def get_prompt_format(name: str, role: str = "query") -> PromptFormat:

@@ -42,6 +42,7 @@ from umeval.encoders.cost import item_tokens
 from umeval.encoders.pixels import pixel_size, processor_kwargs
 from umeval.encoders.prompt_base import VISION_TOKENS
 from umeval.encoders.prompts import GEN_TOKEN, Prompt, PromptWriter
+from umeval.models.family import options_of
 
 
 def quiet_transformers() -> None:
@@ -133,7 +134,8 @@ class Qwen2VLEncoder(KeyedByFamily, PromptWriter):
         self.batch_tokens = max(1, int(getattr(model_cfg, "batch_tokens", None) or 32768))
         self.oom_splits = 0  # batches split after an out-of-memory error
         self.num_workers = max(0, int(num_workers))
-        self.use_prompt_format(model_cfg.prompt)  # a family with a format per role has a candidate one too
+        # a family with a format per role has a candidate one too; formats may read the family's options
+        self.use_prompt_format(model_cfg.prompt, options_of(model_cfg))
         self.calls = 0
         self.wait_seconds = 0.0  # time the model waited for media decoding and the processor
         local = Path(self.model_id).is_dir()
@@ -143,10 +145,18 @@ class Qwen2VLEncoder(KeyedByFamily, PromptWriter):
         kw: dict[str, Any] = {"trust_remote_code": bool(model_cfg.trust_remote_code)}
         if not local:
             kw["revision"] = self.revision
+        from umeval.models.family import get_family
+
+        family = get_family(model_cfg.family)
+        # A family may feed plain 1-D positions to every token (its reference code's), not the 3-D rope index.
+        self.sequential_positions = family.positions == "sequential"
+        # ... and may need the slow (PIL) image processor its reference code loaded (images only: frames go
+        # through the video processor).
+        slow = {"use_fast": False} if family.slow_image_processor else {}
         try:
             # The bounds also go to every processor call (umeval.encoders.pixels): a checkpoint's own
             # min_pixels/max_pixels override this constructor argument.
-            self.processor = AutoProcessor.from_pretrained(self.model_id, size=pixel_size(model_cfg), **kw)
+            self.processor = AutoProcessor.from_pretrained(self.model_id, size=pixel_size(model_cfg), **slow, **kw)
             self.model = AutoModelForImageTextToText.from_pretrained(
                 self.model_id, dtype=self.dtype, attn_implementation=model_cfg.attn_implementation, **kw) \
                 if weights else None
@@ -199,7 +209,7 @@ class Qwen2VLEncoder(KeyedByFamily, PromptWriter):
                 hits = np.flatnonzero(ids[r, : lengths[r]] == self.token_id(p.pool_token))
                 if hits.size == 0:
                     raise UmevalError(f"the prompt has no {p.pool_token} token", "check model.prompt")
-                pos[r] = hits[-1]
+                pos[r] = min(hits[-1] + p.pool_after, lengths[r] - 1)
         return pos
 
     def item_costs(self, items: Sequence[Item]) -> list[int]:
@@ -240,10 +250,25 @@ class Qwen2VLEncoder(KeyedByFamily, PromptWriter):
 
     # -------------------------------------------------------------- public
 
+    def position_ids(self, enc: Any) -> Any:
+        """The position ids the family's reference code feeds, or None for the checkpoint's own (3-D rope).
+
+        ``sequential``: ``0..L-1`` for every row of the right-padded batch (the language model expands them to its
+        three rope sections).  The reference code left-pads and numbers the pads too, which shifts a row's
+        positions by a constant; rope attention depends only on position differences, so the two agree.
+        """
+        if not self.sequential_positions:
+            return None
+        import torch
+
+        ids = enc["input_ids"]
+        return torch.arange(ids.shape[1], device=ids.device).unsqueeze(0).expand(ids.shape[0], -1)
+
     def hidden_states(self, enc: Any) -> Any:
         """Last-layer (final-norm) hidden states of a processed batch."""
         enc = enc.to(self.device)
-        out = self.model.model(**enc, use_cache=False)
+        pos = self.position_ids(enc)
+        out = self.model.model(**enc, use_cache=False, **({} if pos is None else {"position_ids": pos}))
         return out.last_hidden_state
 
     def embed(self, items: Sequence[Item], *, mode: str = "disc", task: str | None = None, role: str = "query",

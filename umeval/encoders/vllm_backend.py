@@ -57,6 +57,7 @@ from umeval.encoders.pixels import pixel_size, processor_kwargs
 from umeval.encoders.prompt_base import VISION_TOKENS
 from umeval.encoders.prompts import GEN_TOKEN, Prompt, PromptWriter
 from umeval.encoders.qwen2vl import pick_device, quiet_transformers, resolve_checkpoint
+from umeval.models.family import options_of
 
 #: vLLM finish reasons -> the trace's ("stop": a stop token ended the turn, "length": out of tokens).
 FINISH_REASONS = {"stop": "stop", "length": "length"}
@@ -121,7 +122,8 @@ class VllmEncoder(KeyedByFamily, PromptWriter):
         # batch_size) so continuous batching keeps the GPU full and a chunk waits for its longest trace only
         # once; the next chunk's media decode in worker threads meanwhile.
         self.chunk = max(self.batch_size, int(getattr(model_cfg, "submit_items", None) or 1024))
-        self.use_prompt_format(model_cfg.prompt)  # a family with a format per role has a candidate one too
+        # a family with a format per role has a candidate one too; formats may read the family's options
+        self.use_prompt_format(model_cfg.prompt, options_of(model_cfg))
         self.calls = 0
         self.local = Path(self.model_id).is_dir()
         if not self.local and os.environ.get("HF_HUB_OFFLINE") == "1":
@@ -200,7 +202,7 @@ class VllmEncoder(KeyedByFamily, PromptWriter):
         tid = self.token_id(prompt.pool_token)
         if tid not in ids:
             raise UmevalError(f"the prompt has no {prompt.pool_token} token", "check model.prompt")
-        return ids[: len(ids) - ids[::-1].index(tid)]
+        return ids[: min(len(ids) - ids[::-1].index(tid) + prompt.pool_after, len(ids))]
 
     def _chunks(self, items: Sequence[Item], task: str | None,
                 role: str = "query") -> Iterator[tuple[range, list[Prompt]]]:

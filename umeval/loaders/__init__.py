@@ -100,10 +100,16 @@ def note_source(where: str | os.PathLike[str]) -> None:
         sources.append(str(where))
 
 
+REPEATED_POSITIVE = "queries_with_repeated_positive"
+
+
 def load_task(spec: TaskSpec, ctx: LoadContext) -> TaskData:
     data = loader_entry(spec.family).load_fn()(spec, ctx)
     if not data.queries:
         raise DataError("no queries were loaded", "check the data files and the split", task=spec.name)
+    # Every task reports it: a local pool counts through official_pool; a global pool names each candidate once
+    # (candidates are keyed by their official name), so no list of its can repeat a positive.
+    data.notes.setdefault(REPEATED_POSITIVE, 0)
     return data
 
 
@@ -213,21 +219,27 @@ def query_limit(spec: TaskSpec, ctx: LoadContext, n: int) -> int:
     return min(x for x in (n, spec.max_queries, ctx.limit) if x is not None)
 
 
-def official_pool(entries: list[int], relevant: set[int]) -> np.ndarray:
+def official_pool(entries: list[int], relevant: set[int], notes: dict[str, int] | None = None) -> np.ndarray:
     """A local pool as the official list of candidate names, with later repeats of a relevant entry left out.
 
-    The official scorer ranks the name list as given (a repeated negative takes two places) but counts hits
-    through ``set(prediction[:k]) & labels``, so a relevant name listed twice counts once.  A repeat has the
-    same vector, so it ranks right next to its first copy; leaving it out changes no official metric and
-    keeps recall and precision from counting it twice.
+    The official scorer ranks the name list as given (a repeated negative takes two places).  A relevant name
+    listed twice ranks twice, right next to its first copy (same vector): hit, mrr, recall and precision count
+    it once (through ``set(prediction[:k]) & labels``), but the official ndcg and map at 5 and 10 sum a gain for
+    each copy (ndcg_linear@5 = 1.631 for a positive listed twice and ranked first, above the maximum of 1).
+    Leaving the repeat out gives the correct values (a deviation, docs/design.md); each query whose list
+    repeats a positive is counted in ``notes["queries_with_repeated_positive"]`` when ``notes`` is given.
     """
     seen: set[int] = set()
     out = []
+    repeated = False
     for e in entries:
         if e in relevant and e in seen:
+            repeated = True
             continue
         seen.add(e)
         out.append(e)
+    if notes is not None:
+        notes[REPEATED_POSITIVE] = notes.get(REPEATED_POSITIVE, 0) + repeated
     return np.asarray(out, dtype=np.int64)
 
 
@@ -264,7 +276,11 @@ def sample_frames(folder: str, num_frames: int, *, task: str, file: str, row: in
 
     Frames are natural-sorted (``frame_2`` before ``frame_10``) and picked at
     ``linspace(0, n-1, num_frames)`` truncated to int, as the official MMEB-V2 code does; a folder with
-    fewer frames gives all of them (the official code does not pad).
+    fewer frames gives all of them, as the official ``process_video_frames`` returns them (no padding).
+    The official video-retrieval parsers (MSR-VTT, MSVD, VATEX, DiDeMo, YouCook2) then stop: they build the
+    candidate with ``bytes=[None] * num_frames`` beside the shorter path list, and ``ImageVideoInstance``
+    asserts equal lengths (base_eval_dataset.py:51); every other parser sizes its lists by the paths and reads
+    the short video.  umeval reads it in every family (a deviation, docs/design.md).
     """
     frames = all_frames_of(folder, task=task, file=file, row=row)
     if len(frames) <= num_frames:

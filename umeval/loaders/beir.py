@@ -29,16 +29,22 @@ from umeval.core.errors import DataError
 from umeval.core.spec import TaskSpec
 from umeval.core.types import Item, Qrels, TaskData
 from umeval.loaders import LoadContext, image_bytes, probe_rows, read_rows, require, spill
-from umeval.loaders.registry import register_loader
+from umeval.loaders.registry import Option, register_loader
 from umeval.loaders.text import compose
+
+PAGE_FORMATS = ("png", "corpus_id_extension")
 
 register_loader(
     "beir", load="umeval.loaders.beir:load", fixture="umeval.data.synthetic:write_beir",
     probe="umeval.loaders.beir:probe",
     description="BEIR layout: queries/corpus/qrels subsets, page images as bytes, graded qrels (ViDoRe, VisRAG)",
+    options={
+        "page_format": Option(str, "how the official code saves a page before encoding it", choices=PAGE_FORMATS),
+        "queries_subset": Option(str, "the subset holding the queries (default 'queries')"),
+        "corpus_subset": Option(str, "the subset holding the pages (default 'corpus')"),
+        "qrels_subset": Option(str, "the subset holding the qrels (default 'qrels')"),
+    },
 )
-
-PAGE_FORMATS = ("png", "corpus_id_extension")
 
 
 def probe_subset(spec: TaskSpec) -> str:

@@ -33,13 +33,38 @@ import numpy as np
 from umeval.core.errors import DataError
 from umeval.core.spec import TaskSpec
 from umeval.core.types import Item, Qrels, TaskData
-from umeval.loaders import LoadContext, Row, media_path, official_pool, query_limit, read_rows, require
-from umeval.loaders.registry import register_loader
+from umeval.loaders import (
+    REPEATED_POSITIVE,
+    LoadContext,
+    Row,
+    media_path,
+    official_pool,
+    query_limit,
+    read_rows,
+    require,
+)
+from umeval.loaders.registry import Option, register_loader
 from umeval.loaders.text import ROW_IMAGE_TOKEN, compose, no_text_at
+
+NAMES = ("text", "path", "path:caption")
+
+#: The task options this loader reads (a parser's text rules, see the module docstring).
+OPTIONS: dict[str, Option] = {
+    "query_image": Option(bool, "the query has an image (qry_img_path) and its placeholder"),
+    "query_inst_token": Option(str, "what <|image_1|> in qry_inst becomes"),
+    "query_inst_newline": Option(bool, "strip the instruction and put it after a newline"),
+    "query_join_empty": Option(bool, "a text query joins inst and an empty qry_text with a space"),
+    "query_fix_newlines": Option(bool, "turn every ' \\n' of the query into '\\n'"),
+    "query_suffix": Option(str, "appended to the query"),
+    "candidate_image": Option(bool, "candidates are images (tgt_img_path) with tgt_inst"),
+    "candidate_name": Option(str, "a candidate's official name", choices=NAMES),
+    "candidate_blank_suffix": Option(str, "appended to an image candidate whose row's first caption is blank"),
+}
 
 register_loader(  # probe: the default (the spec's subset of MMEB_Test_Instruct)
     "mmeb_image", load="umeval.loaders.mmeb_image:load", fixture="umeval.data.synthetic:write_mmeb_image",
     description="MMEB_Test_Instruct rows: one query with its own candidate list, images under image-tasks/",
+    options=OPTIONS,
 )
 
 #: The ``image_cls`` / ``image_i2t`` rules; a spec's ``options`` override them key by key.
@@ -54,7 +79,6 @@ DEFAULTS: dict[str, Any] = {
     "candidate_name": "text",
     "candidate_blank_suffix": "\n",
 }
-NAMES = ("text", "path", "path:caption")
 
 
 def _query_text(row: Row, inst: str, f: dict[str, Any]) -> tuple[str, int | None]:
@@ -108,7 +132,8 @@ def load(spec: TaskSpec, ctx: LoadContext) -> TaskData:
     candidates: list[Item] = []
     index: dict[str, int] = {}
     merged: set[tuple[str, str]] = set()  # (name, content key) of candidates that lost to an earlier one
-    merged_queries = repeated_positive = 0
+    merged_queries = 0
+    notes: dict[str, int] = {REPEATED_POSITIVE: 0}
     # A candidate repeated across queries (1,000 per query, a few thousand distinct) is built and hashed once.
     seen: dict[tuple[str, str, str], Item] = {}
     pools: list[np.ndarray] = []
@@ -125,8 +150,13 @@ def load(spec: TaskSpec, ctx: LoadContext) -> TaskData:
                 raise DataError("the query has no qry_img_path", "fix or drop the row", task=spec.name,
                                 file=file, row=i)
             q_img = media_path(ctx, spec, str(row["qry_img_path"]), file=file, row=i)
-        q_text, q_at = _query_text(row, inst.query or str(row["qry_inst"]), f)
-        queries.append(Item(id=qid, text=q_text, image=q_img, source=(file, i), no_text_at=q_at))
+        q_inst = inst.query or str(row["qry_inst"])
+        q_text, q_at = _query_text(row, q_inst, f)
+        # A text query's placeholder can only come from its instruction's <|image_1|>, which image_t2i_eval.py:18
+        # turns into VLM_IMAGE_TOKENS[backbone] for every backbone: literal for GME and LamRA.
+        literal = not f["query_image"] and bool(f["query_inst_token"]) and ROW_IMAGE_TOKEN in q_inst
+        queries.append(Item(id=qid, text=q_text, image=q_img, source=(file, i), no_text_at=q_at,
+                            literal_placeholders=literal))
 
         if f["candidate_image"]:
             paths = [str(p or "") for p in row.get("tgt_img_path") or []]
@@ -153,11 +183,9 @@ def load(spec: TaskSpec, ctx: LoadContext) -> TaskData:
                 row_merged = True
             pool.append(index[item.id])
         positive = items[0].id
-        pools.append(official_pool(pool, {index[positive]}))
+        pools.append(official_pool(pool, {index[positive]}, notes))
         qrels[qid] = {positive: 1.0}
         merged_queries += row_merged
-        repeated_positive += sum(it.id == positive for it in items) > 1
-    notes = {"candidates_merged_by_name": len(merged), "queries_with_merged_candidates": merged_queries,
-             "queries_with_repeated_positive": repeated_positive}
+    notes.update({"candidates_merged_by_name": len(merged), "queries_with_merged_candidates": merged_queries})
     return TaskData(task=spec.name, queries=queries, candidates=candidates, qrels=qrels, pools=pools,
                     notes=notes)

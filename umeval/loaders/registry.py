@@ -11,6 +11,11 @@ A loader module calls :func:`register_loader` for each family it reads, naming t
   raises :class:`~umeval.core.errors.DataError` with the one-line fix.  ``None``: the default probe
   (:func:`umeval.loaders.probe_rows` on the spec's own subset).
 
+A loader also declares the task options it reads (``options``: name -> :class:`Option`, a type, the allowed
+values where they are few, and a line of documentation).  :func:`check_task_options` runs when a task is
+registered (:func:`umeval.core.registry.register_task`): an option the loader does not read, or one of the
+wrong type, fails there in one line with a did-you-mean, instead of silently reverting the official text.
+
 :func:`discover_loaders` imports every module of the ``umeval.loaders`` package and of the ``umeval.loaders``
 entry-point group (third-party loaders), so adding a loader is one module; no table elsewhere to edit.
 Importing this module imports no loader module (and never torch).
@@ -18,8 +23,9 @@ Importing this module imports no loader module (and never torch).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from dataclasses import field as dc_field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +52,35 @@ def _check_ref(family: str, field: str, ref: str) -> None:
 
 
 @dataclass(frozen=True)
+class Option:
+    """One task option a loader reads: its type (or types), the allowed values if few, and what it does.
+
+    ``items``: for a list/tuple option, the type of its elements; for a dict option, the type of its values.
+    """
+
+    type: type | tuple[type, ...]
+    doc: str
+    choices: tuple[Any, ...] = ()
+    items: type | None = None
+    required: bool = False
+
+    def problem(self, value: Any) -> str:
+        """Why ``value`` does not fit, or "" when it does."""
+        kinds = self.type if isinstance(self.type, tuple) else (self.type,)
+        # bool is an int to isinstance; an int option given True is a slip, not a number
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            return f"is {type(value).__name__} {value!r}, expected {' or '.join(k.__name__ for k in kinds)}"
+        if self.choices and value not in self.choices:
+            return f"is {value!r}, expected one of {', '.join(map(repr, self.choices))}"
+        if self.items is not None:
+            inner = list(value.values()) if isinstance(value, Mapping) else list(value)
+            bad = [v for v in inner if not isinstance(v, self.items)]
+            if bad:
+                return f"holds {type(bad[0]).__name__} {bad[0]!r}, expected {self.items.__name__} elements"
+        return ""
+
+
+@dataclass(frozen=True)
 class LoaderEntry:
     """One data family: how to load it, write its fixture and probe for its data (lazy references)."""
 
@@ -54,6 +89,7 @@ class LoaderEntry:
     fixture: str
     probe: str | None = None
     description: str = ""
+    options: Mapping[str, Option] = dc_field(default_factory=dict)  # the task options the loader reads
 
     def __post_init__(self) -> None:
         for field in ("load", "fixture", "probe"):
@@ -90,9 +126,35 @@ LOADERS: Registry[LoaderEntry] = Registry("loader")
 
 
 def register_loader(family: str, *, load: str, fixture: str, probe: str | None = None,
-                    description: str = "") -> LoaderEntry:
+                    description: str = "", options: Mapping[str, Option] | None = None) -> LoaderEntry:
     """Register the loader of ``family`` (each loader module calls this for its own families, at import)."""
-    return LOADERS.register(family, LoaderEntry(family, load, fixture, probe, description))
+    return LOADERS.register(family, LoaderEntry(family, load, fixture, probe, description, dict(options or {})))
+
+
+def check_task_options(spec: TaskSpec) -> None:
+    """Refuse a task option its loader does not declare, one of the wrong type, or a missing required one.
+
+    A task whose family has no registered loader is left alone here (it fails, in one line, when it is run).
+    """
+    reg = discover_loaders()
+    if spec.family not in reg:
+        return
+    entry = reg.get(spec.family)
+    for name, value in spec.options.items():
+        if name not in entry.options:
+            hint = suggest(name, entry.options)
+            known = ", ".join(sorted(entry.options)) or "none"
+            raise ConfigError(f"task '{spec.name}': unknown option '{name}' for loader '{spec.family}' "
+                              f"(it reads: {known})",
+                              (hint + " " if hint else "") + "fix the option's name in the task spec")
+        why = entry.options[name].problem(value)
+        if why:
+            raise ConfigError(f"task '{spec.name}': option '{name}' {why}",
+                              f"fix it in the task spec ({name}: {entry.options[name].doc})")
+    missing = [n for n, o in entry.options.items() if o.required and n not in spec.options]
+    if missing:
+        raise ConfigError(f"task '{spec.name}': loader '{spec.family}' needs option(s) {', '.join(missing)}",
+                          "; ".join(f"{n}: {entry.options[n].doc}" for n in missing))
 
 
 def unregister_loader(family: str) -> None:

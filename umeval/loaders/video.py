@@ -20,6 +20,7 @@ from umeval.core.errors import DataError
 from umeval.core.spec import TaskSpec
 from umeval.core.types import Item, Qrels, TaskData
 from umeval.loaders import (
+    REPEATED_POSITIVE,
     LoadContext,
     all_frames_of,
     apply_transform,
@@ -32,24 +33,35 @@ from umeval.loaders import (
     require,
     sample_frames,
 )
-from umeval.loaders.registry import register_loader
+from umeval.loaders.registry import Option, register_loader
 from umeval.loaders.text import compose, list_options, no_text_at, qa_query
 
+_VIDEO_FIELD = Option(str, "the row column naming the video (its frame folder)")
 register_loader("video_ret", load="umeval.loaders.video:load_retrieval",
                 fixture="umeval.data.synthetic:write_video_ret", probe="umeval.loaders.video:probe",
-                description="caption <-> video retrieval over all videos, one frame folder per video")
+                description="caption <-> video retrieval over all videos, one frame folder per video",
+                options={"video_field": _VIDEO_FIELD,
+                         "query_field": Option(str, "the row column holding the caption (default 'caption')")})
 register_loader("video_cls", load="umeval.loaders.video:load_classification",
                 fixture="umeval.data.synthetic:write_video_cls", probe="umeval.loaders.video:probe",
-                description="video -> label, over the global label list or a per-row list (neg_text)")
+                description="video -> label, over the global label list or a per-row list (neg_text)",
+                options={"video_field": _VIDEO_FIELD,
+                         "label_field": Option(str, "the row column holding the label (default 'pos_text')"),
+                         "candidates_field": Option(str, "a local task's per-row candidate list (default 'neg_text')"),
+                         "labels": Option((list, tuple), "the dataset's fixed label list, in the official order",
+                                          items=str)})
 register_loader("video_qa", load="umeval.loaders.video:load_qa", fixture="umeval.data.synthetic:write_video_qa",
                 probe="umeval.loaders.video:probe",
-                description="video + question ranks its options (MVBench reads several subsets)")
+                description="video + question ranks its options (MVBench reads several subsets)",
+                options={"subsets": Option((list, tuple), "hub subsets read one after another", items=str)})
 register_loader("video_mret", load="umeval.loaders.video:load_moment", fixture="umeval.data.synthetic:write_video_mret",
                 probe="umeval.loaders.video:probe",
                 description="moment retrieval: query frames and positive/negative clip folders")
 register_loader("momentseeker", load="umeval.loaders.video:load_momentseeker",
                 fixture="umeval.data.synthetic:write_momentseeker", probe="umeval.loaders.video:probe",
-                description="MomentSeeker: video, image or text queries over all-frame clips")
+                description="MomentSeeker: video, image or text queries over all-frame clips",
+                options={"instructions": Option(dict, "the query instruction per query type: video, image, text",
+                                                items=str, required=True)})
 
 
 def _video_id(value: object) -> str:
@@ -59,13 +71,13 @@ def _video_id(value: object) -> str:
 
 def video_item(spec: TaskSpec, ctx: LoadContext, vid: str, *, text: str = "", instruction: str = "",
                file: str, row: int | str, item_id: str = "", all_frames: bool = False,
-               no_text_at: int | None = None) -> Item:
+               no_text_at: int | None = None, literal_placeholders: bool = False) -> Item:
     """An item whose video is the frames of ``<media_dir>/<vid>/``: ``num_frames`` of them, or all."""
     folder = media_path(ctx, spec, vid, file=file, row=row)
     frames = (all_frames_of(folder, task=spec.name, file=file, row=row) if all_frames
               else sample_frames(folder, ctx.num_frames, task=spec.name, file=file, row=row))
     return Item(id=item_id or vid, text=text, instruction=instruction, video=frames, source=(file, row),
-                no_text_at=no_text_at)
+                no_text_at=no_text_at, literal_placeholders=literal_placeholders)
 
 
 def _add(candidates: list[Item], index: dict[str, int], item: Item) -> int:
@@ -124,6 +136,7 @@ def load_classification(spec: TaskSpec, ctx: LoadContext) -> TaskData:
         return _add(candidates, index, Item(id=label, text=label, source=(file, i)))
 
     queries, qrels, pools, missing = [], {}, [], 0
+    notes: dict[str, int] = {REPEATED_POSITIVE: 0} if spec.pool == "local" else {}
     for i, row in enumerate(rows[: query_limit(spec, ctx, len(rows))]):
         require(row, (v_col, l_col), spec, file, i)
         label = str(row[l_col])
@@ -136,13 +149,15 @@ def load_classification(spec: TaskSpec, ctx: LoadContext) -> TaskData:
             require(row, (opts.get("candidates_field", "neg_text"),), spec, file, i)
             names = [str(x) for x in row[opts.get("candidates_field", "neg_text")]]
             missing += label not in names
-            pools.append(official_pool([cand(x, i) for x in names], {index[label]} if label in index else set()))
+            pools.append(official_pool([cand(x, i) for x in names], {index[label]} if label in index else set(),
+                                       notes))
         else:
             cand(label, i)
     if spec.pool == "global":
         for label in opts.get("labels", ()):
             cand(str(label), -1)
-    notes = {"positive_not_in_pool": missing} if spec.pool == "local" else {}
+    if spec.pool == "local":
+        notes["positive_not_in_pool"] = missing
     return TaskData(task=spec.name, queries=queries, candidates=candidates, qrels=qrels,
                     pools=pools if spec.pool == "local" else None, notes=notes)
 
@@ -177,6 +192,7 @@ def load_qa(spec: TaskSpec, ctx: LoadContext) -> TaskData:
     index: dict[str, int] = {}
     notes = _sum_notes(rows)
     notes.setdefault("positive_not_in_pool", 0)
+    notes.setdefault(REPEATED_POSITIVE, 0)
     for i, row in enumerate(rows):
         require(row, ("question", "options", "video"), spec, file, i)
         options = [str(o) for o in row["options"]]
@@ -197,9 +213,11 @@ def load_qa(spec: TaskSpec, ctx: LoadContext) -> TaskData:
         if row.get("listed") is not None:
             text = list_options(text, [str(o) for o in row["listed"]])
         qid = f"q{i}"
-        queries.append(video_item(spec, ctx, str(row["video"]), text=text, file=file, row=i, item_id=qid))
+        # process_query writes VLM_VIDEO_TOKENS[backbone] for every backbone (literal for GME and LamRA)
+        queries.append(video_item(spec, ctx, str(row["video"]), text=text, file=file, row=i, item_id=qid,
+                                  literal_placeholders=True))
         pool = [_add(candidates, index, Item(id=nm, text=o, source=(file, i))) for nm, o in zip(names, options)]
-        pools.append(official_pool(pool, {index[label]} if label in index else set()))
+        pools.append(official_pool(pool, {index[label]} if label in index else set(), notes))
         qrels[qid] = {label: 1.0}
         notes["positive_not_in_pool"] += label not in names
     return TaskData(task=spec.name, queries=queries, candidates=candidates, qrels=qrels, pools=pools, notes=notes)
@@ -213,12 +231,14 @@ def load_moment(spec: TaskSpec, ctx: LoadContext) -> TaskData:
     taken in sorted order (the official code uses unsorted ``os.listdir``, which only matters for ties).  A clip
     is one candidate however many rows use its video (rows of one video share its clips, as the official
     code's candidates are keyed by path); the official label is the *last* ``positive*`` folder in
-    ``os.listdir`` order, which is the same clip wherever a video has one positive folder.
+    ``os.listdir`` order (moment_retrieval_datasets.py:58-63, 75), which is the same clip wherever a video has one
+    positive folder; queries with several are counted in ``notes["queries_with_several_positive_clips"]``.
     """
     rows, file = read_rows(spec, ctx)
     inst = spec.instruction(ctx.instruction_set)
     queries, candidates, qrels, pools = [], [], {}, []
     index: dict[str, int] = {}
+    several = 0
     for i, row in enumerate(rows[: query_limit(spec, ctx, len(rows))]):
         require(row, ("query", "video_path"), spec, file, i)
         stem = _video_id(row["video_path"])
@@ -244,8 +264,10 @@ def load_moment(spec: TaskSpec, ctx: LoadContext) -> TaskData:
         if not qrels[qid]:
             raise DataError(f"no clip folder of {folder} starts with 'positive'", "restore the positive clip",
                             task=spec.name, file=file, row=i)
+        several += len(qrels[qid]) > 1  # officially only the last positive* in os.listdir order is relevant
         pools.append(np.asarray(pool, dtype=np.int64))
-    return TaskData(task=spec.name, queries=queries, candidates=candidates, qrels=qrels, pools=pools)
+    return TaskData(task=spec.name, queries=queries, candidates=candidates, qrels=qrels, pools=pools,
+                    notes={"queries_with_several_positive_clips": several})
 
 
 def _clip_folder(path: str) -> str:
@@ -268,6 +290,7 @@ def load_momentseeker(spec: TaskSpec, ctx: LoadContext) -> TaskData:
     queries, candidates, qrels, pools = [], [], {}, []
     index: dict[str, int] = {}
     as_text = 0
+    notes: dict[str, int] = {REPEATED_POSITIVE: 0}
     for i, row in enumerate(rows[: query_limit(spec, ctx, len(rows))]):
         require(row, ("query", "positive_frames"), spec, file, i)
         qid, inp, text = f"q{i}", str(row.get("input_frames") or ""), str(row["query"])
@@ -290,10 +313,11 @@ def load_momentseeker(spec: TaskSpec, ctx: LoadContext) -> TaskData:
                                                    all_frames=True, no_text_at=len(clip_text)))
                  if name not in index else index[name]
                 for name in pos + neg]
-        pools.append(official_pool(pool, {index[p] for p in pos}))
+        pools.append(official_pool(pool, {index[p] for p in pos}, notes))
         qrels[qid] = {p: 1.0 for p in pos}
+    notes["inputs_read_as_text"] = as_text
     return TaskData(task=spec.name, queries=queries, candidates=candidates, qrels=qrels, pools=pools,
-                    notes={"inputs_read_as_text": as_text})
+                    notes=notes)
 
 
 def probe_subset(spec: TaskSpec) -> str | None:

@@ -77,11 +77,24 @@ class ModelMeta:
     key_fields: tuple[str, ...] = DEFAULT_KEY_FIELDS
     version: str = "1"  # bump when the family's input changes, so stored vectors are not reused
     options: Mapping[str, Any] = field(default_factory=dict)  # its own settings and their defaults
+    option_choices: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)  # allowed values, where few
     weights: bool = True  # False: one encoder whatever the backend (e.g. the weight-free oracle)
+    #: "mrope": the checkpoint's own position ids (Qwen2-VL's 3-D rope index for images and videos);
+    #: "sequential": plain 1-D positions 0..n-1 for every token, text and visual alike, fed to all three rope
+    #: sections (what a family's reference inference code does when it calls the language model without
+    #: position ids).  Honoured by the HF Qwen2-VL encoder; part of the family's input, so bump ``version``.
+    positions: str = "mrope"
+    #: True: the HF encoder loads the checkpoint's slow (PIL) image processor (``use_fast=False``), whose bicubic
+    #: resize the reference code used (its vendored Qwen2-VL image processor); the fast (torchvision) one
+    #: resamples differently.  Part of the family's input, so bump ``version``.
+    slow_image_processor: bool = False
 
     def __post_init__(self) -> None:
         if self.roles not in ("same", "differ"):
             raise ConfigError(f"model family {self.name}: roles={self.roles!r}", "declare roles='same' or 'differ'")
+        if self.positions not in ("mrope", "sequential"):
+            raise ConfigError(f"model family {self.name}: positions={self.positions!r}",
+                              "declare positions='mrope' or 'sequential'")
         for name, ref in self.prompts.items():
             if not isinstance(ref, str):
                 if set(ref) != {"query", "candidate"}:
@@ -226,5 +239,10 @@ def validate_model(cfg: Any) -> None:
         valid = ", ".join(meta.options) or "none"
         raise ConfigError(f"unknown option model.options.{unknown[0]} for family {meta.name}",
                           (hint + " " if hint else "") + f"its options: {valid}")
+    for name, allowed in meta.option_choices.items():
+        value = options_of(m)[name]
+        if value not in allowed:
+            raise ConfigError(f"model.options.{name}={value!r} is not a value family {meta.name} knows",
+                              f"use one of {', '.join(map(str, allowed))}")
     if str(cfg.backend) != "auto" and not m.get("encoder"):
         meta.encoder_for(str(cfg.backend))  # a backend the family has no encoder for: its one-line error

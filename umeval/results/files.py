@@ -49,7 +49,8 @@ LEADERBOARD_SCHEMA = pa.schema(
     + [("value", pa.float64()), ("is_main", pa.bool_())]
     + [(c, _STR) for c in ("modality", "meta", "benchmark")]
     + [(c, _INT) for c in ("n_tasks", "n_tasks_expected", "n_queries", "n_tied")]
-    + [(c, _STR) for c in ("status", "error", "instruction_set", "decoding", "store_dtype", "umeval_version",
+    + [(c, _STR) for c in ("status", "error", "instruction_set", "decoding", "model_options", "store_dtype",
+                           "umeval_version",
                            "git_commit", "model_id", "model_revision", "dataset_revision", "data_version",
                            "config_hash",
                            "timestamp", "data_fingerprint", *RUNTIME_COLUMNS)]
@@ -169,7 +170,8 @@ def rollups(task_df: pd.DataFrame, expected: dict[str, dict[str, int]] | None = 
     """
     tasks = task_df[task_df["level"] == "task"]
     out = []
-    carry = ["instruction_set", "decoding", "store_dtype", "umeval_version", "git_commit", "model_id", "model_revision",
+    carry = ["instruction_set", "decoding", "model_options", "store_dtype", "umeval_version", "git_commit", "model_id",
+             "model_revision",
              "config_hash", "timestamp", "benchmark", *RUNTIME_COLUMNS]
     tasks = tasks.assign(_bench=tasks["benchmark"].fillna("").astype(str))
     for (model, mode), by_mode in tasks.groupby(["model", "mode"], sort=False):

@@ -68,11 +68,21 @@ class Provenance:
         return cls(**res.stamp(), **{k: runtime.get(k) for k in res.RUNTIME_COLUMNS})
 
 
+def _model_options(model_cfg: Any) -> str | None:
+    """The family's resolved settings as sorted JSON (None without any, or without a known family)."""
+    from umeval.models.family import discover_families, options_of
+
+    if model_cfg.get("family") is None or str(model_cfg.family) not in discover_families():
+        return None
+    opts = options_of(model_cfg)
+    return json.dumps(opts, sort_keys=True) if opts else None
+
+
 PROVENANCE_FIELDS = tuple(f.name for f in dataclasses.fields(Provenance))
 
 #: Fields only some kinds of result have (a failure has no candidates, only gen has diagnostics): left out of the
 #: file and of the flat view when unset, as version 1 did.
-OPTIONAL = ("n_candidates", "search_backend", "notes", "diagnostics")
+OPTIONAL = ("n_candidates", "search_backend", "notes", "diagnostics", "model_options")
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,9 @@ class TaskResult:
     benchmark: str | None = None
     instruction_set: str | None = None
     decoding: str | None = None  # the gen decoding policy as sorted JSON; None for disc
+    #: the family's settings (``model.options`` over its defaults) as sorted JSON, e.g. UME-R1's disc_readout;
+    #: None for a family without options
+    model_options: str | None = None
     model_id: str | None = None
     model_revision: str | None = None
     dataset_revision: str | None = None
@@ -120,6 +133,7 @@ class TaskResult:
             task=spec.name, mode=mode, model=m.name, main_metric=spec.main_metric, modality=spec.modality,
             meta=spec.meta, benchmark=spec.benchmark, instruction_set=inst_set,
             decoding=json.dumps(to_dict(m.decoding), sort_keys=True) if mode == "gen" else None,
+            model_options=_model_options(m),
             model_id=m.path or (f"{m.name} (built by {m.builder})" if m.builder else f"{m.name} (no weights)"),
             model_revision=str(m.revision), dataset_revision=spec.source.revision, data_version=spec.data_version,
             export_name=spec.export_name or spec.name, store_dtype=str(cfg.store_dtype), config_hash=config_hash,

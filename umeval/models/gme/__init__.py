@@ -17,6 +17,14 @@ register_family(ModelMeta(
     prompts={"gme": "umeval.models.gme.prompt:gme"},
     modes=("disc",),
     pooling="last token (the final <|endoftext|>), L2-normalised",
+    # gme_inference.py:93-99 / lamra_inference.py:141-147 call the language model with position_ids=None, and
+    # the vendored Qwen2VLModel/Qwen2_5_VLModel then number every token 0..L-1 on all three rope sections
+    # (vlm_backbone/qwen2_vl/modeling_qwen2_vl.py:1018-1019, qwen2_5_vl/modeling_qwen2_5_vl.py:1133-1134).
+    positions="sequential",
+    # Its processor's image class is the slow Qwen2-VL one (processor.py:121-134 for GME; the vendored
+    # Qwen2VLProcessor / Qwen2_5_VLProcessor LamRA loads names a slow class, processing_qwen2_vl.py:69).
+    slow_image_processor=True,
+    version="2",  # 2: 1-D positions, slow image processor, literal video-QA / t2i placeholders
     preprocessing="one image per item (a video's middle frame), RGB, fetch_image resize to 3,136..12,845,056 px, "
                   "then the processor's min/max_pixels",
     checkpoints=(

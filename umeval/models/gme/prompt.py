@@ -7,7 +7,13 @@ What reaches GME in the official MMEB-V2 evaluation:
   ``token + " " + instruction [+ " " + text]`` (processor.py:663-671).  Everything else a parser does to the
   string (e.g. ``.replace(" \n", "\n") + "\n"``, image_cls_dataset.py:18-20) is the same for both, so the
   loader's Qwen text becomes GME's by removing the placeholder and the one space after it
-  (:func:`baseline_text`).  ``model.py:77`` then removes ``"<|image_pad|>\n"`` (absent by then).
+  (:func:`baseline_text`).  Placeholders a parser writes for every backbone stay, as literal tokens
+  (``Item.literal_placeholders``): the video-QA parsers call ``process_query(..., video_token=
+  VLM_VIDEO_TOKENS[backbone])``, ``"<|video_pad|>"`` for GME and LamRA too (processor.py:74-86,
+  mvbench_dataset.py:116, videomme_dataset.py:32, nextqa_dataset.py:33, egoschema_dataset.py:32,
+  activitynetqa_dataset.py:36), and image_t2i_eval.py:18 turns a query instruction's ``<|image_1|>`` into
+  ``VLM_IMAGE_TOKENS[backbone]``, ``"<|image_pad|>"`` for them too.  ``model.py:77`` then removes every
+  ``"<|image_pad|>\n"``; other literal placeholders reach the model as one token each (no media behind it).
 * **Media.** One image per item; a list of images or a video's frames gives its middle one ``[len // 2]``
   (model.py:79-86).  Each image goes through the file's ``fetch_image`` copy: RGB conversion, then a resize to
   multiples of 28 within 3,136..12,845,056 pixels (gme_inference.py:225-228, 280-319); the processor then
@@ -51,7 +57,7 @@ def baseline_text(item: Item) -> str:
     if item.instruction:
         return f"{item.instruction} {item.text}" if item.text else f"{item.instruction} "
     text, cut = item.text, item.no_text_at
-    for tok in (IMAGE_TOKEN, VIDEO_TOKEN):
+    for tok in () if item.literal_placeholders else (IMAGE_TOKEN, VIDEO_TOKEN):
         at = text.find(tok)
         if at >= 0:
             end = at + len(tok)
@@ -60,7 +66,8 @@ def baseline_text(item: Item) -> str:
             text = text[:at] + text[end:]
             if cut is not None and cut > at:
                 cut -= end - at
-    return text if cut is None else f"{text[:cut]} {text[cut:]}"
+    text = text if cut is None else f"{text[:cut]} {text[cut:]}"
+    return text.replace(IMAGE_TOKEN + "\n", "")  # model.py:77, on the text these backbones receive
 
 
 def baseline_image(images: list[Image.Image], videos: list[list[Image.Image]]) -> Image.Image | None:

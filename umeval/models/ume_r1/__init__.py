@@ -23,5 +23,11 @@ register_family(ModelMeta(
         Checkpoint("ume-r1-7b", "zhibinlan/UME-R1-7B", "b5c08e3273d979e0f22445306717c39ca8d45df0", MTEB),
         Checkpoint("tiny-qwen2vl", "(built offline by umeval.models.ume_r1.tiny)", "tiny-1"),
     ),
+    # disc_readout: "disc_emb" (default, the corrected rule) reads the state at the last <disc_emb>; "paper" reads
+    # the token after it (the "\n"), as the authors' evaluation code did when the published disc and oracle
+    # numbers were made (Kikcer/lume 08891de src/eval/VLM2Vec/eval_twomode.py:39-57, 141-147).  Keyed (every family
+    # option is part of the store key) and recorded in every result row (model_options).
+    options={"disc_readout": "disc_emb"},
+    option_choices={"disc_readout": ("disc_emb", "paper")},
     version="2",  # 2: official texts, qwen-vl-utils media, call-time pixel bounds
 ))

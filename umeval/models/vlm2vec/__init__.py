@@ -15,5 +15,7 @@ register_family(ModelMeta(
     preprocessing="images under 28 px resized to 56x56, RGB; the processor's min/max_pixels per image and frame",
     checkpoints=(Checkpoint("vlm2vec-v2", "VLM2Vec/VLM2Vec-V2.0", "e39ff079b8275ef876d3656da8c0bddbff3c4dde",
                             "mteb model metadata (vlm2vec2 ModelMeta.revision)"),),
-    version="2",
+    # processor.py:121-134 loads the vendored slow Qwen2VLImageProcessor (PIL bicubic resize).
+    slow_image_processor=True,
+    version="3",  # 3: slow image processor
 ))
