@@ -135,17 +135,16 @@ def cmd_run(overrides: list[str]) -> int:
 
         print(OmegaConf.to_yaml(cfg), end="")
         return 0
-    from umeval.run.runner import run
+    from umeval.run.api import evaluate_config
 
-    summary = run(cfg)
+    results = evaluate_config(cfg, command="run")  # the Python API's path (umeval.evaluate), plus printing
     if cfg.shard:
-        print(shard_next_step(overrides, summary.encoder_calls))
+        print(shard_next_step(overrides, results.encoder_calls))
         return 0
-    print_summary(summary.leaderboard, console())
-    print_sampling(summary.leaderboard, console())
-    print(f"results: {summary.output_dir / summary.model}/leaderboard.parquet "
-          f"({summary.encoder_calls} items encoded)")
-    return failed_exit(summary.failed)
+    print_summary(results.leaderboard, console())
+    print_sampling(results.leaderboard, console())
+    print(f"results: {results.model_dir}/leaderboard.parquet ({results.encoder_calls} items encoded)")
+    return failed_exit(results.failed)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import numpy as np
 from umeval.core.errors import DataError
 from umeval.core.registry import load_object
 from umeval.core.spec import TaskSpec
+from umeval.core.timing import timed
 from umeval.core.types import TaskData
 from umeval.loaders.registry import loader_entry
 
@@ -70,6 +71,7 @@ def spill(ctx: LoadContext, data: bytes) -> str | bytes:
     return str(path)
 
 
+@timed("load")
 def load_task(spec: TaskSpec, ctx: LoadContext) -> TaskData:
     data = loader_entry(spec.family).load_fn()(spec, ctx)
     if not data.queries:

@@ -31,6 +31,7 @@ import pyarrow as pa
 import umeval
 from umeval.core.errors import UmevalError
 from umeval.core.registry import REPO_ROOT
+from umeval.core.timing import timed
 
 #: Bump when a leaderboard column is added, removed or retyped (recorded per row and in the file's metadata).
 SCHEMA_VERSION = 2
@@ -85,14 +86,17 @@ def current_umask() -> int:
     return mask
 
 
+@timed("write")
 def write_json(path: Path, obj: Any) -> None:
     atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str)))
 
 
+@timed("write")
 def write_parquet(path: Path, df: pd.DataFrame) -> None:
     atomic_write(path, lambda p: df.to_parquet(p, index=False))
 
 
+@timed("write")
 def write_leaderboard(path: Path, df: pd.DataFrame) -> None:
     """Write a leaderboard under :data:`LEADERBOARD_SCHEMA` (every column typed, nulls included)."""
     table = to_arrow(df)

@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 
 from umeval.core.config import fingerprint, to_dict
 from umeval.core.spec import TaskSpec
+from umeval.core.timing import task_block
 from umeval.core.types import Embeddings, Item, Rankings, TaskData
 from umeval.encoders.base import Encoder, Trace
 from umeval.results import files as res
@@ -143,7 +144,8 @@ def evaluate_task(task: TaskPlan, data: TaskData, encoder: Callable[[], Encoder]
     result = TaskResult.base(
         spec, mode, cfg, inst_set, task.config_hash, runtime, status="ok", error=None, metrics=metrics,
         n_queries=len(data.queries), n_candidates=len(data.candidates), n_tied=int(rankings.tied.sum()),
-        search_backend=rankings.search_backend, notes=dict(data.notes), diagnostics=diagnostics, **(extra or {}))
+        search_backend=rankings.search_backend, notes=dict(data.notes), diagnostics=diagnostics,
+        timing=task_block(spec.name, mode), **(extra or {}))
     result.write(task.scores_path)
     return result
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from umeval.core.config import fingerprint
+from umeval.core.timing import count_encoded, timed
 from umeval.core.types import Embeddings, Item
 from umeval.encoders.base import Advance, Encoder, Trace
 from umeval.run.store import EmbeddingStore, entry_key
@@ -42,12 +43,14 @@ class EmbeddingMemo:
         """The store key of each item's (non-generative) embedding."""
         return [entry_key(self.encoder_id, self._mode_key(mode, role), it) for it in items]
 
+    @timed("encode")
     def embed(self, encoder: Callable[[], Encoder], items: Sequence[Item], *, mode: str, task: str, role: str,
               advance: Advance | None = None) -> Embeddings:
         keys = self.disc_keys(items, mode=mode, role=role)
         for part in self._missing(items, [[k] for k in keys], advance):
             vecs = encoder().embed([it for it, _ in part], mode=mode, task=task, role=role, advance=advance)
             self.encoded += len(part)
+            count_encoded(len(part))
             self.store.put([ks[0] for _, ks in part], vecs)
         return Embeddings(ids=[it.id for it in items], vectors=self.store.get(keys))
 
@@ -72,6 +75,7 @@ class EmbeddingMemo:
         mode = self._mode_key("gen", role)
         return [[entry_key(self.encoder_id, mode, it, f"{policy}|s{s}") for s in range(samples)] for it in items]
 
+    @timed("encode")
     def embed_gen(self, encoder: Callable[[], Encoder], items: Sequence[Item], *, samples: int, base_seed: int,
                   decoding: Any, task: str, role: str,
                   advance: Advance | None = None) -> tuple[np.ndarray, list[list[Trace]]]:
@@ -85,6 +89,7 @@ class EmbeddingMemo:
             out = encoder().generate_embed([it for it, _ in part], samples=samples, base_seed=base_seed,
                                            decoding=decoding, task=task, role=role, advance=advance)
             self.encoded += len(part)
+            count_encoded(len(part))
             flat_keys = [k for _, ks in part for k in ks]
             meta = [json.dumps(asdict(t) | {"token_ids": list(t.token_ids)}) for tr in out.traces for t in tr]
             self.store.put(flat_keys, out.vectors.reshape(len(flat_keys), -1), meta=meta)

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 from omegaconf import DictConfig
 
+from umeval.core import timing
 from umeval.core.config import cache_dir, fingerprint, to_dict
 from umeval.core.errors import ConfigError, UmevalError
 from umeval.core.registry import load_object, resolve_tasks
@@ -168,6 +169,7 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
         progress.suite(len(plan.todo))
         loaded: dict[str, TaskData] = {}  # the last task loaded (its modes follow each other in the plan)
         for task in plan.todo:
+            timing.begin_task(task.spec.name, task.mode)
             try:
                 if task.spec.name not in loaded:
                     loaded.clear()
@@ -184,6 +186,7 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
                 failed[task.key] = record_failure(task, e, cfg, inst_set=inst_set, runtime=runtime,
                                                   extra=row_extra(task.spec))
         calls = memo.encoded
+    timing.end_task()  # the board and the run record are no task's time
 
     ran = {(s.name, m): (finished.get((s.name, m)) or failed[(s.name, m)]).to_row() for s in specs for m in modes}
     model_dir = out_dir / cfg.model.name
