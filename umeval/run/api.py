@@ -95,7 +95,7 @@ class Results:
 
     output_dir: Path
     model: str
-    leaderboard: pd.DataFrame
+    leaderboard: pd.DataFrame  # the rows of <model>/leaderboard.parquet, name/mode/metric/value first
     results: dict[tuple[str, str], TaskResult] = field(default_factory=dict)
     encoder_calls: int = 0
     failed: list[str] = field(default_factory=list)
@@ -131,10 +131,17 @@ class Results:
                 f"encoder_calls={self.encoder_calls}, output_dir={str(self.output_dir)!r})")
 
 
+#: The leaderboard's first columns in :attr:`Results.leaderboard` (the file keeps its schema's order).
+FRONT = ["name", "mode", "metric", "value", "level", "is_main"]
+
+
 def results_of(summary: Any) -> Results:
     """:class:`Results` from what :func:`umeval.run.runner.run` returned."""
     by_key = {(r["task"], r["mode"]): TaskResult.from_dict(r) for r in summary.scores}
-    return Results(output_dir=Path(summary.output_dir), model=str(summary.model), leaderboard=summary.leaderboard,
+    board = summary.leaderboard
+    if len(board.columns):  # what a reader looks for first (``print(r.leaderboard)`` shows the first columns)
+        board = board[[*FRONT, *(c for c in board.columns if c not in FRONT)]]
+    return Results(output_dir=Path(summary.output_dir), model=str(summary.model), leaderboard=board,
                    results=by_key, encoder_calls=int(summary.encoder_calls), failed=list(summary.failed))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -29,9 +29,11 @@ class EmbeddingMemo:
     is a query in one task and a candidate in another is encoded once per role; otherwise once.
     """
 
-    def __init__(self, store: EmbeddingStore, encoder_id: str, chunk: int = 64, *, role_keyed: bool = False) -> None:
+    def __init__(self, store: EmbeddingStore, encoder_id: str, chunk: int = 64, *, role_keyed: bool = False,
+                 identity: Mapping[str, Any] | None = None) -> None:
         self.store, self.encoder_id, self.chunk = store, encoder_id, max(1, chunk)
         self.role_keyed = role_keyed
+        self.identity = identity  # what encoder_id hashes, recorded in the store at the first write
         self.encoded = 0  # items sent to the encoder (a rerun of a finished suite sends none)
 
     def _mode_key(self, mode: str, role: str) -> str:
@@ -51,8 +53,13 @@ class EmbeddingMemo:
             vecs = encoder().embed([it for it, _ in part], mode=mode, task=task, role=role, advance=advance)
             self.encoded += len(part)
             count_encoded(len(part))
-            self.store.put([ks[0] for _, ks in part], vecs)
+            self._put([ks[0] for _, ks in part], vecs)
         return Embeddings(ids=[it.id for it in items], vectors=self.store.get(keys))
+
+    def _put(self, keys: list[str], vectors: np.ndarray, meta: Sequence[str] | None = None) -> None:
+        if self.identity is not None:
+            self.store.describe(self.encoder_id, self.identity)
+        self.store.put(keys, vectors, meta=meta, encoder=self.encoder_id)
 
     def _missing(self, items: Sequence[Item], keys: list[list[str]],
                  advance: Advance | None) -> list[list[tuple[Item, list[str]]]]:
@@ -92,7 +99,7 @@ class EmbeddingMemo:
             count_encoded(len(part))
             flat_keys = [k for _, ks in part for k in ks]
             meta = [json.dumps(asdict(t) | {"token_ids": list(t.token_ids)}) for tr in out.traces for t in tr]
-            self.store.put(flat_keys, out.vectors.reshape(len(flat_keys), -1), meta=meta)
+            self._put(flat_keys, out.vectors.reshape(len(flat_keys), -1), meta=meta)
         flat = [k for ks in keys for k in ks]
         vecs = self.store.get(flat).reshape(len(items), samples, -1)
         traces = [[Trace(**json.loads(m)) for m in self.store.get_meta(ks)] for ks in keys]

@@ -93,12 +93,17 @@ def encoder_fingerprint(cfg: DictConfig, runtime: dict[str, Any] | None = None) 
     resolved to (backend, device, dtype, attention, torch/transformers/vLLM versions, the model's commit; see
     :func:`umeval.run.runtime.resolve_runtime`).  The runner names no setting of any family.
     """
+    return fingerprint(encoder_identity(cfg, runtime))
+
+
+def encoder_identity(cfg: DictConfig, runtime: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What :func:`encoder_fingerprint` hashes (recorded in the store beside the vectors, for ``umeval cache``)."""
     m = cfg.model
     runtime = runtime if runtime is not None else resolve_runtime(cfg)
     ref = encoder_ref(cfg)
-    return fingerprint({"encoder": ref, "model": load_object(ref).fingerprint(m),
-                        "device": cfg.device if m.dtype == "auto" else None, "seed": cfg.seed,
-                        "runtime": {k: runtime[k] for k in ENCODER_RUNTIME}})
+    return {"encoder": ref, "model": load_object(ref).fingerprint(m),
+            "device": cfg.device if m.dtype == "auto" else None, "seed": cfg.seed,
+            "runtime": {k: runtime[k] for k in ENCODER_RUNTIME}}
 
 
 def open_store(cdir: Path, cfg: DictConfig) -> EmbeddingStore:
@@ -150,9 +155,10 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
 
     # Items per encoder call (and per store write): whole tasks up to model.submit_items, so vLLM's continuous
     # batching keeps the GPU full; the HF encoder forms its own batches inside a call.
-    memo = EmbeddingMemo(open_store(cdir, cfg), encoder_fingerprint(cfg, runtime),
+    identity = encoder_identity(cfg, runtime)
+    memo = EmbeddingMemo(open_store(cdir, cfg), fingerprint(identity),
                          chunk=max(8 * int(cfg.batch_size), int(cfg.model.get("submit_items") or 0)),
-                         role_keyed=roles_differ(cfg.model))
+                         role_keyed=roles_differ(cfg.model), identity=identity)
     shard = parse_shard(cfg.shard)
     if shard is not None:
         calls = encode_shard(shard, plan.todo, cfg, memo, get_encoder, ctx_for, console)
