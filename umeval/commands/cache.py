@@ -176,7 +176,8 @@ def cmd_ls(root: Path, overrides: list[str], as_json: bool) -> int:
 
 
 def cmd_du(root: Path, overrides: list[str], as_json: bool) -> int:
-    rows = [{"folder": f"embeddings/{d.name}", "bytes": folder_bytes(d)} for d in stores(root, overrides)]
+    rows: list[dict[str, Any]] = [{"folder": f"embeddings/{d.name}", "bytes": folder_bytes(d)}
+                                  for d in stores(root, overrides)]
     if not any(o.startswith("model=") for o in overrides) and root.is_dir():
         rows += [{"folder": p.name, "bytes": folder_bytes(p)} for p in sorted(root.iterdir())
                  if p.is_dir() and p.name != "embeddings"]

@@ -88,7 +88,7 @@ def run_selftest(overrides: list[str], keep: str | None = None, out: Any = None)
         records = []
         for sc in (r.to_row() for r in summary.results.values()):
             spec = next(s for s in specs if s.name == sc["task"])
-            relevant = relevant_counts(gen_root if spec.source.generated else data, spec.name)
+            relevant = relevant_counts(gen_root if spec.source.generated and gen_root else data, spec.name)
             exp = expected_for(relevant, spec.metrics, spec.main_metric, sc["mode"], int(cfg.gen.samples))
             bad = check(sc, exp)
             got = sc.get("metrics", {}).get(spec.main_metric, float("nan"))

@@ -259,4 +259,4 @@ def image_bytes(value: Any) -> bytes | None:
     """Bytes of a hub ``Image`` cell ({'bytes': ..., 'path': ...}) or raw bytes."""
     if isinstance(value, dict):
         value = value.get("bytes")
-    return value if isinstance(value, bytes | bytearray) and value else None
+    return bytes(value) if isinstance(value, bytes | bytearray) and value else None

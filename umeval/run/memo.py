@@ -5,18 +5,33 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
 from umeval.core.config import fingerprint
+from umeval.core.errors import ConfigError
 from umeval.core.timing import count_encoded, timed
 from umeval.core.types import Embeddings, Item
-from umeval.encoders.base import Advance, Encoder, Trace
+from umeval.encoders.base import Advance, Encoder, GenerativeEncoder, Trace
 from umeval.run.store import EmbeddingStore, entry_key
 
 #: What an item is to the encoder: a family may format a query and a candidate differently.
 ROLES = ("query", "candidate")
+
+
+def is_generative(encoder: Encoder) -> TypeGuard[GenerativeEncoder]:
+    """Whether ``encoder`` has a generative mode (so the type checker sees every ``generate_embed`` call)."""
+    return callable(getattr(encoder, "generate_embed", None))
+
+
+def generative(encoder: Callable[[], Encoder]) -> GenerativeEncoder:
+    """The encoder, as a generative one; a one-line error when its class has none (an encoder_factory's)."""
+    enc = encoder()
+    if not is_generative(enc):
+        raise ConfigError(f"encoder {type(enc).__name__} has no generative mode (no generate_embed)",
+                          "use mode=disc, or a model whose family has a gen mode (`umeval list families`)")
+    return enc
 
 
 class EmbeddingMemo:
@@ -93,8 +108,8 @@ class EmbeddingMemo:
         """
         keys = self.gen_keys(items, samples=samples, base_seed=base_seed, decoding=decoding, role=role)
         for part in self._missing(items, keys, advance):
-            out = encoder().generate_embed([it for it, _ in part], samples=samples, base_seed=base_seed,
-                                           decoding=decoding, task=task, role=role, advance=advance)
+            out = generative(encoder).generate_embed([it for it, _ in part], samples=samples, base_seed=base_seed,
+                                                     decoding=decoding, task=task, role=role, advance=advance)
             self.encoded += len(part)
             count_encoded(len(part))
             flat_keys = [k for _, ks in part for k in ks]

@@ -153,7 +153,7 @@ class EmbeddingStore:
         vectors = np.ascontiguousarray(vectors, dtype=self.dtype)
         name = self.root / f"shard-{uuid.uuid4().hex}.npz"
         tmp = name.with_name("." + name.name + ".tmp")
-        arrays = {"keys": np.array(keys), "vectors": vectors}
+        arrays: dict[str, Any] = {"keys": np.array(keys), "vectors": vectors}
         if encoder is not None:
             arrays["encoder"] = np.array(encoder)
         if meta is not None:

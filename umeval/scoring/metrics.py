@@ -113,7 +113,7 @@ def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 @register_metric("hit")
 def hit(g: np.ndarray, ideal: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
     """hit@k = max_{i<=k} rel_i"""
-    return (g > 0).any(axis=1).astype(np.float64)
+    return np.asarray((g > 0).any(axis=1), dtype=np.float64)
 
 
 @register_metric("ndcg_linear")

@@ -48,7 +48,7 @@ _RECHECK_TILE = 256
 _PARTITION_ELEMENTS = 1 << 26
 
 
-def _import_faiss():  # type: ignore[no-untyped-def]
+def _import_faiss() -> Any:
     try:
         import faiss
     except ImportError:
