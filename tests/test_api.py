@@ -107,3 +107,20 @@ def test_import_is_cheap_and_the_issue_one_liner_works(tmp_path, imagenet_root):
     assert r.returncode == 0, r.stderr
     assert "ImageNet-1K" in r.stdout and "[27 rows x 39 columns]" in r.stdout
     assert (tmp_path / "results" / "oracle" / "leaderboard.parquet").exists()  # output_dir's default, results/
+
+
+def test_gen_mode_with_an_encoder_that_has_none_is_a_one_line_error(tmp_path, imagenet_root):
+    """Catches the generative path calling ``generate_embed`` on an encoder without it (an AttributeError
+    traceback from deep in the memo); the call now goes through a type guard that mypy checks."""
+    from umeval.encoders.oracle import OracleEncoder
+
+    class DiscOnly:  # an encoder_factory's encoder with no generative mode
+        def __init__(self, model_cfg, **kw):
+            self.inner = OracleEncoder(model_cfg, **kw)
+
+        def embed(self, *args, **kwargs):
+            return self.inner.embed(*args, **kwargs)
+
+    with pytest.raises(ConfigError, match="DiscOnly has no generative mode"):
+        umeval.evaluate(model="oracle", tasks=["ImageNet-1K"], mode="gen", encoder_factory=DiscOnly,
+                        **settings(tmp_path, imagenet_root))
