@@ -6,16 +6,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 __version__ = "0.1.0"
 
 __all__ = ["Results", "__version__", "evaluate"]
 
-if TYPE_CHECKING:
-    from umeval.run.api import Results, evaluate
-
-#: Public names imported on first access: name -> module.
+#: Public names imported on first access: name -> module.  No import statement names them (not even under
+#: TYPE_CHECKING): modules deep in the pipeline import ``umeval`` for ``__version__``, and a static edge from
+#: here to the runner would close an import cycle through the package face.
 _LAZY = {"evaluate": "umeval.run.api", "Results": "umeval.run.api"}
 
 
