@@ -80,8 +80,9 @@ SMOKE_PY ?= python3
 gpu-smoke: ## the GPU smoke check, < 5 min, no network (DRY=1: the same checks on the CPU)
 	PYTHONPATH=$(CURDIR):$$PYTHONPATH $(SMOKE_PY) -m umeval.commands.gpu_smoke $(if $(DRY),--dry,)
 
-lint: install ## ruff
+lint: install ## ruff on everything, mypy on the engine (umeval/; settings in pyproject.toml [tool.mypy])
 	$(VENV)/bin/ruff check umeval tasks tests
+	$(VENV)/bin/mypy
 
 clean: ## remove caches (not results/)
 	rm -rf .pytest_cache .ruff_cache build *.egg-info

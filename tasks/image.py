@@ -8,6 +8,8 @@ of TIGER-AI-Lab/VLM2Vec) through that parser's text rules below, applied by :mod
 
 from typing import Any
 
+from umeval_tasks.citations import cite
+
 from umeval.core.registry import register_tasks
 from umeval.core.spec import DataSource, TaskSpec
 
@@ -57,6 +59,7 @@ register_tasks(
         name=name, modality="image", meta=meta, family="mmeb_image",
         source=DataSource(hub_id=HUB, subset=name, split="test", media_dir="image-tasks"),
         query_modality=qm, candidate_modality=cm, pool="local", main_metric="hit@1", options=dict(rules),
+        citation=cite(name, image=True),
     )
     for meta, rows in TASKS.items() for name, qm, cm, rules in rows
 )

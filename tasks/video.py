@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from umeval_tasks.citations import cite
+
 from umeval.core.registry import register_tasks
 from umeval.core.spec import DataSource, Instructions, TaskSpec
 from umeval.loaders.text import letter
@@ -117,7 +119,8 @@ def _spec(name: str, meta: str, family: str, hub: str, media: str, pool: str, q:
     return TaskSpec(name=name, modality="video", meta=meta, family=family,
                     source=DataSource(hub_id=hub, subset=subset, split=split, media_dir=media),
                     query_modality=qm, candidate_modality=cm, pool=pool,  # type: ignore[arg-type]
-                    instructions={"official": Instructions(query=q, candidate=c)}, main_metric="hit@1", **kw)
+                    instructions={"official": Instructions(query=q, candidate=c)}, main_metric="hit@1",
+                    citation=cite(name), **kw)
 
 
 def _cls(name: str, hub: str, folder: str, q: str, **kw: Any) -> TaskSpec:

@@ -16,6 +16,8 @@ revision), so a score on the earlier data (``VLM2Vec/ViDoSeek-page``, ``VLM2Vec/
 UME-R1 authors' copy read) is never mistaken for one on the fixed data.
 """
 
+from umeval_tasks.citations import cite
+
 from umeval.core.registry import register_tasks
 from umeval.core.spec import DataSource, Instructions, TaskSpec
 
@@ -66,7 +68,7 @@ def _spec(name: str, meta: str, hub: str, split: str) -> TaskSpec:
         instructions={"official": OFFICIAL, "ume-r1": OFFICIAL if visrag else EMPTY},
         options={"page_format": "corpus_id_extension"} if visrag else {},
         export_name=f"{name}-fixed" if name in FIXED else None,
-        aliases=(f"{name}-fixed",) if name in FIXED else (),
+        aliases=(f"{name}-fixed",) if name in FIXED else (), citation=cite(name),
     )
 
 

@@ -79,9 +79,10 @@ def test_tables_are_not_cut_off_a_terminal():
 
 def test_shard_run_ends_with_the_merge_command(monkeypatch, capsys, tmp_path):
     """Catches a shard run that ends with "results: .../leaderboard.parquet" although it wrote none."""
-    import umeval.run.runner
+    import umeval.run.api
 
-    monkeypatch.setattr(umeval.run.runner, "run", lambda cfg: SimpleNamespace(encoder_calls=7, leaderboard=None))
+    monkeypatch.setattr(umeval.run.api, "evaluate_config",
+                        lambda cfg, **kw: SimpleNamespace(encoder_calls=7, leaderboard=None))
     assert cli.main(["run", "task=mini", "shard=1/4", f"output_dir={tmp_path}"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last == (f"shard 1/4 done (7 items encoded; no leaderboard yet). When every shard is done, merge them "

@@ -97,7 +97,7 @@ def test_graph_sees_function_level_imports_and_string_refs():
     # Catches a graph that misses the imports the test exists for (then it would pass on anything).
     g = import_graph()
     assert "umeval.run.launch" in g["umeval.cli"]  # the COMMANDS table, a string reference
-    assert "umeval.run.runner" in g["umeval.cli"]  # `from umeval.run.runner import run` inside cmd_run
+    assert "umeval.run.api" in g["umeval.cli"]  # `from umeval.run.api import evaluate_config` inside cmd_run
     assert "umeval.results.summary" in g["umeval.run.launch"]  # function-level import in launch.main
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 

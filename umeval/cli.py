@@ -23,7 +23,8 @@ USAGE = """usage:
   umeval launch shards=N [key=value ...]   N shards as Ray tasks, then the merge
   umeval compare BASELINE CANDIDATE [--fail-on-regression] [--allow-missing] [--markdown report.md]
   umeval export RESULTS... --format mmeb-v2|csv|markdown|json [-o PATH]
-  umeval show RESULTS... [--format table|csv|markdown|json]
+  umeval show RESULTS... [--format table|csv|markdown|json] [--runs]
+  umeval cache ls|du|prune [key=value ...] [--yes]   the embedding cache: contents, disk, pruning (dry run)
   umeval report RESULTS... [-o report.html]   one self-contained HTML page with charts and traces
   umeval selftest [task=...] [keep=DIR] [model=oracle]   check the pipeline on fixtures with known scores
   umeval --version
@@ -43,6 +44,7 @@ COMMANDS: dict[str, str] = {
     "report": "umeval.commands.report:main",
     "selftest": "umeval.commands.selftest:main",
     "doctor": "umeval.commands.doctor:main",
+    "cache": "umeval.commands.cache:main",
 }
 
 
@@ -86,8 +88,9 @@ def cmd_list(args: list[str]) -> int:
     ns = p.parse_args(args)
     from umeval.core import registry
     if ns.what == "tasks":
-        reg = registry.discover_tasks()
-        rows = [spec.summary() for _, spec in reg.items()]
+        from umeval.commands.listing import task_rows
+
+        rows = task_rows()
     elif ns.what == "families":
         from umeval.models.family import discover_families
 
@@ -106,17 +109,19 @@ def cmd_list(args: list[str]) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     table = Table(title=f"umeval {ns.what}")
-    cols = {"tasks": ["name", "modality", "meta_category", "pool", "main_metric", "hub_id"],
+    cols = {"tasks": ["name", "modality", "meta_category", "main_metric", "queries", "candidates", "source"],
             "families": ["name", "backends", "modes", "prompts", "pooling", "checkpoints"],
             "models": ["name", "family", "path", "modes", "description"]}[ns.what]
     for c in cols:
         table.add_column(c, overflow="fold")
     for r in rows:
-        table.add_row(*[", ".join(r[c]) if isinstance(r[c], list) else str(r[c]) for c in cols])
+        table.add_row(*[", ".join(r[c]) if isinstance(r[c], list) else "" if r[c] is None else str(r[c]) for c in cols])
     console().print(table)
     if ns.what == "tasks":
         groups = registry.task_groups()
         print("groups: " + ", ".join(f"{g} ({len(v)})" for g, v in groups.items()))
+        print("queries: scored in the official MMEB-V2 run; source: the data's paper (`--json`: every citation, "
+              "the benchmark's first)")
     return 0
 
 
@@ -135,17 +140,16 @@ def cmd_run(overrides: list[str]) -> int:
 
         print(OmegaConf.to_yaml(cfg), end="")
         return 0
-    from umeval.run.runner import run
+    from umeval.run.api import evaluate_config
 
-    summary = run(cfg)
+    results = evaluate_config(cfg, command="run")  # the Python API's path (umeval.evaluate), plus printing
     if cfg.shard:
-        print(shard_next_step(overrides, summary.encoder_calls))
+        print(shard_next_step(overrides, results.encoder_calls))
         return 0
-    print_summary(summary.leaderboard, console())
-    print_sampling(summary.leaderboard, console())
-    print(f"results: {summary.output_dir / summary.model}/leaderboard.parquet "
-          f"({summary.encoder_calls} items encoded)")
-    return failed_exit(summary.failed)
+    print_summary(results.leaderboard, console())
+    print_sampling(results.leaderboard, console())
+    print(f"results: {results.model_dir}/leaderboard.parquet ({results.encoder_calls} items encoded)")
+    return failed_exit(results.failed)
 
 
 if __name__ == "__main__":

@@ -142,7 +142,7 @@ def generate(root: Path, seed: int = 0) -> dict[str, float]:
             (folder / f"frame_{f + 1}.jpg").write_bytes(jpeg)
 
     real = fx.write_frames
-    fx.write_frames = fast_frames  # the fixture writers' layouts, with tiny identical frames
+    fx.write_frames = fast_frames  # type: ignore[assignment]  # the writers' layouts, with tiny identical frames
     seconds: dict[str, float] = defaultdict(float)
     try:
         for name, spec in discover_tasks().items():

@@ -84,7 +84,7 @@ def _comments(cls: type) -> dict[str, str]:
 def _dataclass_of(tp: Any, owner: type) -> type | None:
     if isinstance(tp, str):
         tp = vars(sys.modules[owner.__module__]).get(tp)
-    return tp if dataclasses.is_dataclass(tp) else None
+    return tp if isinstance(tp, type) and dataclasses.is_dataclass(tp) else None
 
 
 def schema_fields(cls: type | None = None, prefix: str = "") -> list[tuple[str, str, str | None, bool]]:

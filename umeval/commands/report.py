@@ -218,8 +218,8 @@ def thumbnail(display: str) -> str | None:
             try:
                 from PIL import Image
 
-                with Image.open(p) as im:
-                    im = im.convert("RGB")
+                with Image.open(p) as src:
+                    im = src.convert("RGB")
                     im.thumbnail((THUMB_PX, THUMB_PX))
                     buf = io.BytesIO()
                     im.save(buf, format="JPEG", quality=80)
@@ -248,7 +248,7 @@ def trace_browser(rs: ResultSet, model: str, per_task: int) -> str:
     folder = rs.folders.get(model)
     if folder is None:
         return ""
-    blocks = []
+    blocks: list[str] = []
     for s in rs.of(model, "gen"):
         if s.get("status") != "ok":
             continue
@@ -263,7 +263,7 @@ def trace_browser(rs: ResultSet, model: str, per_task: int) -> str:
         gen = pd.read_parquet(gen_path).set_index("query_id")
         disc = pd.read_parquet(disc_path).set_index("query_id") if disc_path.exists() else None
         share = float(traces["has_gen_emb"].mean()) if len(traces) else float("nan")
-        cards = []
+        cards: list[str] = []
         for qid in list(gen.index)[:per_task]:
             g = gen.loc[qid]
             t = q_tr.loc[qid] if qid in q_tr.index else None

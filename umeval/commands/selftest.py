@@ -59,7 +59,7 @@ def run_selftest(overrides: list[str], keep: str | None = None, out: Any = None)
     from umeval.core.config import cache_dir, compose_config
     from umeval.core.registry import resolve_tasks
     from umeval.data.embedded import ensure_generated
-    from umeval.run.runner import run
+    from umeval.run.api import evaluate_config
     from umeval.testing.fixtures import relevant_counts, write_fixture
 
     out = out or sys.stdout
@@ -84,11 +84,11 @@ def run_selftest(overrides: list[str], keep: str | None = None, out: Any = None)
                 write_fixture(spec, data, seed=int(cfg.seed))
         generated = [s for s in specs if s.source.generated]
         gen_root = ensure_generated(generated, cache_dir(cfg), seed=int(cfg.seed)) if generated else None
-        summary = run(cfg)
+        summary = evaluate_config(cfg, command="selftest")
         records = []
-        for sc in summary.scores:
+        for sc in (r.to_row() for r in summary.results.values()):
             spec = next(s for s in specs if s.name == sc["task"])
-            relevant = relevant_counts(gen_root if spec.source.generated else data, spec.name)
+            relevant = relevant_counts(gen_root if spec.source.generated and gen_root else data, spec.name)
             exp = expected_for(relevant, spec.metrics, spec.main_metric, sc["mode"], int(cfg.gen.samples))
             bad = check(sc, exp)
             got = sc.get("metrics", {}).get(spec.main_metric, float("nan"))

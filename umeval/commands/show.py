@@ -4,6 +4,8 @@ The default is the table ``umeval run`` prints at its end (:func:`umeval.results
 task and roll-up, one column per mode with deltas against disc, queries, ties, failures), built from the
 ``scores.json`` files, so it needs no rerun and works on copied or merged result folders.  ``--format csv``,
 ``markdown`` or ``json`` print the wide table of ``umeval export`` instead (with pass@k columns).
+``--runs`` lists the commands that produced them instead, with their time per task and stage
+(:mod:`umeval.commands.runs`).
 """
 
 from __future__ import annotations
@@ -33,11 +35,18 @@ def parser() -> argparse.ArgumentParser:
         "prints, or the wide table of `umeval export` with --format csv|markdown|json."))
     p.add_argument("folders", nargs="+", metavar="RESULTS", help="result folders (an output_dir or a model folder)")
     p.add_argument("--format", "-f", default="table", choices=["table", "csv", "markdown", "json"])
+    p.add_argument("--runs", action="store_true",
+                   help="list the run history (each command, its tasks and their time per stage) instead")
+    p.add_argument("--last", type=int, default=10, metavar="N", help="with --runs: the last N commands (0: all)")
     return p
 
 
 def main(args: list[str]) -> int:
     ns = parser().parse_args(args)
+    if ns.runs:
+        from umeval.commands.runs import show_runs
+
+        return show_runs(ns.folders, "json" if ns.format == "json" else "table", ns.last)
     rs = load_results(ns.folders)
     if ns.format != "table":
         sys.stdout.write(render(rs, ns.format))

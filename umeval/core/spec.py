@@ -68,6 +68,9 @@ class TaskSpec:
     # None: the task's name.
     export_name: str | None = None
     aliases: tuple[str, ...] = ()  # other names that select this task (e.g. the export name)
+    # What to cite: the benchmark's paper, then the source dataset's (``umeval list tasks``); not in summary(),
+    # so a citation fix changes no fingerprint.
+    citation: tuple[str, ...] = ()
 
     def instruction(self, name: str = DEFAULT_INSTRUCTION_SET) -> Instructions:
         """The instruction set ``name``, falling back to the official one."""

@@ -238,8 +238,8 @@ def write_beir(spec: TaskSpec, root: Path, rng: np.random.Generator, *, unscorab
                                                   "path": None}}
               for d, (c, strong) in enumerate(_BEIR_DOCS)]
     queries = [{"query-id": f"query{q}", "query": text} for q, (_, text) in enumerate(queries_spec)]
-    qrels = []
-    for q, (c, _) in enumerate(queries_spec):
+    qrels: list[dict[str, Any]] = []
+    for q, (c, _text) in enumerate(queries_spec):  # not `_`: that is the **kwargs dict here
         if q == len(_BEIR_QUERIES) - 1:
             qrels.append({"query-id": f"query{q}", "corpus-id": f"doc8{ext}", "score": 0})
             continue
@@ -264,7 +264,7 @@ def write_video_cls(spec: TaskSpec, root: Path, rng: np.random.Generator, n: int
     for i in range(n):
         vid, col = f"vid{i}", colour(i)
         write_frames(media / vid, rng, col, n_frames=int(rng.integers(5, 14)))
-        row = {"video_id": vid, "pos_text": f"{col}_motion"}
+        row: dict[str, Any] = {"video_id": vid, "pos_text": f"{col}_motion"}
         if spec.pool == "local":
             names = [f"{_other(col, k)}_motion" for k in (1, 2)] + [f"{col}_motion", f"{_other(col, 3)}_motion"]
             row["neg_text"] = names + ([names[0]] if i == 0 else [])

@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -64,9 +64,10 @@ def pick_device(device: str = "auto", dtype: str = "auto") -> tuple[str, Any]:
     if dtype == "auto":
         dt = torch.bfloat16 if dev.startswith("cuda") else torch.float32
     else:
-        dt = getattr(torch, dtype, None)
-        if not isinstance(dt, torch.dtype):
+        found = getattr(torch, dtype, None)
+        if not isinstance(found, torch.dtype):
             raise ConfigError(f"unknown dtype '{dtype}'", "use auto, float32, bfloat16 or float16")
+        dt = found
     return dev, dt
 
 
@@ -157,9 +158,11 @@ class Qwen2VLEncoder(KeyedByFamily, PromptWriter):
             # The bounds also go to every processor call (umeval.encoders.pixels): a checkpoint's own
             # min_pixels/max_pixels override this constructor argument.
             self.processor = AutoProcessor.from_pretrained(self.model_id, size=pixel_size(model_cfg), **slow, **kw)
-            self.model = AutoModelForImageTextToText.from_pretrained(
-                self.model_id, dtype=self.dtype, attn_implementation=model_cfg.attn_implementation, **kw) \
-                if weights else None
+            # Any: the auto class resolves to the checkpoint's model class at run time (its .model, .generate and
+            # .generation_config are that class's); None for a tokenizer-only encoder (prompts, costs).
+            self.model: Any = cast(Any, AutoModelForImageTextToText.from_pretrained(
+                self.model_id, dtype=self.dtype, attn_implementation=model_cfg.attn_implementation, **kw)
+                if weights else None)
         except OSError as e:
             raise ConfigError(f"cannot load checkpoint {self.model_id}: {str(e).splitlines()[0]}",
                               "check model.path (a local folder or hub id) and model.revision") from None

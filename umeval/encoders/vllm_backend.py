@@ -251,7 +251,7 @@ class VllmEncoder(KeyedByFamily, PromptWriter):
             kw.update(convert="embed", pooler_config={"pooling_type": "LAST", "use_activation": False})
         # model.vllm_args: engine settings passed through as they are, e.g. tensor_parallel_size=2 for a model
         # that does not fit one GPU, max_model_len, gpu_memory_utilization.
-        extra = getattr(self.cfg, "vllm_args", None) or {}
+        extra: Any = getattr(self.cfg, "vllm_args", None) or {}
         if isinstance(extra, DictConfig):  # nested settings (limit_mm_per_prompt={image: 2}) as plain dicts
             extra = OmegaConf.to_container(extra, resolve=True)
         kw.update(dict(extra))

@@ -23,6 +23,7 @@ import numpy as np
 from umeval.core.errors import DataError
 from umeval.core.registry import load_object
 from umeval.core.spec import TaskSpec
+from umeval.core.timing import timed
 from umeval.core.types import TaskData
 from umeval.loaders.registry import loader_entry
 
@@ -103,6 +104,7 @@ def note_source(where: str | os.PathLike[str]) -> None:
 REPEATED_POSITIVE = "queries_with_repeated_positive"
 
 
+@timed("load")
 def load_task(spec: TaskSpec, ctx: LoadContext) -> TaskData:
     data = loader_entry(spec.family).load_fn()(spec, ctx)
     if not data.queries:
@@ -307,4 +309,4 @@ def image_bytes(value: Any) -> bytes | None:
     """Bytes of a hub ``Image`` cell ({'bytes': ..., 'path': ...}) or raw bytes."""
     if isinstance(value, dict):
         value = value.get("bytes")
-    return value if isinstance(value, bytes | bytearray) and value else None
+    return bytes(value) if isinstance(value, bytes | bytearray) and value else None

@@ -188,7 +188,10 @@ def load_qa(spec: TaskSpec, ctx: LoadContext) -> TaskData:
         rows += [{**r, "subset": sub} for r in part]
     rows = apply_transform(spec, rows, file)[: query_limit(spec, ctx, len(rows))]
     inst = spec.instruction(ctx.instruction_set)
-    queries, candidates, qrels, pools = [], [], {}, []
+    queries: list[Item] = []
+    candidates: list[Item] = []
+    qrels: Qrels = {}
+    pools: list[np.ndarray] = []
     index: dict[str, int] = {}
     notes = _sum_notes(rows)
     notes.setdefault("positive_not_in_pool", 0)
@@ -236,7 +239,10 @@ def load_moment(spec: TaskSpec, ctx: LoadContext) -> TaskData:
     """
     rows, file = read_rows(spec, ctx)
     inst = spec.instruction(ctx.instruction_set)
-    queries, candidates, qrels, pools = [], [], {}, []
+    queries: list[Item] = []
+    candidates: list[Item] = []
+    qrels: Qrels = {}
+    pools: list[np.ndarray] = []
     index: dict[str, int] = {}
     several = 0
     for i, row in enumerate(rows[: query_limit(spec, ctx, len(rows))]):
@@ -287,7 +293,10 @@ def load_momentseeker(spec: TaskSpec, ctx: LoadContext) -> TaskData:
     rows, file = read_rows(spec, ctx)
     instr = spec.options["instructions"]
     inst = spec.instruction(ctx.instruction_set)
-    queries, candidates, qrels, pools = [], [], {}, []
+    queries: list[Item] = []
+    candidates: list[Item] = []
+    qrels: Qrels = {}
+    pools: list[np.ndarray] = []
     index: dict[str, int] = {}
     as_text = 0
     notes: dict[str, int] = {REPEATED_POSITIVE: 0}

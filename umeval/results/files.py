@@ -31,6 +31,7 @@ import pyarrow as pa
 import umeval
 from umeval.core.errors import UmevalError
 from umeval.core.registry import REPO_ROOT
+from umeval.core.timing import timed
 
 #: Bump when a leaderboard column is added, removed or retyped (recorded per row and in the file's metadata).
 SCHEMA_VERSION = 2
@@ -60,7 +61,7 @@ LEADERBOARD_SCHEMA = pa.schema(
 LEADERBOARD_COLUMNS = LEADERBOARD_SCHEMA.names
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     """Call ``write(tmp)`` on a temporary path next to ``path``, then rename it over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -86,14 +87,17 @@ def current_umask() -> int:
     return mask
 
 
+@timed("write")
 def write_json(path: Path, obj: Any) -> None:
     atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str)))
 
 
+@timed("write")
 def write_parquet(path: Path, df: pd.DataFrame) -> None:
     atomic_write(path, lambda p: df.to_parquet(p, index=False))
 
 
+@timed("write")
 def write_leaderboard(path: Path, df: pd.DataFrame) -> None:
     """Write a leaderboard under :data:`LEADERBOARD_SCHEMA` (every column typed, nulls included)."""
     table = to_arrow(df)

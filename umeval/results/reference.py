@@ -37,10 +37,10 @@ def load_reference(path: Path, mode: str = "disc") -> dict[tuple[str, str], tupl
             by_key.setdefault(key, name)
     out: dict[tuple[str, str], tuple[str, float]] = {}
     for key, metrics in doc["tasks"].items():
-        name = by_key.get(key)
-        if name is None:
+        found = by_key.get(key)
+        if found is None:
             continue
-        spec = specs[name]
+        name, spec = found, specs[found]
         if spec.main_metric not in metrics:
             raise DataError(f"task {key} has no {spec.main_metric}", "add the task's main metric to the reference",
                             file=str(path))

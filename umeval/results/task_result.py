@@ -29,7 +29,9 @@ from umeval.core.spec import TaskSpec
 from umeval.results import files as res
 
 #: Bump when a field of ``scores.json`` is added, removed, renamed or moved; teach :meth:`TaskResult.from_dict`
-#: to read the previous version.
+#: to read the previous version.  Exception: an optional block that a reader may ignore (``timing``, added in
+#: version 2) needs no bump, since a reader that does not know it keeps it in ``extra``, unchanged; a bump would
+#: make every older umeval refuse every newer file.
 SCHEMA_VERSION = 2
 
 
@@ -82,7 +84,7 @@ PROVENANCE_FIELDS = tuple(f.name for f in dataclasses.fields(Provenance))
 
 #: Fields only some kinds of result have (a failure has no candidates, only gen has diagnostics): left out of the
 #: file and of the flat view when unset, as version 1 did.
-OPTIONAL = ("n_candidates", "search_backend", "notes", "diagnostics", "model_options")
+OPTIONAL = ("n_candidates", "search_backend", "notes", "diagnostics", "model_options", "timing")
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,8 @@ class TaskResult:
     diagnostics: dict[str, Any] | None = None
     setup_hash: str | None = None  # the fingerprint less the generative settings
     data_fingerprint: str | None = None
+    # What computing it took in the command that did (umeval.core.timing: wall, CPU, GPU seconds per stage).
+    timing: dict[str, Any] | None = None
     provenance: Provenance = field(default_factory=Provenance)
     extra: dict[str, Any] = field(default_factory=dict)  # fields this version does not know, kept as read
 

@@ -53,12 +53,17 @@ def encoder_fingerprint(cfg: DictConfig, runtime: Mapping[str, Any] | None = Non
     resolved to (backend, device, dtype, attention, torch/transformers/vLLM versions, the model's commit; see
     :func:`umeval.run.runtime.resolve_runtime`).  The runner names no setting of any family.
     """
+    return fingerprint(encoder_identity(cfg, runtime))
+
+
+def encoder_identity(cfg: DictConfig, runtime: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What :func:`encoder_fingerprint` hashes (recorded in the store beside the vectors, for ``umeval cache``)."""
     m = cfg.model
     runtime = runtime if runtime is not None else resolve_runtime(cfg)
     ref = encoder_ref(cfg)
-    return fingerprint({"encoder": ref, "model": load_object(ref).fingerprint(m),
-                        "device": cfg.device if m.dtype == "auto" else None, "seed": cfg.seed,
-                        "runtime": {k: runtime[k] for k in ENCODER_RUNTIME}})
+    return {"encoder": ref, "model": load_object(ref).fingerprint(m),
+            "device": cfg.device if m.dtype == "auto" else None, "seed": cfg.seed,
+            "runtime": {k: runtime[k] for k in ENCODER_RUNTIME}}
 
 
 def open_store(cdir: Path, cfg: DictConfig) -> EmbeddingStore:
@@ -132,6 +137,10 @@ class RunContext:
     def store_key(self) -> str:
         """The embedding store's key of this run's encoder (:func:`encoder_fingerprint`)."""
         return encoder_fingerprint(self.cfg, self.runtime)
+
+    def store_identity(self) -> dict[str, Any]:
+        """What :meth:`store_key` hashes, recorded in the store for ``umeval cache``."""
+        return encoder_identity(self.cfg, self.runtime)
 
     # ------------------------------------------------------------ results
 

@@ -16,6 +16,7 @@ import pandas as pd
 
 from umeval.core.config import fingerprint, to_dict
 from umeval.core.spec import TaskSpec
+from umeval.core.timing import task_block
 from umeval.core.types import IMAGE_TOKEN, VIDEO_TOKEN, Embeddings, Item, Rankings, TaskData
 from umeval.encoders.base import Encoder, Trace
 from umeval.results import files as res
@@ -152,7 +153,8 @@ def evaluate_task(task: TaskPlan, data: TaskData, encoder: Callable[[], Encoder]
     result = ctx.result(
         spec, mode, task.config_hash, status="ok", error=None, metrics=metrics,
         n_queries=len(data.queries), n_candidates=len(data.candidates), n_tied=int(rankings.tied.sum()),
-        search_backend=rankings.search_backend, notes=dict(data.notes), diagnostics=diagnostics, **(extra or {}))
+        search_backend=rankings.search_backend, notes=dict(data.notes), diagnostics=diagnostics,
+        timing=task_block(spec.name, mode), **(extra or {}))
     result.write(task.scores_path)
     return result
 

@@ -55,10 +55,10 @@ def shard_resources(nodes: Sequence[Mapping[str, float]], shards: int, tensor_pa
 
 def _run_shard(overrides: list[str]) -> dict[str, Any]:
     from umeval.core.config import compose_config
-    from umeval.run.runner import run
+    from umeval.run.api import evaluate_config
 
-    summary = run(compose_config(overrides))
-    return {"shard": overrides[-1], "encoder_calls": summary.encoder_calls}
+    results = evaluate_config(compose_config(overrides), command="launch-shard")
+    return {"shard": overrides[-1], "encoder_calls": results.encoder_calls}
 
 
 def launch(overrides: list[str], shards: int, address: str | None = None,
@@ -68,7 +68,7 @@ def launch(overrides: list[str], shards: int, address: str | None = None,
     except ImportError:
         raise DependencyError("the Ray launcher needs ray", "pip install 'umeval[ray]' (or pip install ray)") from None
     from umeval.core.config import compose_config
-    from umeval.run.runner import run
+    from umeval.run.api import evaluate_config
     from umeval.run.runtime import resolve_backend, resolve_device
 
     cfg = compose_config(overrides)  # bad settings fail here, before any cluster starts
@@ -87,7 +87,7 @@ def launch(overrides: list[str], shards: int, address: str | None = None,
         if isinstance(cause, UmevalError):
             raise UmevalError(str(cause)) from None
         raise
-    return reports, run(compose_config(overrides))
+    return reports, evaluate_config(compose_config(overrides), command="launch")
 
 
 def main(argv: list[str]) -> int:
@@ -114,5 +114,5 @@ def main(argv: list[str]) -> int:
         print(f"{r['shard']}: {r['encoder_calls']} items encoded")
     print_summary(summary.leaderboard, console())
     print_sampling(summary.leaderboard, console())
-    print(f"merge: {summary.encoder_calls} items encoded; results in {summary.output_dir / summary.model}")
+    print(f"merge: {summary.encoder_calls} items encoded; results in {summary.model_dir}")
     return failed_exit(summary.failed)

@@ -3,20 +3,36 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
 from umeval.core.config import fingerprint
+from umeval.core.errors import ConfigError
 from umeval.core.multivector import TokenMatrices
+from umeval.core.timing import count_encoded, timed
 from umeval.core.types import Embeddings, Item
-from umeval.encoders.base import Advance, Encoder, Trace
+from umeval.encoders.base import Advance, Encoder, GenerativeEncoder, Trace
 from umeval.run.store import EmbeddingStore, entry_key
 
 #: What an item is to the encoder: a family may format a query and a candidate differently.
 ROLES = ("query", "candidate")
+
+
+def is_generative(encoder: Encoder) -> TypeGuard[GenerativeEncoder]:
+    """Whether ``encoder`` has a generative mode (so the type checker sees every ``generate_embed`` call)."""
+    return callable(getattr(encoder, "generate_embed", None))
+
+
+def generative(encoder: Callable[[], Encoder]) -> GenerativeEncoder:
+    """The encoder, as a generative one; a one-line error when its class has none (an encoder_factory's)."""
+    enc = encoder()
+    if not is_generative(enc):
+        raise ConfigError(f"encoder {type(enc).__name__} has no generative mode (no generate_embed)",
+                          "use mode=disc, or a model whose family has a gen mode (`umeval list families`)")
+    return enc
 
 
 class EmbeddingMemo:
@@ -29,9 +45,11 @@ class EmbeddingMemo:
     is a query in one task and a candidate in another is encoded once per role; otherwise once.
     """
 
-    def __init__(self, store: EmbeddingStore, encoder_id: str, chunk: int = 64, *, role_keyed: bool = False) -> None:
+    def __init__(self, store: EmbeddingStore, encoder_id: str, chunk: int = 64, *, role_keyed: bool = False,
+                 identity: Mapping[str, Any] | None = None) -> None:
         self.store, self.encoder_id, self.chunk = store, encoder_id, max(1, chunk)
         self.role_keyed = role_keyed
+        self.identity = identity  # what encoder_id hashes, recorded in the store at the first write
         self.encoded = 0  # items sent to the encoder (a rerun of a finished suite sends none)
 
     def _mode_key(self, mode: str, role: str) -> str:
@@ -43,6 +61,7 @@ class EmbeddingMemo:
         """The store key of each item's (non-generative) embedding."""
         return [entry_key(self.encoder_id, self._mode_key(mode, role), it) for it in items]
 
+    @timed("encode")
     def embed(self, encoder: Callable[[], Encoder], items: Sequence[Item], *, mode: str, task: str, role: str,
               advance: Advance | None = None) -> Embeddings:
         """Each item's vector, or its token matrix when the encoder returns :class:`TokenMatrices`.
@@ -53,10 +72,11 @@ class EmbeddingMemo:
         for part in self._missing(items, [[k] for k in keys], advance):
             vecs = encoder().embed([it for it, _ in part], mode=mode, task=task, role=role, advance=advance)
             self.encoded += len(part)
+            count_encoded(len(part))
             if isinstance(vecs, TokenMatrices):
                 self.store.put_multi([ks[0] for _, ks in part], vecs)
             else:
-                self.store.put([ks[0] for _, ks in part], vecs)
+                self._put([ks[0] for _, ks in part], vecs)
         ids = [it.id for it in items]
         multi = [self.store.is_multi(k) for k in keys]
         if any(multi):
@@ -64,6 +84,11 @@ class EmbeddingMemo:
                 raise ValueError("the store holds token matrices for some items and vectors for others")
             return Embeddings(ids=ids, vectors=self.store.get_multi(keys))
         return Embeddings(ids=ids, vectors=self.store.get(keys))
+
+    def _put(self, keys: list[str], vectors: np.ndarray, meta: Sequence[str] | None = None) -> None:
+        if self.identity is not None:
+            self.store.describe(self.encoder_id, self.identity)
+        self.store.put(keys, vectors, meta=meta, encoder=self.encoder_id)
 
     def _missing(self, items: Sequence[Item], keys: list[list[str]],
                  advance: Advance | None) -> list[list[tuple[Item, list[str]]]]:
@@ -86,6 +111,7 @@ class EmbeddingMemo:
         mode = self._mode_key("gen", role)
         return [[entry_key(self.encoder_id, mode, it, f"{policy}|s{s}") for s in range(samples)] for it in items]
 
+    @timed("encode")
     def embed_gen(self, encoder: Callable[[], Encoder], items: Sequence[Item], *, samples: int, base_seed: int,
                   decoding: Any, task: str, role: str,
                   advance: Advance | None = None) -> tuple[np.ndarray, list[list[Trace]]]:
@@ -96,12 +122,13 @@ class EmbeddingMemo:
         """
         keys = self.gen_keys(items, samples=samples, base_seed=base_seed, decoding=decoding, role=role)
         for part in self._missing(items, keys, advance):
-            out = encoder().generate_embed([it for it, _ in part], samples=samples, base_seed=base_seed,
-                                           decoding=decoding, task=task, role=role, advance=advance)
+            out = generative(encoder).generate_embed([it for it, _ in part], samples=samples, base_seed=base_seed,
+                                                     decoding=decoding, task=task, role=role, advance=advance)
             self.encoded += len(part)
+            count_encoded(len(part))
             flat_keys = [k for _, ks in part for k in ks]
             meta = [json.dumps(asdict(t) | {"token_ids": list(t.token_ids)}) for tr in out.traces for t in tr]
-            self.store.put(flat_keys, out.vectors.reshape(len(flat_keys), -1), meta=meta)
+            self._put(flat_keys, out.vectors.reshape(len(flat_keys), -1), meta=meta)
         flat = [k for ks in keys for k in ks]
         vecs = self.store.get(flat).reshape(len(items), samples, -1)
         traces = [[Trace(**json.loads(m)) for m in self.store.get_meta(ks)] for ks in keys]

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 from omegaconf import DictConfig
 
+from umeval.core import timing
 from umeval.core.config import to_dict
 from umeval.core.errors import UmevalError
 from umeval.core.registry import load_object, resolve_tasks
@@ -81,7 +82,7 @@ def open_memo(ctx: RunContext) -> EmbeddingMemo:
     cfg = ctx.cfg
     return EmbeddingMemo(ctx.store, ctx.store_key(),
                          chunk=max(8 * int(cfg.batch_size), int(cfg.model.get("submit_items") or 0)),
-                         role_keyed=roles_differ(cfg.model))
+                         role_keyed=roles_differ(cfg.model), identity=ctx.store_identity())
 
 
 def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = None,
@@ -129,6 +130,7 @@ def _evaluate_all(todo: list[TaskPlan], ctx: RunContext, memo: EmbeddingMemo, en
         progress.suite(len(todo))
         loaded: dict[str, TaskData] = {}  # the last task loaded (its modes follow each other in the plan)
         for task in todo:
+            timing.begin_task(task.spec.name, task.mode)
             try:
                 if task.spec.name not in loaded:
                     loaded.clear()
@@ -142,6 +144,7 @@ def _evaluate_all(todo: list[TaskPlan], ctx: RunContext, memo: EmbeddingMemo, en
                 if not ctx.cfg.keep_going:
                     raise
                 failed[task.key] = record_failure(task, e, ctx)
+    timing.end_task()  # the board and the run record are no task's time
     return finished, failed, memo.encoded
 
 

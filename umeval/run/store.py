@@ -9,6 +9,11 @@ Vectors are appended in shard files (``.npz`` of a string key array and a float3
 ``allow_pickle=False``), each written atomically as soon as a batch is done, so a killed run keeps every
 finished batch and a rerun encodes only what is missing.
 
+Each shard also names the encoder fingerprint it was written under (``encoder``, absent in shards written before
+umeval recorded it), and ``encoders/<fingerprint>.json`` holds what that fingerprint hashes (encoder class, the
+family's name, version and key fields, the resolved runtime), so ``umeval cache ls`` can say what a store holds
+and ``umeval cache prune`` which shards no current configuration reads (:mod:`umeval.commands.cache`).
+
 Memory stays flat over a suite: the store keeps only its key index (key -> shard, row) in RAM; :meth:`get` and
 :meth:`get_meta` read the shards they need and release them when they return, so a task's vectors live as long
 as the caller holds them.  Metadata (generative traces as JSON) is stored as UTF-8 bytes plus int64 offsets,
@@ -32,10 +37,13 @@ matrices are read from disk block by block as the scorer asks for them, never al
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -62,6 +70,26 @@ def entry_key(encoder_id: str, mode: str, item: Item, extra: str = "") -> str:
 
 #: Dtypes a store may hold its vectors in.
 STORE_DTYPES = ("float32", "float16")
+
+
+@dataclass(frozen=True)
+class ShardInfo:
+    """One shard file as ``umeval cache`` sees it."""
+
+    path: Path
+    encoder: str | None  # the encoder fingerprint it was written under; None: written before it was recorded
+    entries: int
+    bytes: int
+    mtime: float
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 class EmbeddingStore:
@@ -138,14 +166,18 @@ class EmbeddingStore:
                         out[pos] = str(old[i])
         return out
 
-    def put(self, keys: Iterable[str], vectors: np.ndarray, meta: Sequence[str] | None = None) -> None:
+    def put(self, keys: Iterable[str], vectors: np.ndarray, meta: Sequence[str] | None = None,
+            encoder: str | None = None) -> None:
+        """Append a shard of ``keys`` and their vectors (and metadata), written under fingerprint ``encoder``."""
         keys = [str(k) for k in keys]
         if not keys:
             return
         vectors = np.ascontiguousarray(vectors, dtype=self.dtype)
         name = self.root / f"shard-{uuid.uuid4().hex}.npz"
         tmp = name.with_name("." + name.name + ".tmp")
-        arrays = {"keys": np.array(keys), "vectors": vectors}
+        arrays: dict[str, Any] = {"keys": np.array(keys), "vectors": vectors}
+        if encoder is not None:
+            arrays["encoder"] = np.array(encoder)
         if meta is not None:
             encoded = [m.encode() for m in meta]
             arrays["meta_offsets"] = np.concatenate([[0], np.cumsum([len(b) for b in encoded])]).astype(np.int64)
@@ -196,3 +228,40 @@ class EmbeddingStore:
                 sources.append(np.load(tokens, mmap_mode="r", allow_pickle=False))
             src[i], start[i], lengths[i] = opened[index], s, n
         return TokenMatrices(sources, src, start, lengths)
+
+    # ------------------------------------------------------------ what the store holds (umeval cache)
+
+    def describe(self, encoder: str, identity: Mapping[str, Any]) -> None:
+        """Record what fingerprint ``encoder`` hashes (once per fingerprint; the file never changes after)."""
+        path = self.root / "encoders" / f"{encoder}.json"
+        if path.exists():
+            return
+        path.parent.mkdir(exist_ok=True)
+        _write_atomic(path, json.dumps(dict(identity), indent=2, sort_keys=True, default=str).encode())
+
+
+def identities(root: Path) -> dict[str, dict[str, Any]]:
+    """Encoder fingerprint -> what it hashes, for every fingerprint described in the store at ``root``."""
+    out = {}
+    for p in sorted((Path(root) / "encoders").glob("*.json")):
+        try:
+            out[p.stem] = json.loads(p.read_text())
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def shards(root: Path) -> Iterator[ShardInfo]:
+    """Every shard file of the store at ``root``, with its encoder fingerprint, entry count and size.
+
+    Reads each shard's key array and fingerprint only, not its vectors, and builds no index.
+    """
+    for shard in sorted(Path(root).glob("shard-*.npz")):
+        try:
+            st = shard.stat()
+            with np.load(shard, allow_pickle=False) as z:
+                n = len(z["keys"])
+                enc = str(z["encoder"]) if "encoder" in z.files else None
+        except (OSError, ValueError, KeyError):
+            continue
+        yield ShardInfo(path=shard, encoder=enc, entries=n, bytes=st.st_size, mtime=st.st_mtime)

@@ -38,6 +38,7 @@ from typing import TypeVar
 import numpy as np
 
 from umeval.core.errors import ConfigError
+from umeval.core.timing import timed
 from umeval.core.types import Qrels, Rankings
 
 _F = TypeVar("_F", bound=Callable[..., np.ndarray])
@@ -112,7 +113,7 @@ def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 @register_metric("hit")
 def hit(g: np.ndarray, ideal: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
     """hit@k = max_{i<=k} rel_i"""
-    return (g > 0).any(axis=1).astype(np.float64)
+    return np.asarray((g > 0).any(axis=1), dtype=np.float64)
 
 
 @register_metric("ndcg_linear")
@@ -173,6 +174,7 @@ def _max_k(names: Sequence[str]) -> int:
     return max((parse_metric(n)[1] for n in names), default=0)
 
 
+@timed("metrics")
 def per_query(rankings: Rankings, qrels: Qrels, names: Sequence[str]) -> dict[str, np.ndarray]:
     """One float per query (in ``rankings.query_ids`` order) for each metric name.
 

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from umeval.core.errors import DependencyError
+from umeval.core.timing import timed
 from umeval.core.types import Rankings
 
 #: indices (nq, k) int64, scores (nq, k) float32, tied (nq,) bool
@@ -47,7 +48,7 @@ _RECHECK_TILE = 256
 _PARTITION_ELEMENTS = 1 << 26
 
 
-def _import_faiss():  # type: ignore[no-untyped-def]
+def _import_faiss() -> Any:
     try:
         import faiss
     except ImportError:
@@ -214,6 +215,7 @@ def _torch_top(q: np.ndarray, c: np.ndarray, kk: int, query_tile: int, device: s
     return idx, sc
 
 
+@timed("search")
 def search_global(queries: np.ndarray, candidates: np.ndarray, k: int, *, backend: str = "auto",
                   query_tile: int = 4096, device: str | None = None, info: dict[str, Any] | None = None) -> Found:
     """Top-k candidates of every query over the whole candidate matrix, by inner product.
@@ -285,6 +287,7 @@ def _pool_scores(q: np.ndarray, c: np.ndarray, P: np.ndarray, backend: str, budg
     return out
 
 
+@timed("search")
 def search_local(queries: np.ndarray, candidates: np.ndarray, pools: Sequence[np.ndarray], k: int,
                  *, backend: str = "auto", budget_bytes: int = 16 << 20, info: dict[str, Any] | None = None) -> Found:
     """Top-k of each query over its own pool: query i ranks only ``candidates[pools[i]]``.
