@@ -25,7 +25,7 @@ import resource
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -224,12 +224,12 @@ def _child(root: str, out: str, cache: str) -> None:
 
 def _reruns(cfg: Any, enc: Any) -> dict[str, dict[str, float]]:
     """Rerun the finished suite twice: freshness by a full load per task (the old check), then from the records."""
-    from omegaconf import OmegaConf
+    from omegaconf import DictConfig, OmegaConf
 
     from umeval.run.datafp import DataFingerprints
     from umeval.run.runner import run
 
-    again = OmegaConf.merge(cfg, {"overwrite": False})
+    again = cast(DictConfig, OmegaConf.merge(cfg, {"overwrite": False}))
     out = {}
     real = DataFingerprints._from_record
     for name, from_record in (("full load per task (before)", lambda *a: None), ("records (after)", real)):

@@ -80,7 +80,7 @@ def l2_normalise(vectors: np.ndarray, items: Sequence[Item], task: str | None = 
     return v / norms[:, None]
 
 
-def assemble(encoder: Encoder, items: Sequence[Item], batches: Iterable[tuple[Any, np.ndarray]],
+def assemble(encoder: Any, items: Sequence[Item], batches: Iterable[tuple[Any, np.ndarray]],
              task: str | None = None, advance: Advance | None = None) -> np.ndarray:
     """The L2-normalised ``(len(items), dim)`` matrix from ``(row indices, vectors)`` batches in any order.
 

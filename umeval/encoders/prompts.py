@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import Any
+from typing import Any, cast
 
 from PIL import Image
 
@@ -178,7 +178,7 @@ def _with_options(fmt: PromptFormat, options: dict[str, Any] | None) -> PromptFo
     import inspect
 
     if options is not None and "options" in inspect.signature(fmt).parameters:
-        return functools.partial(fmt, options=dict(options))
+        return cast(PromptFormat, functools.partial(cast(Any, fmt), options=dict(options)))
     return fmt
 
 

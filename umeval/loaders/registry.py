@@ -23,11 +23,12 @@ Importing this module imports no loader module (and never torch).
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from umeval.core.errors import ConfigError
 from umeval.core.registry import Registry, import_plugins, load_object, suggest
@@ -58,10 +59,10 @@ class Option:
     ``items``: for a list/tuple option, the type of its elements; for a dict option, the type of its values.
     """
 
-    type: type | tuple[type, ...]
+    type: builtins.type | tuple[builtins.type, ...]
     doc: str
     choices: tuple[Any, ...] = ()
-    items: type | None = None
+    items: builtins.type | None = None
     required: bool = False
 
     def problem(self, value: Any) -> str:
@@ -73,7 +74,7 @@ class Option:
         if self.choices and value not in self.choices:
             return f"is {value!r}, expected one of {', '.join(map(repr, self.choices))}"
         if self.items is not None:
-            inner = list(value.values()) if isinstance(value, Mapping) else list(value)
+            inner = list(value.values()) if isinstance(value, Mapping) else list(cast(Any, value))
             bad = [v for v in inner if not isinstance(v, self.items)]
             if bad:
                 return f"holds {type(bad[0]).__name__} {bad[0]!r}, expected {self.items.__name__} elements"

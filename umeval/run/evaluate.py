@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
 
 from umeval.core.config import fingerprint, to_dict
+from umeval.core.multivector import TokenMatrices
 from umeval.core.spec import TaskSpec
 from umeval.core.timing import task_block
 from umeval.core.types import IMAGE_TOKEN, VIDEO_TOKEN, Embeddings, Item, Rankings, TaskData
@@ -42,15 +43,17 @@ def rank(data: TaskData, queries: Embeddings, candidates: Embeddings, *, k: int,
     if queries.multi or candidates.multi:  # late interaction: exact MaxSim, same tie policy and contract
         if not (queries.multi and candidates.multi):
             raise ValueError(f"{data.task}: queries and candidates must both be token matrices or both vectors")
+        qm, cm = cast(TokenMatrices, queries.vectors), cast(TokenMatrices, candidates.vectors)
         if data.pools is None:
-            found = maxsim_global(queries.vectors, candidates.vectors, k, info=info)
+            found = maxsim_global(qm, cm, k, info=info)
         else:
-            found = maxsim_local(queries.vectors, candidates.vectors, data.pools, k, info=info)
-    elif data.pools is None:
-        found = search_global(queries.vectors, candidates.vectors, k, backend=backend, query_tile=query_tile,
-                              device=device, info=info)
+            found = maxsim_local(qm, cm, data.pools, k, info=info)
     else:
-        found = search_local(queries.vectors, candidates.vectors, data.pools, k, backend=backend, info=info)
+        qv, cv = cast(np.ndarray, queries.vectors), cast(np.ndarray, candidates.vectors)
+        if data.pools is None:
+            found = search_global(qv, cv, k, backend=backend, query_tile=query_tile, device=device, info=info)
+        else:
+            found = search_local(qv, cv, data.pools, k, backend=backend, info=info)
     rankings = to_rankings(queries.ids, candidates.ids, found)
     rankings.search_backend = str(info.get("search_backend", ""))
     return rankings

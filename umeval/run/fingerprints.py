@@ -8,6 +8,7 @@ The embedding cache has its own key, :func:`umeval.run.context.encoder_fingerpri
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from omegaconf import DictConfig
@@ -24,7 +25,7 @@ def metric_k(spec: TaskSpec, k: int) -> int:
 
 
 def setup_fingerprint(spec: TaskSpec, cfg: DictConfig, instruction_set: str,
-                      runtime: dict[str, Any] | None = None) -> str:
+                      runtime: Mapping[str, Any] | None = None) -> str:
     """The part of a task's fingerprint shared by its modes.
 
     Task, model (less its decoding), instructions, limit, cutoff, store dtype and the resolved runtime
@@ -43,7 +44,7 @@ def setup_fingerprint(spec: TaskSpec, cfg: DictConfig, instruction_set: str,
 
 
 def task_fingerprint(spec: TaskSpec, cfg: DictConfig, mode: str, instruction_set: str,
-                     runtime: dict[str, Any] | None = None) -> str:
+                     runtime: Mapping[str, Any] | None = None) -> str:
     """The ``config_hash`` of a task result: the setup plus the mode and, for gen, samples/seed/decoding."""
     gen = {"gen": to_dict(cfg.gen), "decoding": to_dict(cfg.model.decoding)} if mode == "gen" else None
     return fingerprint({"setup": setup_fingerprint(spec, cfg, instruction_set, runtime), "mode": mode, "gen": gen})

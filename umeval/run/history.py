@@ -50,7 +50,7 @@ class RunRecord:
 
     def to_json(self, status: str, error: str | None) -> dict[str, Any]:
         from umeval.core.registry import resolve_tasks
-        from umeval.results.files import provenance
+        from umeval.results.files import stamp
 
         cfg = self.cfg
         try:
@@ -82,7 +82,7 @@ class RunRecord:
             "timing": self.timer.totals(),
             "task_timing": self.timer.task_rows(),
             "config": to_dict(cfg),
-            **provenance(),
+            **stamp(),
         }
 
 

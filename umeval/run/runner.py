@@ -56,7 +56,8 @@ class LazyEncoder:
     """The run's encoder, built on first use: the model loads only when some item really has to be encoded."""
 
     def __init__(self, ctx: RunContext, factory: Callable[..., Encoder] | None = None) -> None:
-        self._ctx, self._factory, self.encoder = ctx, factory, None
+        self._ctx, self._factory = ctx, factory
+        self.encoder: Encoder | None = None
 
     def __call__(self) -> Encoder:
         if self.encoder is None:

@@ -59,6 +59,9 @@ class HashEncoder:
     def info(self) -> dict[str, Any]:
         return {"model_id": self.model_id, "revision": self.revision, "dim": self.dim}
 
+    def close(self) -> None:
+        """Nothing to free (the encoder protocol's close)."""
+
     def _vector(self, it: Item) -> np.ndarray:
         return hash_vector(it.content_key if self.by_content else it.key, self.dim, normalise=not self.by_content)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -46,8 +46,9 @@ class ColPaliEncoder(KeyedByFamily, PromptWriter):
         kw: dict[str, Any] = {} if local else {"revision": self.revision}
         try:
             self.processor = AutoProcessor.from_pretrained(self.model_id, **kw)
-            self.model = ColPaliForRetrieval.from_pretrained(self.model_id, dtype=self.dtype, **kw) \
-                if weights else None
+            # Any: None for a tokenizer-only encoder (prompts, costs); the class's own methods otherwise
+            self.model: Any = cast(Any, ColPaliForRetrieval.from_pretrained(self.model_id, dtype=self.dtype, **kw)
+                                   if weights else None)
         except OSError as e:
             raise ConfigError(f"cannot load checkpoint {self.model_id}: {str(e).splitlines()[0]}",
                               "check model.path (a local folder or hub id) and model.revision") from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 BUILD_VERSION = "1"
 IMAGE_SEQ_LENGTH = 4
@@ -18,9 +19,11 @@ _CORPUS = ("Query: Describe the image. Find a document image that matches the gi
            "in 2019? A photo of a cat on a red mat. Represent the given image with the following question.\n")
 
 
-def _tokenizer():  # type: ignore[no-untyped-def]
+def _tokenizer() -> Any:
+    import transformers
     from tokenizers import Tokenizer, decoders, models, normalizers, processors, trainers
-    from transformers import GemmaTokenizerFast
+
+    tf: Any = transformers  # the lazy module's names are not all visible to the type checker
 
     tok = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=False))
     tok.normalizer = normalizers.Replace(" ", "\u2581")  # SentencePiece's word marker, as Gemma's tokenizer
@@ -32,13 +35,17 @@ def _tokenizer():  # type: ignore[no-untyped-def]
     bos = tok.token_to_id("<bos>")
     tok.post_processor = processors.TemplateProcessing(single="<bos> $A", pair="<bos> $A $B",
                                                        special_tokens=[("<bos>", bos)])
-    return GemmaTokenizerFast(tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>",
+    return tf.GemmaTokenizerFast(tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>",
                               unk_token="<unk>", extra_special_tokens={"image_token": "<image>"})
 
 
 def build(dest: str | os.PathLike[str], *, seed: int = 0) -> Path:
     import torch
-    from transformers import ColPaliConfig, ColPaliForRetrieval, ColPaliProcessor, PaliGemmaConfig, SiglipImageProcessor
+    import transformers
+
+    tf: Any = transformers  # config classes take their fields as keywords the type checker does not see
+    ColPaliConfig, ColPaliForRetrieval, ColPaliProcessor = tf.ColPaliConfig, tf.ColPaliForRetrieval, tf.ColPaliProcessor
+    PaliGemmaConfig, SiglipImageProcessor = tf.PaliGemmaConfig, tf.SiglipImageProcessor
 
     from umeval.encoders.qwen2vl import quiet_transformers
     from umeval.models.ume_r1 import tiny as tm
