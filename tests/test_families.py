@@ -160,6 +160,19 @@ def test_the_engine_names_no_baseline_family():
     assert not offenders, offenders
 
 
+def test_encoders_do_not_look_families_up():
+    """Issue 20: the run hands an encoder what its family declares (``model.formats``, ``model.options``); an
+    encoder never asks the registry.  Catches any module under umeval/encoders/ importing umeval.models (the
+    family registry or a family package), at the top or inside a function."""
+    offenders = []
+    for path in (PKG / "encoders").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            offenders += [f"{path.name}: {n}" for n in names if n == "umeval.models" or n.startswith("umeval.models.")]
+    assert not offenders, offenders
+
+
 def test_listing_families_imports_no_torch():
     """`umeval list families` and preset validation read metadata only; catches a family package importing its
     encoder (and torch) at registration."""
@@ -245,8 +258,8 @@ def test_candidates_get_the_candidate_format(monkeypatch, cache_dir):
 
     meta = ModelMeta(name="twofmt", description="test family", roles="differ",
                      encoders={"hf": "umeval.encoders.qwen2vl:Qwen2VLEncoder"},
-                     prompts={"two": {"query": "umeval.encoders.prompts:ume_r1",
-                                      "candidate": "umeval.encoders.prompts:vlm2vec"}})
+                     prompts={"two": {"query": "umeval.models.ume_r1.prompt:ume_r1",
+                                      "candidate": "umeval.models.vlm2vec.prompt:vlm2vec"}})
     monkeypatch.setitem(FAMILIES._items, "twofmt", meta)
     cfg = compose_config(["model=tiny-qwen2vl", "model.family=twofmt", "model.prompt=two", "model.modes=[disc]"])
     enc = load_object(encoder_ref(cfg, "hf"))(cfg.model, cache_dir=cache_dir, device="cpu", num_workers=1)

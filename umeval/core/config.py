@@ -40,6 +40,9 @@ class ModelConfig:
     builder: str | None = None  # "module:function(cache_dir) -> path", for checkpoints made offline
     encoder: str | None = None  # "module:Class" overriding the family's encoder for the backend (rarely needed)
     prompt: str | None = None  # one of the family's prompt formats; None: the family's first
+    # Filled from the family when the config is composed: "module:function" of model.prompt per role ("query",
+    # "candidate"), so an encoder writes prompts without asking the family registry.
+    formats: dict[str, str] = field(default_factory=dict)
     modes: list[str] = field(default_factory=lambda: ["disc"])
     min_pixels: int = 784
     max_pixels: int = 2359296

@@ -36,9 +36,8 @@ from typing import Any
 import numpy as np
 
 from umeval.core.types import Item
-from umeval.encoders.base import Advance, GenResult, KeyedByFamily, Trace, assemble, l2_normalise, sample_seed
+from umeval.encoders.base import Advance, GenResult, Trace, assemble, l2_normalise, sample_seed
 from umeval.encoders.media import load_image
-from umeval.models.family import options_of
 from umeval.testing.fixtures import CLASSES, STRONG_COVERAGE, WORD_ALIASES, read_colour
 
 NOISE_DIM = 58
@@ -95,7 +94,7 @@ def oracle_vector(item: Item, *, negate: bool = False, task: str | None = None) 
     return v
 
 
-class OracleEncoder(KeyedByFamily):
+class OracleEncoder:
     """Embeds an item by the class the fixtures give it; see the module docstring."""
 
     anti = False
@@ -103,7 +102,7 @@ class OracleEncoder(KeyedByFamily):
     def __init__(self, model_cfg: Any, *, cache_dir: Any = None, device: str = "auto", batch_size: int = 8,
                  num_workers: int = 0) -> None:
         self.cfg = model_cfg
-        self.anti = self.anti or bool(options_of(model_cfg)["anti"])  # model=anti-oracle: options.anti
+        self.anti = self.anti or bool((model_cfg.get("options") or {}).get("anti"))  # model=anti-oracle: options.anti
         self.model_id = f"{model_cfg.name} (no weights)"
         self.revision = "none"
         self.calls = 0

@@ -17,6 +17,10 @@ from umeval.core.types import Item
 #: The placeholders the official MMEB-V2 parsers write for the Qwen2-VL backbone; loaders keep them in the text.
 IMAGE_TOKEN = "<|image_pad|>"
 VIDEO_TOKEN = "<|video_pad|>"
+#: The embedding tokens of the generative mode: the prompt's discriminative token and the one a trace ends with
+#: (UME-R1's vocabulary; the generative encoders read the state after the last generated ``GEN_TOKEN``).
+DISC_TOKEN = "<disc_emb>"
+GEN_TOKEN = "<gen_emb>"
 
 #: Tokens a trace must never contain: a generated vision placeholder would have no media behind it in the
 #: readout pass.  Both backends forbid them while decoding (a real checkpoint does not emit them anyway).
@@ -31,4 +35,15 @@ class Prompt:
     pool_token: str | None = None  # read the last occurrence of this token; None: the last token
 
 
+def join_text(instruction: str, text: str) -> str:
+    """Instruction then text, separated by one space (the official MMEB-V2 ``instr + " " + text``).
+
+    Neither part is stripped: the official video-QA prompt ends in a space, which gives two spaces there.
+    Only for items that keep the instruction apart; MMEB items carry the joined text already.
+    """
+    return f"{instruction} {text}" if instruction.strip() and text.strip() else (instruction or text).strip()
+
+
+#: A format may also take ``task=`` (the task's name) when it sets ``wants_task = True`` on itself: for families
+#: whose authors feed a task's items differently (e.g. a resize their parsers skip for one data family).
 PromptFormat = Callable[[Item, list[Image.Image], list[list[Image.Image]], Any], Prompt]

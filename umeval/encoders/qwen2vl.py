@@ -28,7 +28,6 @@ from umeval.core.types import Item
 from umeval.encoders.base import (
     Advance,
     GenResult,
-    KeyedByFamily,
     Trace,
     assemble,
     decoding_dict,
@@ -41,7 +40,7 @@ from umeval.encoders.base import (
 from umeval.encoders.cost import item_tokens
 from umeval.encoders.pixels import pixel_size, processor_kwargs
 from umeval.encoders.prompt_base import VISION_TOKENS
-from umeval.encoders.prompts import GEN_TOKEN, Prompt, PromptWriter
+from umeval.encoders.prompts import GEN_TOKEN, Prompt, PromptWriter, formats_of
 
 
 def quiet_transformers() -> None:
@@ -114,7 +113,7 @@ def _is_oom(e: BaseException) -> bool:
     return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower()
 
 
-class Qwen2VLEncoder(KeyedByFamily, PromptWriter):
+class Qwen2VLEncoder(PromptWriter):
     #: Extra ``generate`` arguments, for tests only (they force a trace with a ``logits_processor``).
     generate_kwargs: dict[str, Any] = {}
 
@@ -133,7 +132,7 @@ class Qwen2VLEncoder(KeyedByFamily, PromptWriter):
         self.batch_tokens = max(1, int(getattr(model_cfg, "batch_tokens", None) or 32768))
         self.oom_splits = 0  # batches split after an out-of-memory error
         self.num_workers = max(0, int(num_workers))
-        self.use_prompt_format(model_cfg.prompt)  # a family with a format per role has a candidate one too
+        self.use_prompt_formats(*formats_of(model_cfg))  # a family with a format per role has a candidate one
         self.calls = 0
         self.wait_seconds = 0.0  # time the model waited for media decoding and the processor
         local = Path(self.model_id).is_dir()

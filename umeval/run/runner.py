@@ -27,8 +27,8 @@ from umeval.core.types import Item, TaskData
 from umeval.data.embedded import ensure_generated
 from umeval.encoders.base import Encoder
 from umeval.loaders import LoadContext, load_task
+from umeval.models.family import cache_key, roles_differ
 from umeval.models.family import encoder_ref as family_encoder_ref
-from umeval.models.family import roles_differ
 from umeval.results import board
 from umeval.results import files as res
 from umeval.results.expected import expected_by_benchmark as expected_by_benchmark
@@ -87,15 +87,17 @@ def encoder_ref(cfg: DictConfig) -> str:
 def encoder_fingerprint(cfg: DictConfig, runtime: dict[str, Any] | None = None) -> str:
     """Everything about the encoder that changes its vectors: the embedding store's key.
 
-    What the encoder class declares for this model (:meth:`Encoder.fingerprint`: by default the family's name,
-    version, key fields and options, :func:`umeval.models.family.cache_key`), the encoder class, and what the run
+    What the model's family declares (its name, version, key fields and options,
+    :func:`umeval.models.family.cache_key`; an encoder class with its own ``fingerprint`` instead), the encoder
+    class, and what the run
     resolved to (backend, device, dtype, attention, torch/transformers/vLLM versions, the model's commit; see
     :func:`umeval.run.runtime.resolve_runtime`).  The runner names no setting of any family.
     """
     m = cfg.model
     runtime = runtime if runtime is not None else resolve_runtime(cfg)
     ref = encoder_ref(cfg)
-    return fingerprint({"encoder": ref, "model": load_object(ref).fingerprint(m),
+    own = getattr(load_object(ref), "fingerprint", None)  # an encoder outside any family keys itself
+    return fingerprint({"encoder": ref, "model": own(m) if callable(own) else cache_key(m),
                         "device": cfg.device if m.dtype == "auto" else None, "seed": cfg.seed,
                         "runtime": {k: runtime[k] for k in ENCODER_RUNTIME}})
 
