@@ -44,6 +44,10 @@ class Item:
     # what it appended after (a newline).  Backbones whose parser branch writes ``instruction + " "`` then (see
     # umeval.loaders.text) put the space there.  None: the parser got a text, or the item is hand-built.
     no_text_at: int | None = None
+    # (instruction, text) as the official parser received them, before they were composed into ``text``: for
+    # families whose authors place the two apart (e.g. the instruction in a system turn).  Not keyed: for every
+    # loader the composed ``text`` (keyed) is made from them by a fixed rule.  None: hand-built items.
+    parts: tuple[str, str] | None = None
 
     @property
     def key(self) -> str:

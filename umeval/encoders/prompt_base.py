@@ -33,6 +33,11 @@ class Prompt:
     images: list[Image.Image] = field(default_factory=list)  # RGB, as the processor receives them
     videos: list[list[Image.Image]] = field(default_factory=list)
     pool_token: str | None = None  # read the last occurrence of this token; None: the last token
+    #: The format resized the media itself (as its authors' pipeline does before the processor): the processor is
+    #: called with ``do_resize=False`` for them.  Videos may then be (frames, 3, H, W) tensors.
+    resized: bool = False
+    #: Per video, the metadata the processor reads (fps, frame indices), for processors that write timestamps.
+    video_metadata: list[dict[str, Any]] | None = None
 
 
 def join_text(instruction: str, text: str) -> str:

@@ -38,7 +38,7 @@ from umeval.encoders.base import (
     token_id,
 )
 from umeval.encoders.cost import item_tokens
-from umeval.encoders.pixels import pixel_size, processor_kwargs
+from umeval.encoders.pixels import call_kwargs, pixel_size
 from umeval.encoders.prompt_base import VISION_TOKENS
 from umeval.encoders.prompts import GEN_TOKEN, Prompt, PromptWriter, formats_of
 
@@ -173,7 +173,7 @@ class Qwen2VLEncoder(PromptWriter):
         images = [im for p in prompts for im in p.images]
         videos = [v for p in prompts for v in p.videos]
         enc = self.processor(text=[p.text for p in prompts], images=images or None, videos=videos or None,
-                             return_tensors="pt", padding=True, padding_side="right", **processor_kwargs(self.cfg))
+                             return_tensors="pt", padding=True, padding_side="right", **call_kwargs(self.cfg, prompts))
         return enc, prompts
 
     def pool_positions(self, input_ids: Any, attention_mask: Any, prompts: Sequence[Prompt]) -> np.ndarray:
