@@ -14,7 +14,7 @@ Two kinds of items reach a format:
 * items with a separate ``instruction`` (hand-built ones): instruction and text are joined by :func:`join_text`.
 
 The encoder never looks a family up: the run resolves the formats the family declares
-(:func:`umeval.models.family.prompt_formats`) and hands them over (:meth:`PromptWriter.use_prompt_formats`).
+(:func:`umeval.models.family.declare_into` writes them into ``model.formats``) and hands them over.
 """
 
 from __future__ import annotations

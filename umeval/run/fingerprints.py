@@ -3,7 +3,7 @@
 A finished result is reused only while the current config gives the same fingerprint (see
 :mod:`umeval.run.planning`); the leaderboard marks a result stale when it no longer does (see
 :mod:`umeval.results.board`).
-The embedding cache has its own key, :func:`umeval.run.runner.encoder_fingerprint`.
+The embedding cache has its own key, :func:`umeval.run.context.encoder_fingerprint`.
 """
 
 from __future__ import annotations
