@@ -8,7 +8,7 @@ import torch
 
 from umeval.core.errors import DataError
 from umeval.core.types import Item
-from umeval.encoders.prompts import DISC_TOKEN, UME_R1_GEN_PROMPT
+from umeval.models.ume_r1.prompt import DISC_TOKEN, UME_R1_GEN_PROMPT
 
 
 def items(media):

@@ -146,11 +146,12 @@ def _code_constants(tree: ast.AST) -> list[str]:
 
 
 def test_the_engine_names_no_baseline_family():
-    """Done-when of issue 15: adding GME and LamRA changed no engine file.  Catches any engine module (everything
-    outside umeval/models/) that branches on, imports or names the gme or lamra family in code."""
+    """Done-when of issues 15 and 20: no engine file names a baseline family.  Catches any engine module
+    (everything outside umeval/models/) that branches on, imports or names gme, lamra, qwen3-vl-embedding or
+    vlm2vec-v1 in code (docstrings may cite them)."""
     import re
 
-    word = re.compile(r"(^|[^a-z])(gme|lamra)([^a-z]|$)", re.IGNORECASE)
+    word = re.compile(r"(^|[^a-z])(gme|lamra|qwen3[-_]?vl[-_]?embedding|vlm2vec[-_]v1)([^a-z0-9]|$)", re.IGNORECASE)
     offenders = []
     for path in PKG.rglob("*.py"):
         if "models" in path.relative_to(PKG).parts[:1]:
@@ -158,6 +159,19 @@ def test_the_engine_names_no_baseline_family():
         for const in _code_constants(ast.parse(path.read_text())):
             if word.search(const):
                 offenders.append(f"{path.relative_to(PKG)}: {const[:60]!r}")
+    assert not offenders, offenders
+
+
+def test_encoders_do_not_look_families_up():
+    """Issue 20: the run hands an encoder what its family declares (``model.formats``, ``model.options``); an
+    encoder never asks the registry.  Catches any module under umeval/encoders/ importing umeval.models (the
+    family registry or a family package), at the top or inside a function."""
+    offenders = []
+    for path in (PKG / "encoders").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            offenders += [f"{path.name}: {n}" for n in names if n == "umeval.models" or n.startswith("umeval.models.")]
     assert not offenders, offenders
 
 
@@ -246,8 +260,8 @@ def test_candidates_get_the_candidate_format(monkeypatch, cache_dir):
 
     meta = ModelMeta(name="twofmt", description="test family", roles="differ",
                      encoders={"hf": "umeval.encoders.qwen2vl:Qwen2VLEncoder"},
-                     prompts={"two": {"query": "umeval.encoders.prompts:ume_r1",
-                                      "candidate": "umeval.encoders.prompts:vlm2vec"}},
+                     prompts={"two": {"query": "umeval.models.ume_r1.prompt:ume_r1",
+                                      "candidate": "umeval.models.vlm2vec.prompt:vlm2vec"}},
                      options={"disc_readout": "disc_emb"})  # the tiny-qwen2vl preset sets this UME-R1 option
     monkeypatch.setitem(FAMILIES._items, "twofmt", meta)
     cfg = compose_config(["model=tiny-qwen2vl", "model.family=twofmt", "model.prompt=two", "model.modes=[disc]"])
@@ -272,3 +286,37 @@ def test_candidates_get_the_candidate_format(monkeypatch, cache_dir):
 
     assert item_inputs(enc, items[0], task="T", role="candidate")["text"] == "red apple"
     assert item_inputs(enc, items[0], task="T", role="query")["text"].startswith("<|im_start|>")
+
+
+#: What each family of issue 20 added, file by file: its folder, its presets, its tests (and nothing else).
+FAMILY_FILES = {
+    "vlm2vec-v1": ["umeval/models/vlm2vec/prompt.py", "umeval/models/vlm2vec/__init__.py",
+                   "umeval/models/vlm2vec/reference/VLM2Vec-V1-Qwen2VL-2B.json",
+                   "umeval/models/vlm2vec/reference/VLM2Vec-V1-Qwen2VL-7B.json",
+                   "conf/model/vlm2vec-v1-qwen2vl-2b.yaml", "conf/model/vlm2vec-v1-qwen2vl-7b.yaml",
+                   "tests/test_vlm2vec_v1.py"],
+    "qwen3-vl-embedding": ["umeval/models/qwen3_vl_embedding/__init__.py",
+                           "umeval/models/qwen3_vl_embedding/prompt.py", "umeval/models/qwen3_vl_embedding/tiny.py",
+                           "umeval/models/qwen3_vl_embedding/reference/Qwen3-VL-Embedding-2B.json",
+                           "umeval/models/qwen3_vl_embedding/reference/Qwen3-VL-Embedding-8B.json",
+                           "conf/model/qwen3-vl-embedding-2b.yaml", "conf/model/qwen3-vl-embedding-8b.yaml",
+                           "conf/model/tiny-qwen3vl-embedding.yaml", "tests/test_qwen3_vl_embedding.py"],
+}
+FAMILY_FOLDERS = {"vlm2vec-v1": "umeval/models/vlm2vec/", "qwen3-vl-embedding": "umeval/models/qwen3_vl_embedding/"}
+
+
+@pytest.mark.parametrize("family", sorted(FAMILY_FILES))
+def test_a_new_family_is_its_folder_presets_and_tests(family):
+    """The files each family of issue 20 touched: all under its folder, conf/model/ or tests/, all present, and
+    every file of its folder listed (a family file somewhere else, or an unlisted one, fails here).  Besides
+    these, the families used engine capabilities added once for every family: ``Item.parts`` (loaders),
+    ``Prompt.resized``/``video_metadata`` (encoders/pixels.py), formats taking the task (``wants_task``)."""
+    root = PKG.parent
+    files = FAMILY_FILES[family]
+    folder = FAMILY_FOLDERS[family]
+    assert all(f.startswith((folder, "conf/model/", "tests/")) for f in files), files
+    assert all((root / f).is_file() for f in files), [f for f in files if not (root / f).is_file()]
+    if family == "qwen3-vl-embedding":  # a whole new folder: every file in it is the family's
+        on_disk = {str(p.relative_to(root)) for p in (root / folder).rglob("*") if p.is_file()
+                   and "__pycache__" not in p.parts}
+        assert on_disk == {f for f in files if f.startswith(folder)}

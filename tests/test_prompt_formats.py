@@ -18,7 +18,7 @@ from PIL import Image
 from umeval.commands.prompts import item_inputs
 from umeval.core.errors import DataError
 from umeval.core.types import Item
-from umeval.encoders.prompts import DISC_TOKEN, UME_R1_GEN_PROMPT
+from umeval.models.ume_r1.prompt import DISC_TOKEN, UME_R1_GEN_PROMPT
 
 PRESETS = ("ume-r1-2b", "vlm2vec-v2", "tiny-qwen2vl")
 

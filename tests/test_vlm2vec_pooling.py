@@ -83,8 +83,8 @@ def test_vllm_reads_the_same_last_token(vllm_encoder, parity_model, cache_dir, m
     token."""
     from conftest import parity_cfg
 
-    from umeval.encoders.prompts import get_prompt_format
     from umeval.encoders.qwen2vl import Qwen2VLEncoder
+    from umeval.models.family import get_prompt_format
 
     hf = Qwen2VLEncoder(parity_cfg(parity_model, "model.family=vlm2vec", "model.prompt=vlm2vec",
                                         "model.modes=[disc]"), cache_dir=cache_dir, num_workers=0)

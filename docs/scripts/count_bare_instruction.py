@@ -5,13 +5,17 @@ Usage: `.venv/bin/python docs/scripts/count_bare_instruction.py <empty folder> [
 MMEB-V2 fixture with the loaders' `compose` instrumented (a media item composed with no text) and weights each task
 by its official query count.
 """
-import csv, sys
+import csv
+import sys
 from pathlib import Path
-import umeval.loaders.beir as beir, umeval.loaders.video as video, umeval.loaders.mmeb_image as mmeb
-from umeval.loaders import text as T
-from umeval.testing.fixtures import write_fixture
+
+import umeval.loaders.beir as beir
+import umeval.loaders.mmeb_image as mmeb
+import umeval.loaders.video as video
 from umeval.core.registry import discover_tasks
 from umeval.loaders import LoadContext, load_task
+from umeval.loaders import text as T
+from umeval.testing.fixtures import write_fixture
 
 recorded: set[str] = set()
 real = T.compose

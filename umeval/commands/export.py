@@ -42,20 +42,6 @@ MODALITY_METRIC = {"image": "hit@1", "video": "hit@1", "visdoc": "ndcg_linear@5"
 FIXED_SUFFIX = ("MMLongBench-page", "ViDoSeek-page")
 MODE_ORDER = ("disc", "gen", "oracle")
 
-#: What the leaderboard asks about a model, for the presets umeval ships (by preset name).  ``None``: unknown.
-MODEL_CARDS: dict[str, dict[str, Any]] = {
-    "ume-r1-2b": {"model_name": "UME-R1-2B", "model_backbone": "Qwen2-VL-2B-Instruct",
-                  "model_size": "2B parameters", "embedding_dimension": 1536,
-                  "url": "https://huggingface.co/zhibinlan/UME-R1-2B"},
-    "ume-r1-7b": {"model_name": "UME-R1-7B", "model_backbone": "Qwen2-VL-7B-Instruct",
-                  "model_size": "7B parameters", "embedding_dimension": 3584,
-                  "url": "https://huggingface.co/zhibinlan/UME-R1-7B"},
-    "vlm2vec-v2": {"model_name": "VLM2Vec-V2.0", "model_backbone": "Qwen2-VL-2B-Instruct",
-                   "model_size": "2B parameters", "embedding_dimension": 1536,
-                   "url": "https://huggingface.co/VLM2Vec/VLM2Vec-V2.0"},
-    "tiny-qwen2vl": {"model_name": "tiny-qwen2vl", "model_backbone": "random Qwen2-VL (2 layers, width 128)",
-                     "model_size": "about 0.5M parameters", "embedding_dimension": 128, "url": None},
-}
 METADATA_KEYS = ("model_name", "model_backbone", "model_size", "embedding_dimension", "max_length_tokens",
                  "model_release_date", "data_source", "url")
 
@@ -177,9 +163,12 @@ def benchmark_tasks(benchmark: str) -> dict[str, list[str]]:
 
 
 def model_metadata(model: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    card = MODEL_CARDS.get(model, {})
+    """The leaderboard's questions about ``model`` (a preset name): its family's card of that checkpoint."""
+    from umeval.models.family import model_card
+
+    card = model_card(model)
     meta: dict[str, Any] = {k: None for k in METADATA_KEYS}
-    meta.update({"model_name": model, "data_source": "Self-Reported"}, **card)
+    meta.update({"model_name": model, "data_source": "Self-Reported"}, **(card.metadata() if card else {}))
     meta.update(overrides or {})
     return meta
 

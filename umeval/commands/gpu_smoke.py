@@ -105,6 +105,9 @@ def model_cfg(dtype: str, **over: Any) -> Any:
     cfg.dtype = dtype
     for k, v in over.items():
         OmegaConf.update(cfg, k, v)
+    from umeval.models.family import declare_into
+
+    declare_into(cfg)
     return cfg
 
 

@@ -40,6 +40,11 @@ class ModelConfig:
     builder: str | None = None  # "module:function(cache_dir) -> path", for checkpoints made offline
     encoder: str | None = None  # "module:Class" overriding the family's encoder for the backend (rarely needed)
     prompt: str | None = None  # one of the family's prompt formats; None: the family's first
+    # Filled from the family when the config is composed: "module:function" of model.prompt per role ("query",
+    # "candidate"), so an encoder writes prompts without asking the family registry.
+    formats: dict[str, str] = field(default_factory=dict)
+    # what the family declares for its encoders (position ids, slow image processor), filled at composition
+    declared: dict[str, Any] = field(default_factory=dict)
     modes: list[str] = field(default_factory=lambda: ["disc"])
     min_pixels: int = 784
     max_pixels: int = 2359296
@@ -201,10 +206,10 @@ def validate_choices(cfg: DictConfig) -> None:
             raise _choice_error(key, value, valid)
     if not _DEVICE.fullmatch(str(cfg.device)):
         raise _choice_error("device", cfg.device, ["auto", "cpu", "cuda", "cuda:0", "mps"])
-    from umeval.models.family import fill_model_defaults, validate_model
+    from umeval.models.family import declare_into, validate_model
 
-    fill_model_defaults(cfg)
     validate_model(cfg)
+    declare_into(cfg.model)
     sets = instruction_sets()
     for key in ("instruction_set", "model.instruction_set"):
         value = OmegaConf.select(cfg, key)

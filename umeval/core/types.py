@@ -52,6 +52,10 @@ class Item:
     # ``process_query``, or an instruction's own ``<|image_1|>``), not added by ``process_input_text``'s Qwen2-VL
     # branch: backbones whose branch adds no placeholder (GME, LamRA) keep them as literal tokens.
     literal_placeholders: bool = False
+    # (instruction, text) as the official parser received them, before they were composed into ``text``: for
+    # families whose authors place the two apart (e.g. the instruction in a system turn).  Not keyed: for every
+    # loader the composed ``text`` (keyed) is made from them by a fixed rule.  None: hand-built items.
+    parts: tuple[str, str] | None = None
 
     @property
     def key(self) -> str:

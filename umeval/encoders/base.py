@@ -19,18 +19,18 @@ class Encoder(Protocol):
     """Turns items into L2-normalised float32 vectors, one row per item, in input order.
 
     ``role`` says whether the items are queries or candidates (a family may write them differently; it then
-    declares ``roles="differ"`` so the role is part of the cache key).  ``fingerprint`` is called on the class,
-    before any weights load: what about this model changes its vectors (the embedding store's key).  ``close``
-    frees what the encoder holds (weights, GPU memory, engine processes); the runner calls it when a run ends,
-    also on failure, so a reused process (a Ray worker taking the next shard) starts with a free GPU.
+    declares ``roles="differ"`` so the role is part of the cache key).  The embedding store's key is what the
+    model's family declares (the run asks the family, :func:`umeval.models.family.cache_key`); an encoder
+    outside any family may define a classmethod ``fingerprint(model_cfg)`` instead, called before weights load.
+    The encoder reads what its family declares from ``model_cfg`` as the run composed it: the prompt formats
+    (``model.formats``) and the family's options with their defaults (``model.options``).  ``close`` frees what
+    the encoder holds (weights, GPU memory, engine processes); the runner calls it when a run ends, also on
+    failure, so a reused process (a Ray worker taking the next shard) starts with a free GPU.
     """
 
     model_id: str
     revision: str
     calls: int  # items encoded so far (a rerun of a finished suite makes zero)
-
-    @classmethod
-    def fingerprint(cls, model_cfg: Any) -> dict[str, Any]: ...
 
     def embed(self, items: Sequence[Item], *, role: str = "query", mode: str = "disc", task: str | None = None,
               advance: Advance | None = None) -> np.ndarray: ...
@@ -53,16 +53,6 @@ class GenerativeEncoder(Encoder, Protocol):
     def generate_embed(self, items: Sequence[Item], *, role: str = "query", samples: int = 1, base_seed: int = 0,
                        decoding: Any = None, task: str | None = None,
                        advance: Advance | None = None) -> GenResult: ...
-
-
-class KeyedByFamily:
-    """Mixin: the encoder's fingerprint is what the model's family declares (:func:`umeval.models.family.cache_key`)."""
-
-    @classmethod
-    def fingerprint(cls, model_cfg: Any) -> dict[str, Any]:
-        from umeval.models.family import cache_key
-
-        return cache_key(model_cfg)
 
 
 def l2_normalise(vectors: np.ndarray, items: Sequence[Item], task: str | None = None) -> np.ndarray:

@@ -49,9 +49,8 @@ from umeval.core.errors import ConfigError
 from umeval.core.multivector import TokenMatrices
 from umeval.core.types import Item
 from umeval.data.synthetic import CLASSES, STRONG_COVERAGE, WORD_ALIASES, read_colour
-from umeval.encoders.base import Advance, GenResult, KeyedByFamily, Trace, assemble, l2_normalise, sample_seed
+from umeval.encoders.base import Advance, GenResult, Trace, assemble, l2_normalise, sample_seed
 from umeval.encoders.media import load_image
-from umeval.models.family import options_of
 
 NOISE_DIM = 58
 NOISE = 0.1
@@ -137,7 +136,7 @@ def oracle_tokens(item: Item, *, role: str, task: str | None = None) -> np.ndarr
     return (toks / np.linalg.norm(toks, axis=1, keepdims=True)).astype(np.float32)
 
 
-class OracleEncoder(KeyedByFamily):
+class OracleEncoder:
     """Embeds an item by the class the fixtures give it; see the module docstring."""
 
     anti = False
@@ -145,9 +144,10 @@ class OracleEncoder(KeyedByFamily):
     def __init__(self, model_cfg: Any, *, cache_dir: Any = None, device: str = "auto", batch_size: int = 8,
                  num_workers: int = 0) -> None:
         self.cfg = model_cfg
-        opts = options_of(model_cfg)
-        self.anti = self.anti or bool(opts["anti"])  # model=anti-oracle: options.anti
-        self.multivector = bool(opts["multivector"])  # model=oracle-multivector: late interaction
+        # the run wrote the family's defaults into model.options
+        opts = model_cfg.get("options") or {}
+        self.anti = self.anti or bool(opts.get("anti"))  # model=anti-oracle: options.anti
+        self.multivector = bool(opts.get("multivector"))  # model=oracle-multivector: late interaction
         if self.multivector and self.anti:
             raise ConfigError("model.options.multivector=true with anti=true", "set one of them, not both")
         self.model_id = f"{model_cfg.name} (no weights)"

@@ -24,6 +24,22 @@ def pixel_size(model_cfg: Any) -> dict[str, int]:
     return {"shortest_edge": int(model_cfg.min_pixels), "longest_edge": int(model_cfg.max_pixels)}
 
 
+def call_kwargs(model_cfg: Any, prompts: Any) -> dict[str, Any]:
+    """:func:`processor_kwargs` for a batch of prompts.
+
+    No resize when their format resized the media itself (``Prompt.resized``, one family per batch), and the
+    videos' metadata when the format gives it.
+    """
+    kw = processor_kwargs(model_cfg)
+    if prompts and all(p.resized for p in prompts):
+        kw["images_kwargs"]["do_resize"] = False
+        kw["videos_kwargs"]["do_resize"] = False
+    meta = [m for p in prompts for m in (p.video_metadata or [])]
+    if meta:
+        kw["video_metadata"] = meta
+    return kw
+
+
 def processor_kwargs(model_cfg: Any) -> dict[str, Any]:
     """Keyword arguments for every processor call (also vLLM's ``mm_processor_kwargs``)."""
     return {

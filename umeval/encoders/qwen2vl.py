@@ -28,7 +28,6 @@ from umeval.core.types import Item
 from umeval.encoders.base import (
     Advance,
     GenResult,
-    KeyedByFamily,
     Trace,
     assemble,
     decoding_dict,
@@ -39,10 +38,9 @@ from umeval.encoders.base import (
     token_id,
 )
 from umeval.encoders.cost import item_tokens
-from umeval.encoders.pixels import pixel_size, processor_kwargs
+from umeval.encoders.pixels import call_kwargs, pixel_size
 from umeval.encoders.prompt_base import VISION_TOKENS
-from umeval.encoders.prompts import GEN_TOKEN, Prompt, PromptWriter
-from umeval.models.family import options_of
+from umeval.encoders.prompts import GEN_TOKEN, Prompt, PromptWriter, formats_of
 
 
 def quiet_transformers() -> None:
@@ -116,7 +114,7 @@ def _is_oom(e: BaseException) -> bool:
     return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower()
 
 
-class Qwen2VLEncoder(KeyedByFamily, PromptWriter):
+class Qwen2VLEncoder(PromptWriter):
     #: Extra ``generate`` arguments, for tests only (they force a trace with a ``logits_processor``).
     generate_kwargs: dict[str, Any] = {}
 
@@ -135,8 +133,7 @@ class Qwen2VLEncoder(KeyedByFamily, PromptWriter):
         self.batch_tokens = max(1, int(getattr(model_cfg, "batch_tokens", None) or 32768))
         self.oom_splits = 0  # batches split after an out-of-memory error
         self.num_workers = max(0, int(num_workers))
-        # a family with a format per role has a candidate one too; formats may read the family's options
-        self.use_prompt_format(model_cfg.prompt, options_of(model_cfg))
+        self.use_prompt_formats(*formats_of(model_cfg))  # a family with a format per role has a candidate one
         self.calls = 0
         self.wait_seconds = 0.0  # time the model waited for media decoding and the processor
         local = Path(self.model_id).is_dir()
@@ -146,14 +143,12 @@ class Qwen2VLEncoder(KeyedByFamily, PromptWriter):
         kw: dict[str, Any] = {"trust_remote_code": bool(model_cfg.trust_remote_code)}
         if not local:
             kw["revision"] = self.revision
-        from umeval.models.family import get_family
-
-        family = get_family(model_cfg.family)
+        declared = model_cfg.get("declared") or {}  # what the run wrote from the model's family
         # A family may feed plain 1-D positions to every token (its reference code's), not the 3-D rope index.
-        self.sequential_positions = family.positions == "sequential"
+        self.sequential_positions = declared.get("positions") == "sequential"
         # ... and may need the slow (PIL) image processor its reference code loaded (images only: frames go
         # through the video processor).
-        slow = {"use_fast": False} if family.slow_image_processor else {}
+        slow = {"use_fast": False} if declared.get("slow_image_processor") else {}
         try:
             # The bounds also go to every processor call (umeval.encoders.pixels): a checkpoint's own
             # min_pixels/max_pixels override this constructor argument.
@@ -198,7 +193,7 @@ class Qwen2VLEncoder(KeyedByFamily, PromptWriter):
         images = [im for p in prompts for im in p.images]
         videos = [v for p in prompts for v in p.videos]
         enc = self.processor(text=[p.text for p in prompts], images=images or None, videos=videos or None,
-                             return_tensors="pt", padding=True, padding_side="right", **processor_kwargs(self.cfg))
+                             return_tensors="pt", padding=True, padding_side="right", **call_kwargs(self.cfg, prompts))
         return enc, prompts
 
     def pool_positions(self, input_ids: Any, attention_mask: Any, prompts: Sequence[Prompt]) -> np.ndarray:

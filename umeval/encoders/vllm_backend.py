@@ -43,7 +43,6 @@ from umeval.core.types import Item
 from umeval.encoders.base import (
     Advance,
     GenResult,
-    KeyedByFamily,
     Trace,
     assemble,
     decoding_dict,
@@ -55,9 +54,8 @@ from umeval.encoders.base import (
 )
 from umeval.encoders.pixels import pixel_size, processor_kwargs
 from umeval.encoders.prompt_base import VISION_TOKENS
-from umeval.encoders.prompts import GEN_TOKEN, Prompt, PromptWriter
+from umeval.encoders.prompts import GEN_TOKEN, Prompt, PromptWriter, formats_of
 from umeval.encoders.qwen2vl import pick_device, quiet_transformers, resolve_checkpoint
-from umeval.models.family import options_of
 
 #: vLLM finish reasons -> the trace's ("stop": a stop token ended the turn, "length": out of tokens).
 FINISH_REASONS = {"stop": "stop", "length": "length"}
@@ -85,7 +83,7 @@ def _import_vllm() -> Any:
     return vllm
 
 
-class VllmEncoder(KeyedByFamily, PromptWriter):
+class VllmEncoder(PromptWriter):
     #: Share of GPU memory per engine when it cannot be sized from the checkpoint (see :meth:`memory_split`).
     gpu_memory_utilization = {"generate": 0.45, "pooling": 0.45}
     #: KV cache per engine on CPU, in GiB (``VLLM_CPU_KVCACHE_SPACE``; an existing value wins).
@@ -122,8 +120,7 @@ class VllmEncoder(KeyedByFamily, PromptWriter):
         # batch_size) so continuous batching keeps the GPU full and a chunk waits for its longest trace only
         # once; the next chunk's media decode in worker threads meanwhile.
         self.chunk = max(self.batch_size, int(getattr(model_cfg, "submit_items", None) or 1024))
-        # a family with a format per role has a candidate one too; formats may read the family's options
-        self.use_prompt_format(model_cfg.prompt, options_of(model_cfg))
+        self.use_prompt_formats(*formats_of(model_cfg))  # a family with a format per role has a candidate one
         self.calls = 0
         self.local = Path(self.model_id).is_dir()
         if not self.local and os.environ.get("HF_HUB_OFFLINE") == "1":

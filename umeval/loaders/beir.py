@@ -125,7 +125,7 @@ def load(spec: TaskSpec, ctx: LoadContext) -> TaskData:
             raise DataError(f"corpus-id '{cid}' has no image bytes", "re-download the corpus",
                             task=spec.name, file=c_file, row=i)
         corpus[cid] = Item(id=cid, text=page_text, image=spill(ctx, data), source=(c_file, i),
-                           no_text_at=len(page_text))
+                           no_text_at=len(page_text), parts=(inst.candidate, ""))
         c_rows[i] = {}  # with a spill dir, the page's bytes are on disk now: free them as the corpus is read
 
     qrels: Qrels = {}
@@ -151,7 +151,8 @@ def load(spec: TaskSpec, ctx: LoadContext) -> TaskData:
         if qid not in qrels:
             notes["queries_without_qrels"] += 1
             continue
-        queries.append(Item(id=qid, text=compose(inst.query, str(row["query"])), source=(q_file, i)))
+        queries.append(Item(id=qid, text=compose(inst.query, str(row["query"])), source=(q_file, i),
+                            parts=(inst.query, str(row["query"]))))
         if ctx.limit is not None and len(queries) >= ctx.limit:
             break
     kept = {q.id for q in queries}

@@ -156,23 +156,25 @@ def load(spec: TaskSpec, ctx: LoadContext) -> TaskData:
         # turns into VLM_IMAGE_TOKENS[backbone] for every backbone: literal for GME and LamRA.
         literal = not f["query_image"] and bool(f["query_inst_token"]) and ROW_IMAGE_TOKEN in q_inst
         queries.append(Item(id=qid, text=q_text, image=q_img, source=(file, i), no_text_at=q_at,
-                            literal_placeholders=literal))
+                            literal_placeholders=literal,
+                            parts=(q_inst.replace(ROW_IMAGE_TOKEN, ""), str(row["qry_text"]))))
 
         if f["candidate_image"]:
             paths = [str(p or "") for p in row.get("tgt_img_path") or []]
             if len(paths) != len(texts) or not all(paths):
                 raise DataError(f"{len(texts)} tgt_text but {sum(map(bool, paths))} non-empty tgt_img_path",
                                 "give every candidate an image path", task=spec.name, file=file, row=i)
-            shown = _image_candidate_texts(texts, inst.candidate or str(row.get("tgt_inst") or ""), f)
+            c_inst = inst.candidate or str(row.get("tgt_inst") or "")
+            shown = _image_candidate_texts(texts, c_inst, f)
             items = []
             for t, p, (s, at) in zip(texts, paths, shown):
                 if (t, p, s) not in seen:
                     seen[(t, p, s)] = Item(id=_name(f["candidate_name"], t, p), text=s,
                                            image=media_path(ctx, spec, p, file=file, row=i), source=(file, i),
-                                           no_text_at=at)
+                                           no_text_at=at, parts=(c_inst.replace(ROW_IMAGE_TOKEN, ""), t))
                 items.append(seen[(t, p, s)])
         else:
-            items = [seen.setdefault((t, "", t), Item(id=t, text=t, source=(file, i))) for t in texts]
+            items = [seen.setdefault((t, "", t), Item(id=t, text=t, source=(file, i), parts=("", t))) for t in texts]
         pool, row_merged = [], False
         for item in items:
             if item.id not in index:

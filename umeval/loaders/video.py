@@ -71,13 +71,14 @@ def _video_id(value: object) -> str:
 
 def video_item(spec: TaskSpec, ctx: LoadContext, vid: str, *, text: str = "", instruction: str = "",
                file: str, row: int | str, item_id: str = "", all_frames: bool = False,
-               no_text_at: int | None = None, literal_placeholders: bool = False) -> Item:
+               no_text_at: int | None = None, literal_placeholders: bool = False,
+               parts: tuple[str, str] | None = None) -> Item:
     """An item whose video is the frames of ``<media_dir>/<vid>/``: ``num_frames`` of them, or all."""
     folder = media_path(ctx, spec, vid, file=file, row=row)
     frames = (all_frames_of(folder, task=spec.name, file=file, row=row) if all_frames
               else sample_frames(folder, ctx.num_frames, task=spec.name, file=file, row=row))
     return Item(id=item_id or vid, text=text, instruction=instruction, video=frames, source=(file, row),
-                no_text_at=no_text_at, literal_placeholders=literal_placeholders)
+                no_text_at=no_text_at, literal_placeholders=literal_placeholders, parts=parts)
 
 
 def _add(candidates: list[Item], index: dict[str, int], item: Item) -> int:
@@ -108,10 +109,11 @@ def load_retrieval(spec: TaskSpec, ctx: LoadContext) -> TaskData:
         vid = str(row[v_col])
         if vid not in index:
             _add(candidates, index, video_item(spec, ctx, vid, text=cand_text, file=file, row=i,
-                                               no_text_at=len(cand_text)))
+                                               no_text_at=len(cand_text), parts=(inst.candidate, "")))
         if ctx.limit is None or len(queries) < ctx.limit:
             qid = f"q{i}"
-            queries.append(Item(id=qid, text=compose(inst.query, str(row[q_col])), source=(file, i)))
+            queries.append(Item(id=qid, text=compose(inst.query, str(row[q_col])), source=(file, i),
+                                parts=(inst.query, str(row[q_col]))))
             qrels[qid] = {vid: 1.0}
     return TaskData(task=spec.name, queries=queries, candidates=candidates, qrels=qrels, pools=None)
 
@@ -133,7 +135,7 @@ def load_classification(spec: TaskSpec, ctx: LoadContext) -> TaskData:
     index: dict[str, int] = {}
 
     def cand(label: str, i: int) -> int:
-        return _add(candidates, index, Item(id=label, text=label, source=(file, i)))
+        return _add(candidates, index, Item(id=label, text=label, source=(file, i), parts=("", label)))
 
     queries, qrels, pools, missing = [], {}, [], 0
     notes: dict[str, int] = {REPEATED_POSITIVE: 0} if spec.pool == "local" else {}
@@ -143,7 +145,7 @@ def load_classification(spec: TaskSpec, ctx: LoadContext) -> TaskData:
         qid = f"q{i}"
         q_text = compose(inst.query, video=True)
         queries.append(video_item(spec, ctx, str(row[v_col]), text=q_text, file=file, row=i, item_id=qid,
-                                  no_text_at=len(q_text)))
+                                  no_text_at=len(q_text), parts=(inst.query, "")))
         qrels[qid] = {label: 1.0}
         if spec.pool == "local":
             require(row, (opts.get("candidates_field", "neg_text"),), spec, file, i)
@@ -216,10 +218,13 @@ def load_qa(spec: TaskSpec, ctx: LoadContext) -> TaskData:
         if row.get("listed") is not None:
             text = list_options(text, [str(o) for o in row["listed"]])
         qid = f"q{i}"
-        # process_query writes VLM_VIDEO_TOKENS[backbone] for every backbone (literal for GME and LamRA)
+        # process_query writes VLM_VIDEO_TOKENS[backbone] for every backbone (literal for GME and LamRA).
+        # The QA prompt is the instruction; the question (options listed under it where the parser does) the text.
+        question = text[len(qa_query("", inst.query)):] if inst.query else str(row["question"])
         queries.append(video_item(spec, ctx, str(row["video"]), text=text, file=file, row=i, item_id=qid,
-                                  literal_placeholders=True))
-        pool = [_add(candidates, index, Item(id=nm, text=o, source=(file, i))) for nm, o in zip(names, options)]
+                                  literal_placeholders=True, parts=(inst.query, question)))
+        pool = [_add(candidates, index, Item(id=nm, text=o, source=(file, i), parts=("", o)))
+                for nm, o in zip(names, options)]
         pools.append(official_pool(pool, {index[label]} if label in index else set(), notes))
         qrels[qid] = {label: 1.0}
         notes["positive_not_in_pool"] += label not in names
@@ -256,7 +261,7 @@ def load_moment(spec: TaskSpec, ctx: LoadContext) -> TaskData:
         clips = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name != "query")
         qid = f"q{i}"
         queries.append(video_item(spec, ctx, f"{stem}/query", text=compose(inst.query, str(row["query"]), video=True),
-                                  file=file, row=i, item_id=qid))
+                                  file=file, row=i, item_id=qid, parts=(inst.query, str(row["query"]))))
         pool = []
         for clip in clips:
             name = f"{stem}/{clip}"
@@ -264,7 +269,7 @@ def load_moment(spec: TaskSpec, ctx: LoadContext) -> TaskData:
                 index[name] = len(candidates)
                 clip_text = compose(inst.candidate, video=True)
                 candidates.append(video_item(spec, ctx, name, text=clip_text, file=file, row=i, item_id=name,
-                                             no_text_at=len(clip_text)))
+                                             no_text_at=len(clip_text), parts=(inst.candidate, "")))
             pool.append(index[name])
         qrels[qid] = {f"{stem}/{c}": 1.0 for c in clips if c.startswith("positive")}
         if not qrels[qid]:
@@ -306,20 +311,21 @@ def load_momentseeker(spec: TaskSpec, ctx: LoadContext) -> TaskData:
         if inp.endswith(".mp4"):
             q_text = compose(instr["video"], text, video=True)
             q = video_item(spec, ctx, _clip_folder(inp), text=q_text, file=file, row=i, item_id=qid,
-                           all_frames=True, no_text_at=no_text_at(text, q_text))
+                           all_frames=True, no_text_at=no_text_at(text, q_text), parts=(instr["video"], text))
         elif inp.endswith(".jpg"):
             q_text = compose(instr["image"], text, image=True)
             q = Item(id=qid, text=q_text, source=(file, i), no_text_at=no_text_at(text, q_text),
-                     image=media_path(ctx, spec, f"query_{inp}", file=file, row=i))
+                     image=media_path(ctx, spec, f"query_{inp}", file=file, row=i), parts=(instr["image"], text))
         else:
             as_text += bool(inp)
-            q = Item(id=qid, text=compose(instr["text"], text), source=(file, i))
+            q = Item(id=qid, text=compose(instr["text"], text), source=(file, i), parts=(instr["text"], text))
         queries.append(q)
         pos = [_clip_folder(d["output_path"]) for d in row["positive_frames"] or []]
         neg = [_clip_folder(d["output_path"]) for d in row.get("negative_frames") or []]
         clip_text = compose(inst.candidate, video=True)
         pool = [_add(candidates, index, video_item(spec, ctx, name, text=clip_text, file=file, row=i, item_id=name,
-                                                   all_frames=True, no_text_at=len(clip_text)))
+                                                   all_frames=True, no_text_at=len(clip_text),
+                                                   parts=(inst.candidate, "")))
                  if name not in index else index[name]
                 for name in pos + neg]
         pools.append(official_pool(pool, {index[p] for p in pos}, notes))

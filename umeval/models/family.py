@@ -44,7 +44,27 @@ NOT_IN_KEY = {
     "decoding": "part of every generative sample's key (with samples and seed)",
     "description": "text for people",
     "options": "always in the key, whole",
+    "formats": "the family's code for model.prompt (keyed), filled at composition; the family version covers it",
+    "declared": "what the family declares for its encoders, filled at composition; the family version covers it",
 }
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a leaderboard asks about a checkpoint (``umeval export`` writes it); ``None``: not known."""
+
+    name: str
+    backbone: str
+    parameters: str  # as the authors state it, e.g. "2B parameters"
+    embedding_dimension: int | None
+    release_date: str | None = None  # as precise as its source says (YYYY-MM or YYYY-MM-DD); None if unknown
+    url: str | None = None
+
+    def metadata(self) -> dict[str, Any]:
+        """The official score file's metadata keys."""
+        return {"model_name": self.name, "model_backbone": self.backbone, "model_size": self.parameters,
+                "embedding_dimension": self.embedding_dimension, "model_release_date": self.release_date,
+                "url": self.url}
 
 
 @dataclass(frozen=True)
@@ -55,6 +75,7 @@ class Checkpoint:
     hub_id: str
     revision: str  # the pinned hub commit, or the branch where no public record pins one
     pinned_from: str = ""  # where the commit comes from
+    card: ModelCard | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +164,15 @@ def discover_families() -> Registry[ModelMeta]:
     return FAMILIES
 
 
+def model_card(preset: str) -> ModelCard | None:
+    """The card of the checkpoint a preset runs, from whichever family lists that preset."""
+    for _, meta in discover_families().items():
+        for ckpt in meta.checkpoints:
+            if ckpt.preset == preset:
+                return ckpt.card
+    return None
+
+
 def get_family(name: str | None) -> ModelMeta:
     fams = discover_families()
     if not name:
@@ -213,20 +243,34 @@ def encoder_ref(cfg: Any, backend: str) -> str:
     return get_family(cfg.model.family).encoder_for(backend)
 
 
-def fill_model_defaults(cfg: Any) -> None:
-    """What a preset may leave to its family: ``model.prompt`` (the family's default prompt format)."""
-    m = cfg.model
-    if m.get("prompt") is None:
-        m.prompt = get_family(m.get("family")).default_prompt
+def declare_into(model_cfg: Any) -> None:
+    """Write what the family declares into the model config, so encoders need not look the family up.
+
+    ``model.prompt`` gets the family's default when the preset leaves it out, ``model.formats`` the
+    ``"module:function"`` of that format per role, ``model.options`` the family's option defaults under the
+    preset's own values, and ``model.declared`` what the encoders honour (position ids, slow image processor).
+    """
+    meta = get_family(_get(model_cfg, "family"))
+    if model_cfg.get("prompt") is None:
+        model_cfg.prompt = meta.default_prompt
+    ref = meta.prompts.get(model_cfg.prompt) if model_cfg.prompt is not None else None
+    if ref is not None:
+        model_cfg.formats = {"query": ref, "candidate": ref} if isinstance(ref, str) else dict(ref)
+    model_cfg.options = options_of(model_cfg)
+    model_cfg.declared = {"positions": meta.positions, "slow_image_processor": bool(meta.slow_image_processor)}
 
 
 def validate_model(cfg: Any) -> None:
-    """The preset against its family, before any data or weights: family, prompt, modes, options, backend."""
+    """The preset against its family, before any data or weights: family, prompt, modes, options, backend.
+
+    It only checks; :func:`declare_into` then fills the family's declarations.
+    """
     m = cfg.model
     meta = get_family(m.get("family"))
-    if meta.prompts and m.prompt not in meta.prompts:
-        hint = suggest(str(m.prompt), meta.prompts)
-        raise ConfigError(f"model.prompt={m.prompt} is not a prompt format of family {meta.name}"
+    prompt = m.get("prompt") if m.get("prompt") is not None else meta.default_prompt
+    if meta.prompts and prompt not in meta.prompts:
+        hint = suggest(str(prompt), meta.prompts)
+        raise ConfigError(f"model.prompt={prompt} is not a prompt format of family {meta.name}"
                           + (f" ({hint})" if hint else ""),
                           f"set model.prompt={' or model.prompt='.join(meta.prompts)}")
     extra = [x for x in m.modes if x not in meta.modes]

@@ -21,6 +21,7 @@ from umeval.core.registry import load_object
 from umeval.core.spec import TaskSpec
 from umeval.core.types import TaskData
 from umeval.loaders import LoadContext
+from umeval.models.family import cache_key
 from umeval.models.family import encoder_ref as family_encoder_ref
 from umeval.results import files as res
 from umeval.results.task_result import TaskResult
@@ -48,10 +49,11 @@ def encoder_ref(cfg: DictConfig) -> str:
 def encoder_fingerprint(cfg: DictConfig, runtime: Mapping[str, Any] | None = None) -> str:
     """Everything about the encoder that changes its vectors: the embedding store's key.
 
-    What the encoder class declares for this model (:meth:`Encoder.fingerprint`: by default the family's name,
-    version, key fields and options, :func:`umeval.models.family.cache_key`), the encoder class, and what the run
-    resolved to (backend, device, dtype, attention, torch/transformers/vLLM versions, the model's commit; see
-    :func:`umeval.run.runtime.resolve_runtime`).  The runner names no setting of any family.
+    What the model's family declares (its name, version, key fields and options,
+    :func:`umeval.models.family.cache_key`; an encoder class outside any family may key itself with a classmethod
+    ``fingerprint``), the encoder class, and what the run resolved to (backend, device, dtype, attention,
+    torch/transformers/vLLM versions, the model's commit; see :func:`umeval.run.runtime.resolve_runtime`).
+    The runner names no setting of any family.
     """
     return fingerprint(encoder_identity(cfg, runtime))
 
@@ -61,7 +63,8 @@ def encoder_identity(cfg: DictConfig, runtime: Mapping[str, Any] | None = None) 
     m = cfg.model
     runtime = runtime if runtime is not None else resolve_runtime(cfg)
     ref = encoder_ref(cfg)
-    return {"encoder": ref, "model": load_object(ref).fingerprint(m),
+    own = getattr(load_object(ref), "fingerprint", None)  # an encoder outside any family keys itself
+    return {"encoder": ref, "model": own(m) if callable(own) else cache_key(m),
             "device": cfg.device if m.dtype == "auto" else None, "seed": cfg.seed,
             "runtime": {k: runtime[k] for k in ENCODER_RUNTIME}}
 

@@ -32,7 +32,8 @@ def setup_fingerprint(spec: TaskSpec, cfg: DictConfig, instruction_set: str,
     (including the faiss version).
     """
     # How items are batched or submitted changes no vector: batch_tokens and submit_items are left out.
-    unused = ("description", "decoding", "batch_tokens", "submit_items")
+    # formats is the family's code for model.prompt (keyed by name and family version).
+    unused = ("description", "decoding", "batch_tokens", "submit_items", "formats", "declared")
     model = {k: v for k, v in to_dict(cfg.model).items() if k not in unused}
     return fingerprint({
         "spec": spec.summary() | {"instructions": spec.instruction(instruction_set).__dict__,

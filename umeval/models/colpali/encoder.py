@@ -17,13 +17,13 @@ import numpy as np
 from umeval.core.errors import ConfigError, UmevalError
 from umeval.core.multivector import TokenMatrices
 from umeval.core.types import Item
-from umeval.encoders.base import Advance, KeyedByFamily
-from umeval.encoders.prompts import Prompt, PromptWriter
+from umeval.encoders.base import Advance
+from umeval.encoders.prompts import Prompt, PromptWriter, formats_of
 from umeval.encoders.qwen2vl import pick_device, quiet_transformers, resolve_checkpoint
 from umeval.models.colpali.prompt import IMAGE_TOKEN
 
 
-class ColPaliEncoder(KeyedByFamily, PromptWriter):
+class ColPaliEncoder(PromptWriter):
     """A late-interaction encoder: :meth:`embed` returns :class:`TokenMatrices` (tokens x 128 per item)."""
 
     def __init__(self, model_cfg: Any, *, cache_dir: Path, device: str = "auto", batch_size: int = 8,
@@ -37,7 +37,7 @@ class ColPaliEncoder(KeyedByFamily, PromptWriter):
         self.revision = str(model_cfg.revision)
         self.device, self.dtype = pick_device(device, model_cfg.dtype)
         self.batch_size = max(1, int(batch_size))
-        self.use_prompt_format(model_cfg.prompt)
+        self.use_prompt_formats(*formats_of(model_cfg))
         self.calls = 0
         local = Path(self.model_id).is_dir()
         if not local and os.environ.get("HF_HUB_OFFLINE") == "1":

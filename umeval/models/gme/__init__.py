@@ -6,7 +6,7 @@ pixel bounds, L2 normalisation; right padding read at ``length - 1`` picks the t
 ``-1``).  Published per-task scores: ``reference/``.
 """
 
-from umeval.models.family import Checkpoint, ModelMeta, register_family
+from umeval.models.family import Checkpoint, ModelCard, ModelMeta, register_family
 
 MTEB = "mteb model metadata (gme_qwen2vl ModelMeta.revision)"
 
@@ -29,8 +29,12 @@ register_family(ModelMeta(
                   "then the processor's min/max_pixels",
     checkpoints=(
         Checkpoint("gme-qwen2vl-2b", "Alibaba-NLP/gme-Qwen2-VL-2B-Instruct",
-                   "ce765ae71b8cdb208203cd8fb64a170b1b84293a", MTEB),
+                   "ce765ae71b8cdb208203cd8fb64a170b1b84293a", MTEB,
+                   ModelCard("gme-Qwen2-VL-2B-Instruct", "Qwen2-VL-2B-Instruct", "2B parameters", 1536, None,
+                             "https://huggingface.co/Alibaba-NLP/gme-Qwen2-VL-2B-Instruct")),
         Checkpoint("gme-qwen2vl-7b", "Alibaba-NLP/gme-Qwen2-VL-7B-Instruct",
-                   "477027a6480f8630363be77751f169cc3434b673", MTEB),
+                   "477027a6480f8630363be77751f169cc3434b673", MTEB,
+                   ModelCard("gme-Qwen2-VL-7B-Instruct", "Qwen2-VL-7B-Instruct", "7B parameters", 3584, None,
+                             "https://huggingface.co/Alibaba-NLP/gme-Qwen2-VL-7B-Instruct")),
     ),
 ))

@@ -6,7 +6,7 @@ code-kunkun/LamRA-Ret (Qwen2-VL) and code-kunkun/LamRA-Ret-Qwen2.5VL-7b (Qwen2.5
 Qwen2.5-VL for the tests; published per-task scores: ``reference/``.
 """
 
-from umeval.models.family import Checkpoint, ModelMeta, register_family
+from umeval.models.family import Checkpoint, ModelCard, ModelMeta, register_family
 
 NOT_PINNED = "no public record of the commit (mteb has no LamRA metadata): branch main"
 
@@ -27,8 +27,12 @@ register_family(ModelMeta(
     version="2",  # 2: 1-D positions, slow image processor, literal video-QA / t2i placeholders
     preprocessing="as GME (one image, fetch_image resize), then the processor's min/max_pixels",
     checkpoints=(
-        Checkpoint("lamra-ret", "code-kunkun/LamRA-Ret", "main", NOT_PINNED),
-        Checkpoint("lamra-ret-qwen25vl-7b", "code-kunkun/LamRA-Ret-Qwen2.5VL-7b", "main", NOT_PINNED),
+        Checkpoint("lamra-ret", "code-kunkun/LamRA-Ret", "main", NOT_PINNED,
+                   ModelCard("LamRA-Ret", "Qwen2-VL-7B-Instruct", "7B parameters", 3584, None,
+                             "https://huggingface.co/code-kunkun/LamRA-Ret")),
+        Checkpoint("lamra-ret-qwen25vl-7b", "code-kunkun/LamRA-Ret-Qwen2.5VL-7b", "main", NOT_PINNED,
+                   ModelCard("LamRA-Ret-Qwen2.5VL-7b", "Qwen2.5-VL-7B-Instruct", "7B parameters", 3584, None,
+                             "https://huggingface.co/code-kunkun/LamRA-Ret-Qwen2.5VL-7b")),
         Checkpoint("tiny-qwen25vl-lamra", "(built offline by umeval.models.lamra.tiny)", "tiny-1"),
     ),
 ))

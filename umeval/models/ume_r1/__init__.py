@@ -1,10 +1,10 @@
 """UME-R1 (zhibinlan/UME-R1-2B, -7B): Qwen2-VL with ``<disc_emb>``/``<gen_emb>``, discriminative and generative.
 
-The prompt format is :func:`umeval.encoders.prompts.ume_r1`; the encoders are the engine's Qwen2-VL encoders
-(HF, and vLLM for both modes).
+The prompt format is :func:`umeval.models.ume_r1.prompt.ume_r1`; the encoders are the engine's Qwen2-VL encoders
+(HF, and vLLM for both modes); ``tiny.py`` builds the tiny random Qwen2-VL of the tests.
 """
 
-from umeval.models.family import Checkpoint, ModelMeta, register_family
+from umeval.models.family import Checkpoint, ModelCard, ModelMeta, register_family
 
 MTEB = "mteb model metadata (ume_r1 ModelMeta.revision)"
 
@@ -12,16 +12,22 @@ register_family(ModelMeta(
     name="ume-r1",
     description="UME-R1: reasoning-driven generative multimodal embeddings on Qwen2-VL",
     encoders={"hf": "umeval.encoders.qwen2vl:Qwen2VLEncoder", "vllm": "umeval.encoders.vllm_backend:VllmEncoder"},
-    prompts={"ume-r1": "umeval.encoders.prompts:ume_r1"},
+    prompts={"ume-r1": "umeval.models.ume_r1.prompt:ume_r1"},
     modes=("disc", "gen"),
     pooling="disc: last-layer state at the last <disc_emb> of the prompt; gen: at the last generated <gen_emb> "
             "(else the last real generated token), L2-normalised",
     preprocessing="qwen-vl-utils 0.0.11 fetch_image/fetch_video, then the processor's min/max_pixels per image "
                   "and frame; text-only items get the authors' blank 28x28 image",
     checkpoints=(
-        Checkpoint("ume-r1-2b", "zhibinlan/UME-R1-2B", "e7aaa253cd315be20bd15c8704ad281b4fdf82c9", MTEB),
-        Checkpoint("ume-r1-7b", "zhibinlan/UME-R1-7B", "b5c08e3273d979e0f22445306717c39ca8d45df0", MTEB),
-        Checkpoint("tiny-qwen2vl", "(built offline by umeval.models.ume_r1.tiny)", "tiny-1"),
+        Checkpoint("ume-r1-2b", "zhibinlan/UME-R1-2B", "e7aaa253cd315be20bd15c8704ad281b4fdf82c9", MTEB,
+                   ModelCard("UME-R1-2B", "Qwen2-VL-2B-Instruct", "2B parameters", 1536, None,
+                             "https://huggingface.co/zhibinlan/UME-R1-2B")),
+        Checkpoint("ume-r1-7b", "zhibinlan/UME-R1-7B", "b5c08e3273d979e0f22445306717c39ca8d45df0", MTEB,
+                   ModelCard("UME-R1-7B", "Qwen2-VL-7B-Instruct", "7B parameters", 3584, None,
+                             "https://huggingface.co/zhibinlan/UME-R1-7B")),
+        Checkpoint("tiny-qwen2vl", "(built offline by umeval.models.ume_r1.tiny)", "tiny-1",
+                   card=ModelCard("tiny-qwen2vl", "random Qwen2-VL (2 layers, width 128)", "about 0.5M parameters",
+                                  128)),
     ),
     # disc_readout: "disc_emb" (default, the corrected rule) reads the state at the last <disc_emb>; "paper" reads
     # the token after it (the "\n"), as the authors' evaluation code did when the published disc and oracle
