@@ -28,6 +28,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from umeval.core.errors import ConfigError
 from umeval.core.registry import Registry, load_object, suggest
+from umeval.models.cost import QWEN2VL_COST, ModelCost
 
 #: Model settings (``umeval.core.config.ModelConfig``) that change the vectors of any family: part of every cache
 #: key unless the family declares its own ``key_fields``.  Every other setting is listed in
@@ -58,6 +59,7 @@ class Checkpoint:
     hub_id: str
     revision: str  # the pinned hub commit, or the branch where no public record pins one
     pinned_from: str = ""  # where the commit comes from
+    backbone: str = ""  # its architecture's sizes for GPU-time estimates (umeval.run.throughput.BACKBONES)
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,10 @@ class ModelMeta:
     version: str = "1"  # bump when the family's input changes, so stored vectors are not reused
     options: Mapping[str, Any] = field(default_factory=dict)  # its own settings and their defaults
     weights: bool = True  # False: one encoder whatever the backend (e.g. the weight-free oracle)
+    #: Visual tokens per image, per video and per item (:class:`umeval.models.cost.TokenCost`): shard balancing,
+    #: HF batching, vLLM engine sizing and ``umeval estimate`` ask it.  The default is Qwen2-VL's arithmetic
+    #: (28 x 28 pixels per token, frames merged in pairs); a family of another architecture declares its own.
+    token_cost: Any = QWEN2VL_COST
 
     def __post_init__(self) -> None:
         if self.roles not in ("same", "differ"):
@@ -195,6 +201,20 @@ def cache_key(model_cfg: Any) -> dict[str, Any]:
     return {"family": meta.name, "family_version": meta.version,
             "fields": {f: plain(_get(model_cfg, f)) for f in meta.key_fields},
             "options": options_of(model_cfg), "roles": meta.roles}
+
+
+def token_cost(model_cfg: Any) -> ModelCost:
+    """The family's token cost bound to this model's pixel bounds and frame count."""
+    meta = get_family(_get(model_cfg, "family"))
+    return ModelCost(meta.token_cost, int(_get(model_cfg, "min_pixels", 784)),
+                     int(_get(model_cfg, "max_pixels", 2359296)), int(_get(model_cfg, "num_frames", 8)))
+
+
+def backbone_of(model_cfg: Any) -> str:
+    """The backbone the family declares for this preset's checkpoint ("" when it declares none)."""
+    meta = get_family(_get(model_cfg, "family"))
+    name = str(_get(model_cfg, "name", ""))
+    return next((c.backbone for c in meta.checkpoints if c.preset == name), "")
 
 
 def roles_differ(model_cfg: Any) -> bool:

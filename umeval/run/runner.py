@@ -25,10 +25,10 @@ from umeval.core.registry import load_object, resolve_tasks
 from umeval.core.spec import TaskSpec
 from umeval.core.types import Item, TaskData
 from umeval.data.embedded import ensure_generated
-from umeval.encoders.base import Encoder
+from umeval.encoders.base import Encoder, GenUnit, Trace
 from umeval.loaders import LoadContext, load_task
 from umeval.models.family import encoder_ref as family_encoder_ref
-from umeval.models.family import roles_differ
+from umeval.models.family import roles_differ, token_cost
 from umeval.results import board
 from umeval.results import files as res
 from umeval.results.expected import expected_by_benchmark as expected_by_benchmark
@@ -166,6 +166,8 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
     calls = 0
     with Progress(enabled=bool(cfg.progress), console=console) as progress:
         progress.suite(len(plan.todo))
+        if streams_gen(cfg, encoder_factory):
+            stream_gen_ahead([t for t in plan.todo if t.mode == "gen"], cfg, memo, get_encoder, ctx_for, progress)
         loaded: dict[str, TaskData] = {}  # the last task loaded (its modes follow each other in the plan)
         for task in plan.todo:
             try:
@@ -204,6 +206,68 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
                       encoder_calls=calls, failed=[f"{t}/{m}" for t, m in failed])
 
 
+def streams_gen(cfg: DictConfig, encoder_factory: Callable[..., Encoder] | None = None) -> bool:
+    """Whether the run's encoder takes one generation stream across tasks (``generate_stream``: vLLM)."""
+    cls = encoder_factory if encoder_factory is not None else load_object(encoder_ref(cfg))
+    return callable(getattr(cls, "generate_stream", None))
+
+
+def gen_units(plan: list[TaskPlan], cfg: DictConfig,
+              ctx_for: Callable[[TaskSpec], LoadContext]) -> Iterator[GenUnit]:
+    """Queries then candidates of each planned gen task, loading one task at a time.
+
+    A task that cannot load is left to the task loop, which records its error.
+    """
+    n = int(cfg.gen.samples)
+    n_cand = n if cfg.gen.resample_candidates else 1
+    for task in plan:
+        try:
+            data = load_task(task.spec, ctx_for(task.spec))
+        except UmevalError:
+            continue
+        yield GenUnit(list(data.queries), task.spec.name, "query", n)
+        yield GenUnit(list(data.candidates), task.spec.name, "candidate", n_cand)
+
+
+def stream_gen_ahead(plan: list[TaskPlan], cfg: DictConfig, memo: EmbeddingMemo, encoder: Callable[[], Encoder],
+                     ctx_for: Callable[[TaskSpec], LoadContext], progress: Any) -> None:
+    """Generate every planned gen task's missing items as one stream, before the tasks are scored.
+
+    A stream has no barrier between tasks: the GPU never waits for one task's longest trace before starting the
+    next.  The task loop then finds every embedding stored.  With ``keep_going``, a failure here is left to the
+    task loop, which encodes task by task and records the failing task.
+    """
+    if not plan:
+        return
+    bars: dict[int, Any] = {}
+    limit = int(to_dict(cfg.model.decoding).get("max_new_tokens", 0))
+
+    def label(unit: GenUnit) -> str:
+        return f"{unit.task} [gen] {'queries' if unit.role == 'query' else 'candidates'}"
+
+    def on_unit(unit: GenUnit) -> Any:
+        cm = progress.task(label(unit) + " (streamed)", len(unit.items))
+        bars[id(unit)] = cm
+        return cm.__enter__()
+
+    def on_unit_done(unit: GenUnit, traces: list[list[Trace]]) -> None:
+        cm = bars.pop(id(unit), None)
+        if cm is not None:
+            cm.__exit__(None, None, None)
+        cut = sum(t.finish_reason == "length" for tr in traces for t in tr)
+        if cut:
+            progress.note(f"{label(unit)}: {cut} of {sum(len(tr) for tr in traces)} traces hit the token limit "
+                          f"(max_new_tokens={limit})")
+
+    try:
+        memo.embed_gen_stream(encoder, gen_units(plan, cfg, ctx_for), base_seed=int(cfg.gen.seed),
+                              decoding=to_dict(cfg.model.decoding), on_unit=on_unit, on_unit_done=on_unit_done)
+    except UmevalError as e:
+        if not cfg.keep_going:
+            raise
+        progress.note(f"streamed generation stopped ({e}); the tasks go on one by one")
+
+
 @dataclass(frozen=True)
 class ShardWork:
     """The items of one task, mode and role that a shard pass walks, each with its (first) key in the store."""
@@ -228,7 +292,7 @@ def encode_shard(shard: tuple[int, int], plan: list[TaskPlan], cfg: DictConfig,
 
     i, n = shard
     dec, seed, samples = to_dict(cfg.model.decoding), int(cfg.gen.seed), int(cfg.gen.samples)
-    lo, hi = int(cfg.model.min_pixels), int(cfg.model.max_pixels)
+    cost = token_cost(cfg.model)  # the family's arithmetic, never the engine's
     loaded: dict[str, TaskData] = {}  # the last task loaded: one task's data in memory at a time
 
     def work() -> Iterator[ShardWork]:
@@ -250,7 +314,7 @@ def encode_shard(shard: tuple[int, int], plan: list[TaskPlan], cfg: DictConfig,
     for w in work():
         for it, k in zip(w.items, w.keys):
             if k not in costs:
-                costs[k] = item_cost(it, w.samples, lo, hi)
+                costs[k] = item_cost(it, cost, w.samples)
     owner = assign(list(costs), list(costs.values()), n)
     loaded.clear()
     with Progress(enabled=bool(cfg.progress), console=console) as progress:

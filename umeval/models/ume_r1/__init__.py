@@ -4,6 +4,7 @@ The prompt format is :func:`umeval.encoders.prompts.ume_r1`; the encoders are th
 (HF, and vLLM for both modes).
 """
 
+from umeval.models.cost import Qwen2VLCost
 from umeval.models.family import Checkpoint, ModelMeta, register_family
 
 MTEB = "mteb model metadata (ume_r1 ModelMeta.revision)"
@@ -19,9 +20,14 @@ register_family(ModelMeta(
     preprocessing="qwen-vl-utils 0.0.11 fetch_image/fetch_video, then the processor's min/max_pixels per image "
                   "and frame; text-only items get the authors' blank 28x28 image",
     checkpoints=(
-        Checkpoint("ume-r1-2b", "zhibinlan/UME-R1-2B", "e7aaa253cd315be20bd15c8704ad281b4fdf82c9", MTEB),
-        Checkpoint("ume-r1-7b", "zhibinlan/UME-R1-7B", "b5c08e3273d979e0f22445306717c39ca8d45df0", MTEB),
+        Checkpoint("ume-r1-2b", "zhibinlan/UME-R1-2B", "e7aaa253cd315be20bd15c8704ad281b4fdf82c9", MTEB,
+                   backbone="qwen2-vl-2b"),
+        Checkpoint("ume-r1-7b", "zhibinlan/UME-R1-7B", "b5c08e3273d979e0f22445306717c39ca8d45df0", MTEB,
+                   backbone="qwen2-vl-7b"),
         Checkpoint("tiny-qwen2vl", "(built offline by umeval.models.ume_r1.tiny)", "tiny-1"),
     ),
+    # qwen-vl-utils resizes every image and frame to 3,136..12,845,056 pixels before the processor; a text-only
+    # item carries the authors' blank 28x28 image (4 tokens after that resize).
+    token_cost=Qwen2VLCost(pre_resize=(4 * 28 * 28, 16384 * 28 * 28), text_only_image=(28, 28)),
     version="2",  # 2: official texts, qwen-vl-utils media, call-time pixel bounds
 ))
