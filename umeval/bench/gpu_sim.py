@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from umeval.encoders.gen_pipeline import Job, Policy, run_pipeline
+from umeval.models.cost import ModelCost
 from umeval.run.throughput import BACKBONES, GPUS, MAX_BATCHED_TOKENS, MAX_NUM_SEQS, LatencyModel
 
 SIZES = Path(__file__).with_name("mmeb_v2_sizes.tsv")
@@ -66,17 +67,18 @@ def _count(note: str, queries: int) -> int:
     return (nums[0] + nums[1]) // 2 if "range" in note and len(nums) >= 2 else nums[0]
 
 
-def workload(cost: Any, num_frames: int, samples: int, path: Path = SIZES, scale: float = 1.0) -> list[SimUnit]:
+def workload(cost: ModelCost, samples: int, path: Path = SIZES, scale: float = 1.0) -> list[SimUnit]:
     """Queries and candidates of every task, as prompt and visual token counts.
 
     Queries: image tasks an image and text, video classification/QA a video and text, the rest text.
     Candidates: image classification/QA text labels or answers, image retrieval and grounding images, video
     classification/QA texts, video retrieval videos, visual documents pages.
     """
-    img = cost.image_tokens(IMAGE, 784, 2359296)
-    vid = cost.video_tokens(FRAME, num_frames, 784, 2359296)
-    page = cost.image_tokens(PAGE, 784, 2359296)
-    blank = cost.item_visual_tokens(_TextOnly(), 784, 2359296)  # a family's stand-in image on text-only items
+    fam, lo, hi = cost.cost, cost.min_pixels, cost.max_pixels  # the family's arithmetic, the preset's bounds
+    img = fam.image_tokens(IMAGE, lo, hi)
+    vid = fam.video_tokens(FRAME, cost.num_frames, lo, hi)
+    page = fam.image_tokens(PAGE, lo, hi)
+    blank = fam.item_visual_tokens(_TextOnly(), lo, hi)  # a family's stand-in image on text-only items
     units = []
     with open(path, newline="") as f:
         for row in csv.DictReader(f, delimiter="\t"):
@@ -318,16 +320,16 @@ def simulate_disc(units: list[SimUnit], lat: LatencyModel, window: int = 1024) -
 
 def run_sim(models: list[str], *, gpu: str = "h100", median: float = 300, sigma: float = 0.6,
             runaway: float = 0.01, limit: int = 8192, samples: int = 1, scale: float = 1.0,
-            sizes: Path = SIZES) -> list[dict[str, Any]]:
+            sizes: Path = SIZES, on_row: Any = None) -> list[dict[str, Any]]:
     """Rows of (model, mode, pipeline, simulated hours, busy share) for each model preset."""
     from umeval.core.config import compose_config
-    from umeval.models.family import backbone_of, get_family
+    from umeval.models.family import backbone_of, token_cost
 
     rows = []
     for name in models:
         m = compose_config([f"model={name}"]).model
         lat = LatencyModel.at(GPUS[gpu], BACKBONES[backbone_of(m)])
-        units = workload(get_family(m.family).token_cost, int(m.num_frames), samples, sizes, scale)
+        units = workload(token_cost(m), samples, sizes, scale)
         n = sum(len(u.prompt) for u in units)
         traces = trace_lengths(n, median, sigma, runaway, limit)
         for mode in ("gen", "disc"):
@@ -337,6 +339,8 @@ def run_sim(models: list[str], *, gpu: str = "h100", median: float = 300, sigma:
                      else simulate_disc(units, lat))
                 rows.append({"model": name, "mode": mode, "pipeline": pipeline, **r,
                              "sim_seconds": time.perf_counter() - t0})
+                if on_row:
+                    on_row(rows[-1])
     return rows
 
 
@@ -352,12 +356,13 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     ap.add_argument("--scale", type=float, default=1.0, help="scale every task's size (a quick look)")
     ap.add_argument("--sizes", type=Path, default=SIZES, help="the task sizes table (TSV)")
     a = ap.parse_args(argv)
-    rows = run_sim(a.models.split(","), gpu=a.gpu, median=a.median, sigma=a.sigma, runaway=a.runaway,
-                   limit=a.max_new_tokens, samples=a.samples, scale=a.scale, sizes=a.sizes)
     print(f"simulated {GPUS[a.gpu].name}; traces: log-normal median {a.median:g}, sigma {a.sigma:g}, "
           f"{a.runaway:.1%} run to {a.max_new_tokens}; gen.samples={a.samples}; task sizes x{a.scale:g}")
-    print(f"{'model':<11} {'mode':<5} {'pipeline':<8} {'items':>8} {'GPU hours':>10} {'busy':>6}")
-    for r in rows:
+    print(f"{'model':<11} {'mode':<5} {'pipeline':<8} {'items':>8} {'GPU hours':>10} {'busy':>6}", flush=True)
+
+    def show(r: dict[str, Any]) -> None:
         print(f"{r['model']:<11} {r['mode']:<5} {r['pipeline']:<8} {r['items']:>8} {r['hours']:>10.2f} "
-              f"{r['busy']:>6.1%}")
-    return rows
+              f"{r['busy']:>6.1%}", flush=True)
+
+    return run_sim(a.models.split(","), gpu=a.gpu, median=a.median, sigma=a.sigma, runaway=a.runaway,
+                   limit=a.max_new_tokens, samples=a.samples, scale=a.scale, sizes=a.sizes, on_row=show)

@@ -475,10 +475,15 @@ class _VllmGenerate:
     def add(self, rid: str, job: Job) -> None:
         (vid,) = self.llm.enqueue([VllmEncoder.request(job.prompt_ids, job.media)], [self.params(job)],
                                   use_tqdm=False)
-        self.ids[str(vid)] = rid
+        # enqueue returns vLLM's internal id ("<ours>-<8 random characters>"); outputs carry the external one.
+        self.ids[str(vid).rsplit("-", 1)[0]] = rid
 
     def step(self) -> list[tuple[str, Any]]:
-        return [(self.ids.pop(str(o.request_id)), o) for o in self.llm.llm_engine.step()
+        engine = self.llm.llm_engine
+        if self.ids and not engine.has_unfinished_requests():  # would wait forever for outputs
+            raise UmevalError(f"vLLM holds none of the {len(self.ids)} generation requests still expected",
+                              "rerun; if it repeats, run with backend=hf")
+        return [(self.ids.pop(str(o.request_id)), o) for o in engine.step()
                 if o.finished and str(o.request_id) in self.ids]
 
 

@@ -46,15 +46,33 @@ class TokenCost(Protocol):
 def smart_resize(height: int, width: int, factor: int, min_pixels: int, max_pixels: int) -> tuple[int, int]:
     """The Qwen2-VL processor's resize: sides in multiples of ``factor``, pixels within the bounds, aspect kept.
 
-    The published arithmetic of transformers' ``qwen2_vl.image_processing_qwen2_vl.smart_resize`` (and
-    qwen-vl-utils'); a test checks the two agree on a grid of sizes, so a change upstream fails here.
+    The arithmetic of transformers' ``qwen2_vl.image_processing_qwen2_vl.smart_resize``; a test checks the two
+    agree on a grid of sizes, so a change upstream fails here.
+    """
+    h_bar = round(height / factor) * factor
+    w_bar = round(width / factor) * factor
+    if h_bar * w_bar > max_pixels:
+        beta = math.sqrt((height * width) / max_pixels)
+        h_bar = max(factor, math.floor(height / beta / factor) * factor)
+        w_bar = max(factor, math.floor(width / beta / factor) * factor)
+    elif h_bar * w_bar < min_pixels:
+        beta = math.sqrt(min_pixels / (height * width))
+        h_bar = math.ceil(height * beta / factor) * factor
+        w_bar = math.ceil(width * beta / factor) * factor
+    return h_bar, w_bar
+
+
+def qwen_vl_utils_resize(height: int, width: int, factor: int, min_pixels: int, max_pixels: int) -> tuple[int, int]:
+    """qwen-vl-utils' ``smart_resize`` (``fetch_image``), checked against the library by a test.
+
+    As the processor's, but a side rounds to at least one ``factor`` first and down-scaled sides have no floor.
     """
     h_bar = max(factor, round(height / factor) * factor)
     w_bar = max(factor, round(width / factor) * factor)
     if h_bar * w_bar > max_pixels:
         beta = math.sqrt((height * width) / max_pixels)
-        h_bar = max(factor, math.floor(height / beta / factor) * factor)
-        w_bar = max(factor, math.floor(width / beta / factor) * factor)
+        h_bar = math.floor(height / beta / factor) * factor
+        w_bar = math.floor(width / beta / factor) * factor
     elif h_bar * w_bar < min_pixels:
         beta = math.sqrt(min_pixels / (height * width))
         h_bar = math.ceil(height * beta / factor) * factor
@@ -90,10 +108,10 @@ def image_size(src: str | bytes) -> tuple[int, int] | None:
 class Qwen2VLCost:
     """Qwen2-VL-style visual tokens (the default cost of a family; see the module docstring).
 
-    ``pre_resize``: pixel bounds of a resize the family's pipeline applies before the processor's (qwen-vl-utils'
-    ``fetch_image``: 3,136..12,845,056).  ``small_side``: images with a side under this many pixels are first
-    resized to ``small_to`` x ``small_to`` (VLM2Vec's rule).  ``text_only_image``: the size of a stand-in image
-    the family gives items without media (UME-R1's blank 28 x 28 JPEG).
+    ``pre_resize``: pixel bounds of qwen-vl-utils' resize when the family's pipeline applies it before the
+    processor's (``fetch_image``: 3,136..12,845,056).  ``small_side``: images with a side under this many pixels
+    are first resized to ``small_to`` x ``small_to`` (VLM2Vec's rule).  ``text_only_image``: the size of a
+    stand-in image the family gives items without media (UME-R1's blank 28 x 28 JPEG).
     """
 
     factor: int = 28  # patch 14 x merge 2
@@ -108,7 +126,7 @@ class Qwen2VLCost:
         if min(w, h) < self.small_side:
             w = h = self.small_to
         if self.pre_resize is not None:
-            h, w = smart_resize(h, w, self.factor, *self.pre_resize)
+            h, w = qwen_vl_utils_resize(h, w, self.factor, *self.pre_resize)
         h, w = smart_resize(h, w, self.factor, min_pixels, max_pixels)
         return w, h
 

@@ -71,12 +71,13 @@ BACKBONES = {
 #: _args``: ``LLM`` class, >= 70 GiB): sequences per step and tokens per step.
 MAX_NUM_SEQS, MAX_BATCHED_TOKENS = 1024, 16384
 
-#: Assumed efficiencies, (low, mid, high) in the sense of slow, typical, fast.  Prefill MFU: vision-language
-#: prefill in vLLM reaches roughly 35-60 % of dense peak; decode reads weights and KV at 60-85 % of peak
-#: bandwidth; a vLLM V1 step costs 2-6 ms besides the kernels (scheduling, sampling, output processing).
+#: Assumed efficiencies, (low, mid, high) in the sense of slow, typical, fast (assumptions, not measurements):
+#: prefill reaches roughly 35-60 % of dense peak; decode reads weights and KV at 60-85 % of peak bandwidth; a
+#: vLLM V1 step costs 1-3 ms of GPU idle besides the kernels (scheduling, sampling, output processing, partly
+#: hidden by CUDA graphs and V1's overlapped scheduling).
 MFU = (0.35, 0.5, 0.6)
 BW_EFF = (0.6, 0.75, 0.85)
-STEP_OVERHEAD_S = (0.006, 0.004, 0.002)
+STEP_OVERHEAD_S = (0.003, 0.002, 0.001)
 
 
 @dataclass(frozen=True)
