@@ -58,6 +58,9 @@ class PromptCounter:
 
         self.cost = token_cost(cfg.model)
         self.encoder: Any = None
+        m = cfg.model
+        if not (m.get("builder") or (m.get("path") and Path(str(m.path)).expanduser().is_dir())):
+            return  # a hub checkpoint: never reach for the network here; text tokens are approximated
         try:  # the processor only (no weights), as `umeval prompts` builds it
             cls = load_object(encoder_ref(cfg, "hf"))
             self.encoder = cls(cfg.model, cache_dir=cache, device="cpu", num_workers=0, weights=False)
