@@ -54,6 +54,8 @@ def test_cfg_prints_the_resolved_config_and_runs_nothing(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "batch_size: 3\n" in r.stdout and "  path: zhibinlan/UME-R1-2B\n" in r.stdout
     assert not (tmp_path / "o").exists()
+    # Issue 19: `umeval estimate`'s figures, as YAML comments (catches the cost left out of the config print).
+    assert "# estimate for ume-r1-2b on one NVIDIA H100" in r.stdout and "\n# total " in r.stdout
 
 
 def test_closed_pipe_exits_quietly():

@@ -47,13 +47,18 @@ def test_shard_cost_counts_visual_tokens(tmp_path):
     # of captions.
     from PIL import Image
 
-    from umeval.run.shard import assign, item_cost
+    from umeval.models.cost import QWEN2VL_COST, ModelCost
+    from umeval.run.shard import assign
+    from umeval.run.shard import item_cost as cost_of
+
+    def item_cost(item, samples=1):  # type: ignore[no-untyped-def]
+        return cost_of(item, ModelCost(QWEN2VL_COST, 784, 2359296, 8), samples)
 
     page = tmp_path / "page.png"
     Image.new("RGB", (1700, 2200)).save(page)  # a letter page at 200 dpi: capped at max_pixels
     small = tmp_path / "thumb.png"
     Image.new("RGB", (56, 56)).save(small)
-    assert item_cost(Item(id="p", image=str(page))) == 32 + 3009
+    assert item_cost(Item(id="p", image=str(page))) == 32 + 48 * 62  # resized to 1344 x 1736 (smart_resize)
     assert item_cost(Item(id="t", image=str(small))) == 32 + 4
     assert item_cost(Item(id="c", text="a caption")) == 32 + 3
     frames = tuple(str(small) for _ in range(8))

@@ -54,13 +54,16 @@ if __name__ == "__main__":  # pragma: no cover
 def test_visual_token_estimate():
     # Bug caught: batches formed by item count only, blind to a page's ~3,000 visual tokens.
     from umeval.core.types import Item
-    from umeval.encoders.cost import image_tokens, item_tokens
+    from umeval.models.cost import QWEN2VL_COST, approx_text_tokens
+
+    def image_tokens(size, max_pixels=2359296):  # type: ignore[no-untyped-def]
+        return QWEN2VL_COST.image_tokens(size, 784, max_pixels)
 
     assert image_tokens((1400, 1400)) == 2500  # 50 x 50 blocks of 28 px
-    assert image_tokens((4000, 4000)) == 2359296 // 784  # capped at max_pixels
+    assert image_tokens((4000, 4000)) == 54 * 54  # scaled under max_pixels, sides floored to 28 px: 1512 x 1512
     assert image_tokens((10, 10)) == 1  # raised to min_pixels (one block)
     assert image_tokens(None, max_pixels=784 * 100) == 100  # unreadable: assume the worst
-    assert item_tokens(Item(id="t", text="x" * 300)) == 32 + 100
+    assert approx_text_tokens(Item(id="t", text="x" * 300)) == 32 + 100
 
 
 def test_cost_batches_respect_count_and_padded_tokens():
@@ -136,7 +139,8 @@ def test_vllm_engine_limits_and_memory_split(tmp_path):
     pytest.importorskip("vllm")
     from umeval.encoders.vllm_backend import VllmEncoder
 
-    cfg = types.SimpleNamespace(max_pixels=2359296, num_frames=8, decoding={"max_new_tokens": 8192})
+    cfg = types.SimpleNamespace(family="ume-r1", min_pixels=784, max_pixels=2359296, num_frames=8,
+                                decoding={"max_new_tokens": 8192})
     fake = types.SimpleNamespace(cfg=cfg, _context_limit=lambda: 32768)
     lim = VllmEncoder.engine_limits(fake)
     assert lim == {"max_model_len": 4096 + 4 * 3009 + 8192, "limit_mm_per_prompt": {"image": 1, "video": 1}}

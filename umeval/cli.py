@@ -27,6 +27,7 @@ USAGE = """usage:
   umeval cache ls|du|prune [key=value ...] [--yes]   the embedding cache: contents, disk, pruning (dry run)
   umeval report RESULTS... [-o report.html]   one self-contained HTML page with charts and traces
   umeval selftest [task=...] [keep=DIR] [model=oracle]   check the pipeline on fixtures with known scores
+  umeval estimate task=... model=... [mode=...] [--gpu h100|h200|a100|l40s] [--json]   tokens and GPU hours
   umeval --version
 `umeval <command> --help` describes each command; `umeval run --help` lists every setting with its default."""
 
@@ -45,6 +46,7 @@ COMMANDS: dict[str, str] = {
     "selftest": "umeval.commands.selftest:main",
     "doctor": "umeval.commands.doctor:main",
     "cache": "umeval.commands.cache:main",
+    "estimate": "umeval.commands.estimate:main",
 }
 
 
@@ -139,6 +141,9 @@ def cmd_run(overrides: list[str]) -> int:
         from omegaconf import OmegaConf
 
         print(OmegaConf.to_yaml(cfg), end="")
+        from umeval.commands.estimate import as_comment
+
+        print(as_comment(cfg))  # what the run will cost, as `umeval estimate` says
         return 0
     from umeval.run.api import evaluate_config
 

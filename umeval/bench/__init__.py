@@ -458,9 +458,20 @@ def bench_suite(tmp: Path) -> list[dict[str, Any]]:
     return run_suite(tmp)
 
 
+def bench_gpu_sim(tmp: Path) -> list[dict[str, Any]]:
+    """The generation pipeline before and after streaming, on a simulated H100 (:mod:`umeval.bench.gpu_sim`)."""
+    from umeval.bench.gpu_sim import run_sim
+
+    rows = run_sim(["ume-r1-2b", "ume-r1-7b"])
+    before = {(r["model"], r["mode"]): r["hours"] for r in rows if r["pipeline"] == "before"}
+    return [{"case": f"gpu_sim {r['model']} {r['mode']}", "method": r["pipeline"], "value": r["hours"],
+             "unit": "simulated GPU h", "ratio": r["hours"] / before[(r["model"], r["mode"])], "busy": r["busy"]}
+            for r in rows]
+
+
 SECTIONS = {"scoring": bench_scoring, "float16": bench_float16, "precision": bench_precision,
             "pipeline": bench_pipeline, "generative": bench_generative, "vllm_submit": bench_vllm_submit,
-            "suite": bench_suite, "maxsim": bench_maxsim}
+            "suite": bench_suite, "maxsim": bench_maxsim, "gpu_sim": bench_gpu_sim}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -468,6 +479,11 @@ def main(argv: list[str] | None = None) -> None:
     import sys
 
     names = (sys.argv[1:] if argv is None else argv) or list(SECTIONS)
+    if names[0] == "gpu_sim" and len(names) > 1:  # gpu_sim with its own options (--median, --gpu, ...)
+        from umeval.bench.gpu_sim import main as gpu_sim
+
+        gpu_sim(names[1:])
+        return
     unknown = [n for n in names if n not in SECTIONS]
     if unknown:
         raise SystemExit(f"umeval.bench: unknown section {unknown[0]!r}; use any of {', '.join(SECTIONS)}")
@@ -481,12 +497,12 @@ def main(argv: list[str] | None = None) -> None:
     machine = machine_description()
     df = pd.DataFrame(rows).assign(machine=machine, total_seconds=time.perf_counter() - t0)
     table = Table(title=f"umeval bench ({machine}; ratio = method / umeval, or candidate / baseline)")
-    for c in ("case", "method", "value", "unit", "ratio", "vs_floor", "peak_vs_candidates", "same_topk"):
+    cols = ("case", "method", "value", "unit", "ratio", "vs_floor", "peak_vs_candidates", "same_topk", "busy")
+    for c in cols:
         table.add_column(c)
     for r in df.to_dict("records"):
         table.add_row(*[f"{r.get(c):.3g}" if isinstance(r.get(c), float) and r.get(c) == r.get(c)
-                        else str(r.get(c, "")) for c in table.columns and
-                        ("case", "method", "value", "unit", "ratio", "vs_floor", "peak_vs_candidates", "same_topk")])
+                        else str(r.get(c, "")) for c in cols])
     console.print(table)
     out = Path("results/bench")
     out.mkdir(parents=True, exist_ok=True)

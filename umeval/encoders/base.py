@@ -112,6 +112,20 @@ class GenResult:
     traces: list[list[Trace]]  # [item][sample]
 
 
+@dataclass(frozen=True)
+class GenUnit:
+    """A stretch of a generation stream: items of one task and role, each drawing ``samples`` traces."""
+
+    items: Sequence[Item]
+    task: str | None
+    role: str
+    samples: int
+
+
+#: Receives each item of a stream as soon as it is done: (unit, index in unit.items, vectors (samples, dim), traces).
+GenSink = Callable[[GenUnit, int, np.ndarray, list[Trace]], None]
+
+
 def gen_readout(prompt_ids: Sequence[int], gen_ids: Sequence[int], gen_emb_id: int,
                 stop_ids: Sequence[int]) -> tuple[list[int], bool]:
     """The token sequence whose last position is the generative embedding.

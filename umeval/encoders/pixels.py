@@ -19,6 +19,23 @@ from __future__ import annotations
 from typing import Any
 
 
+def declared_cost(model_cfg: Any) -> Any:
+    """The family's token cost bound to this model's bounds, from what the run wrote into ``model.declared``.
+
+    (:func:`umeval.models.family.declare_into`: the cost's class and fields; the encoder never asks the registry.)
+    """
+    from umeval.core.registry import load_object
+
+    spec = (model_cfg.get("declared") or {}).get("token_cost")
+    if not spec:
+        from umeval.core.errors import ConfigError
+
+        raise ConfigError(f"model {model_cfg.get('name')} has no declared token cost (model.declared is empty)",
+                          "build the config with umeval.core.config.compose_config, which fills it from the family")
+    return load_object("umeval.models.cost:from_spec")(spec, int(model_cfg.min_pixels), int(model_cfg.max_pixels),
+                                                       int(model_cfg.num_frames))
+
+
 def pixel_size(model_cfg: Any) -> dict[str, int]:
     """A fresh ``size`` dict (callers may mutate it) with the model's min/max pixels per image or frame."""
     return {"shortest_edge": int(model_cfg.min_pixels), "longest_edge": int(model_cfg.max_pixels)}

@@ -4,11 +4,11 @@ Discriminative mode: one forward pass; the embedding is the last-layer hidden st
 token of the prompt (``<disc_emb>`` for UME-R1, the last token for VLM2Vec), L2-normalised.
 Batches are right-padded, so a row's states before its padding are the same as when it is encoded alone.
 Media decoding and the processor run in worker threads while the model runs (``num_workers``), and items are
-batched by estimated cost (text plus visual tokens, :mod:`umeval.encoders.cost`) so padding stays small: a batch
-holds at most ``batch_size`` items and at most ``model.batch_tokens`` padded tokens.  On CUDA out-of-memory a
-batch is split in halves and retried (and the token budget lowered for the rest of the run); an item that does
-not fit alone raises :class:`ItemTooLarge`, naming it and its size (the task then fails, the run goes on with
-``keep_going``).
+batched by estimated cost (text plus the family's visual tokens, :mod:`umeval.models.cost`) so padding stays
+small: a batch holds at most ``batch_size`` items and at most ``model.batch_tokens`` padded tokens.  On CUDA
+out-of-memory a batch is split in halves and retried (and the token budget lowered for the rest of the run); an
+item that does not fit alone raises :class:`ItemTooLarge`, naming it and its size (the task then fails, the run
+goes on with ``keep_going``).
 """
 
 from __future__ import annotations
@@ -37,8 +37,7 @@ from umeval.encoders.base import (
     stop_ids,
     token_id,
 )
-from umeval.encoders.cost import item_tokens
-from umeval.encoders.pixels import call_kwargs, pixel_size
+from umeval.encoders.pixels import call_kwargs, declared_cost, pixel_size
 from umeval.encoders.prompt_base import VISION_TOKENS
 from umeval.encoders.prompts import GEN_TOKEN, Prompt, PromptWriter, formats_of
 
@@ -212,8 +211,8 @@ class Qwen2VLEncoder(PromptWriter):
 
     def item_costs(self, items: Sequence[Item]) -> list[int]:
         """Estimated prompt tokens of each item under the model's pixel bounds."""
-        lo, hi = int(self.cfg.min_pixels), int(self.cfg.max_pixels)
-        return [item_tokens(it, lo, hi) for it in items]
+        cost = declared_cost(self.cfg)  # the family's visual-token arithmetic, as the run handed it over
+        return [cost.item(it) for it in items]
 
     def _batches(self, items: Sequence[Item], order: np.ndarray, task: str | None,
                  costs: Sequence[int] | None = None,

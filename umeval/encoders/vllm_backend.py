@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -43,6 +43,8 @@ from umeval.core.types import Item
 from umeval.encoders.base import (
     Advance,
     GenResult,
+    GenSink,
+    GenUnit,
     Trace,
     assemble,
     decoding_dict,
@@ -52,7 +54,8 @@ from umeval.encoders.base import (
     stop_ids,
     token_id,
 )
-from umeval.encoders.pixels import pixel_size, processor_kwargs
+from umeval.encoders.gen_pipeline import Job, Policy, run_pipeline
+from umeval.encoders.pixels import declared_cost, pixel_size, processor_kwargs
 from umeval.encoders.prompt_base import VISION_TOKENS
 from umeval.encoders.prompts import GEN_TOKEN, Prompt, PromptWriter, formats_of
 from umeval.encoders.qwen2vl import pick_device, quiet_transformers, resolve_checkpoint
@@ -116,9 +119,9 @@ class VllmEncoder(PromptWriter):
         self.revision = str(model_cfg.revision)
         self.batch_size = max(1, int(batch_size))
         self.num_workers = max(0, int(num_workers))
-        # vLLM schedules its own batches: items go to it in large chunks (model.submit_items, independent of
-        # batch_size) so continuous batching keeps the GPU full and a chunk waits for its longest trace only
-        # once; the next chunk's media decode in worker threads meanwhile.
+        # vLLM schedules its own batches: up to model.submit_items requests are kept in the engine (independent
+        # of batch_size) so continuous batching keeps the GPU full; in gen mode a finished request is replaced
+        # at once (umeval.encoders.gen_pipeline), and media decode in worker threads meanwhile.
         self.chunk = max(self.batch_size, int(getattr(model_cfg, "submit_items", None) or 1024))
         self.use_prompt_formats(*formats_of(model_cfg))  # a family with a format per role has a candidate one
         self.calls = 0
@@ -201,10 +204,14 @@ class VllmEncoder(PromptWriter):
             raise UmevalError(f"the prompt has no {prompt.pool_token} token", "check model.prompt")
         return ids[: min(len(ids) - ids[::-1].index(tid) + prompt.pool_after, len(ids))]
 
-    def _chunks(self, items: Sequence[Item], task: str | None,
-                role: str = "query") -> Iterator[tuple[range, list[Prompt]]]:
-        """Items in submission chunks with their prompts; the next chunk's media decode in worker threads."""
-        chunks = [range(i, min(i + self.chunk, len(items))) for i in range(0, len(items), self.chunk)]
+    def _chunks(self, items: Sequence[Item], task: str | None, role: str = "query",
+                size: int | None = None) -> Iterator[tuple[range, list[Prompt]]]:
+        """Items in chunks (``size``, default the submission size) with their prompts.
+
+        The next chunk's media decode in worker threads meanwhile.
+        """
+        size = size or self.chunk
+        chunks = [range(i, min(i + size, len(items))) for i in range(0, len(items), size)]
         if self.num_workers == 0:
             for idx in chunks:
                 yield idx, [self.build_prompt(items[i], task, role) for i in idx]
@@ -260,14 +267,11 @@ class VllmEncoder(PromptWriter):
         """``max_model_len`` and ``limit_mm_per_prompt`` from what an item can hold under this configuration.
 
         An MMEB-V2 item has at most one image or one video; its visual tokens are bounded by the pixel bounds
-        (``max_pixels / 784`` per image, half the frames times that per video); text is given 4,096 tokens,
+        (the family's token cost at the largest image and video the pixel bounds allow); text is given 4,096 tokens,
         and a trace ``max_new_tokens``.  Without these, vLLM sizes the engine for the checkpoint's whole context
         (32k to 128k tokens) and up to 999 media per prompt, and reserves memory for them.
         """
-        from umeval.encoders.cost import PIXELS_PER_TOKEN
-
-        per_image = max(1, int(self.cfg.max_pixels) // PIXELS_PER_TOKEN)
-        visual = max(per_image, per_image * ((int(self.cfg.num_frames) + 1) // 2))
+        visual = declared_cost(self.cfg).max_visual()  # the family's arithmetic (pixel bounds, frames)
         new = int(decoding_dict(self.cfg.decoding)["max_new_tokens"])
         out: dict[str, Any] = {"max_model_len": 4096 + visual + new, "limit_mm_per_prompt": {"image": 1, "video": 1}}
         limit = self._context_limit()
@@ -365,55 +369,147 @@ class VllmEncoder(PromptWriter):
 
     def generate_embed(self, items: Sequence[Item], *, samples: int = 1, base_seed: int = 0,
                        decoding: Any = None, task: str | None = None, role: str = "query",
-                       advance: Advance | None = None) -> GenResult:
+                       advance: Advance | None = None, policy: Policy | None = None) -> GenResult:
         """UME-R1 generative embeddings: sample traces, then pool prompt + generated ids of each.
 
-        Same output as :meth:`umeval.encoders.qwen2vl.Qwen2VLEncoder.generate_embed`; ``Trace.seconds`` is the
-        chunk's generation time shared out over its traces.
+        Same output as :meth:`umeval.encoders.qwen2vl.Qwen2VLEncoder.generate_embed`: one unit of
+        :meth:`generate_stream`.
+        """
+        vectors = np.zeros((len(items), samples, 0), dtype=np.float32)
+        traces: list[list[Trace]] = [[] for _ in items]
+
+        def sink(unit: GenUnit, i: int, vecs: np.ndarray, trs: list[Trace]) -> None:
+            nonlocal vectors
+            if vectors.shape[2] == 0:
+                vectors = np.zeros((len(items), samples, vecs.shape[1]), dtype=np.float32)
+            vectors[i], traces[i] = vecs, trs
+            if advance:
+                advance(1)
+
+        self.generate_stream([GenUnit(items, task, role, samples)], base_seed=base_seed, decoding=decoding,
+                             sink=sink, policy=policy)
+        return GenResult(vectors=vectors, traces=traces)
+
+    def generate_stream(self, units: Iterable[GenUnit], *, base_seed: int = 0, decoding: Any = None,
+                        sink: GenSink, policy: Policy | None = None) -> None:
+        """Generative embeddings of every item of ``units``, handed to ``sink`` as each item is done.
+
+        One stream across units (tasks and roles): the scheduling is
+        :func:`umeval.encoders.gen_pipeline.run_pipeline` (no barrier between chunks or tasks, the read-out of
+        finished items overlapping generation).  Each item's media are decoded once and serve both engines.
+        ``Trace.seconds`` is the request's time from submission to its end, shared out over its traces.
         """
         dec = decoding_dict(decoding if decoding is not None else self.cfg.decoding)
         gen_emb = self.token_id(GEN_TOKEN)
         stops = self.stop_ids()
-        n_ret = samples if dec["do_sample"] else 1
-        vectors = np.zeros((len(items), samples, 0), dtype=np.float32)
-        traces: list[list[Trace]] = [[] for _ in items]
-        for idx, prompts in self._chunks(items, task, role):
-            ids = [self.prompt_ids(p) for p in prompts]
-            media = [self.media(p) for p in prompts]
-            seeds = [item_seed(base_seed, items[i]) for i in idx]
-            t0 = time.perf_counter()
-            outs = self._engine("generate").generate(
-                [self.request(x, m) for x, m in zip(ids, media)],
-                [self.sampling_params(dec, samples, s) for s in seeds], use_tqdm=False)
-            secs = (time.perf_counter() - t0) / max(1, len(idx) * n_ret)
-            readout: list[dict[str, Any]] = []
-            chunk_traces: list[list[Trace]] = []
-            for x, m, seed, out in zip(ids, media, seeds, outs):
-                n_prompt = len(out.prompt_token_ids)  # expanded placeholders, as the HF processor's input_ids
-                drawn: list[Trace] = []
-                for r, o in enumerate(sorted(out.outputs, key=lambda c: c.index)):
-                    gen = [int(t) for t in o.token_ids]
-                    if o.finish_reason not in FINISH_REASONS:
-                        raise UmevalError(f"vLLM generation ended with finish_reason={o.finish_reason}",
-                                          "rerun; if it repeats, run with backend=hf")
-                    finish = FINISH_REASONS[o.finish_reason]
-                    if finish == "stop" and isinstance(o.stop_reason, int) and (not gen or gen[-1] != o.stop_reason):
-                        gen.append(o.stop_reason)  # HF keeps the stop token in the trace
-                    seq, has_emb = gen_readout(x, gen, gen_emb, stops)
-                    readout.append(self.request(seq, m))
-                    drawn.append(Trace(
-                        sample=r, seed=seed, text=self.tokenizer.decode(gen, skip_special_tokens=False),
-                        n_tokens=len(gen), has_gen_emb=has_emb, finish_reason=finish,
-                        pool_position=n_prompt + len(seq) - len(x) - 1, seconds=secs, token_ids=tuple(gen)))
-                chunk_traces.append([replace(drawn[s % n_ret], sample=s) for s in range(samples)])
-            pooled = self.pool(readout)
-            if vectors.shape[2] == 0:
-                vectors = np.zeros((len(items), samples, pooled.shape[1]), dtype=np.float32)
-            for k, i in enumerate(idx):
-                rows = pooled[k * n_ret: (k + 1) * n_ret][[s % n_ret for s in range(samples)]]
-                vectors[i] = l2_normalise(rows, [items[i]] * samples, task)
-                traces[i] = chunk_traces[k]
-            self.calls += len(idx)
-            if advance:
-                advance(len(idx))
-        return GenResult(vectors=vectors, traces=traces)
+        started: dict[int, float] = {}
+        where: dict[int, tuple[GenUnit, int]] = {}
+        drawn_of: dict[int, list[Trace]] = {}
+        engine = _VllmGenerate(self._engine("generate"),
+                               lambda job: self.sampling_params(dec, where[job.index][0].samples, job.seed))
+        readout = _VllmReadout(self._engine("pooling"))
+
+        def jobs() -> Iterator[Job]:
+            n = 0
+            for unit in units:
+                chunks = self._chunks(unit.items, unit.task, unit.role, size=max(self.batch_size, 64))
+                for idx, prompts in chunks:
+                    for i, p in zip(idx, prompts):
+                        started[n], where[n] = time.perf_counter(), (unit, i)
+                        yield Job(index=n, prompt_ids=self.prompt_ids(p), media=self.media(p),
+                                  seed=item_seed(base_seed, unit.items[i]))
+                        n += 1
+
+        def finish(job: Job, out: Any) -> list[dict[str, Any]]:
+            n_ret = len(out.outputs)
+            secs = (time.perf_counter() - started.pop(job.index)) / n_ret
+            n_prompt = len(out.prompt_token_ids)  # expanded placeholders, as the HF processor's input_ids
+            x = job.prompt_ids
+            drawn: list[Trace] = []
+            requests: list[dict[str, Any]] = []
+            for r, o in enumerate(sorted(out.outputs, key=lambda c: c.index)):
+                gen = [int(t) for t in o.token_ids]
+                if o.finish_reason not in FINISH_REASONS:
+                    raise UmevalError(f"vLLM generation ended with finish_reason={o.finish_reason}",
+                                      "rerun; if it repeats, run with backend=hf")
+                finish_reason = FINISH_REASONS[o.finish_reason]
+                kept = bool(gen) and gen[-1] == o.stop_reason
+                if finish_reason == "stop" and isinstance(o.stop_reason, int) and not kept:
+                    gen.append(o.stop_reason)  # HF keeps the stop token in the trace
+                seq, has_emb = gen_readout(x, gen, gen_emb, stops)
+                requests.append(self.request(seq, job.media))
+                drawn.append(Trace(
+                    sample=r, seed=job.seed, text=self.tokenizer.decode(gen, skip_special_tokens=False),
+                    n_tokens=len(gen), has_gen_emb=has_emb, finish_reason=finish_reason,
+                    pool_position=n_prompt + len(seq) - len(x) - 1, seconds=secs, token_ids=tuple(gen)))
+            drawn_of[job.index] = drawn
+            return requests
+
+        def done(job: Job, pooled: np.ndarray) -> None:
+            unit, i = where.pop(job.index)
+            drawn = drawn_of.pop(job.index)
+            n_ret, k = len(drawn), unit.samples  # greedy: one trace, copied to every sample
+            vecs = l2_normalise(pooled[[s % n_ret for s in range(k)]], [unit.items[i]] * k, unit.task)
+            self.calls += 1
+            sink(unit, i, vecs, [replace(drawn[s % n_ret], sample=s) for s in range(k)])
+
+        policy = policy or Policy(window=self.chunk, readout_batch=max(1, self.chunk // 4))
+        run_pipeline(jobs(), engine, readout, policy, finish, done)
+
+
+class _VllmGenerate:
+    """:class:`umeval.encoders.gen_pipeline.GenEngine` on a vLLM ``LLM``: requests stream in, finished ones out.
+
+    ``LLM.enqueue`` adds requests without running them (vLLM's offline API, the same path as ``generate``:
+    final outputs only); ``llm_engine.step`` returns what the engine core finished since.  The engine core runs
+    in its own process and keeps stepping while this process reads out or prepares the next items.
+    """
+
+    def __init__(self, llm: Any, params: Callable[[Job], Any]) -> None:
+        self.llm, self.params = llm, params
+        self.ids: dict[str, str] = {}  # vLLM request id -> ours
+
+    def add(self, rid: str, job: Job) -> None:
+        (vid,) = self.llm.enqueue([VllmEncoder.request(job.prompt_ids, job.media)], [self.params(job)],
+                                  use_tqdm=False)
+        # enqueue returns vLLM's internal id ("<ours>-<8 random characters>"); outputs carry the external one.
+        self.ids[str(vid).rsplit("-", 1)[0]] = rid
+
+    def step(self) -> list[tuple[str, Any]]:
+        engine = self.llm.llm_engine
+        if self.ids and not engine.has_unfinished_requests():  # would wait forever for outputs
+            raise UmevalError(f"vLLM holds none of the {len(self.ids)} generation requests still expected",
+                              "rerun; if it repeats, run with backend=hf")
+        return [(self.ids.pop(str(o.request_id)), o) for o in engine.step()
+                if o.finished and str(o.request_id) in self.ids]
+
+
+class _VllmReadout:
+    """:class:`umeval.encoders.gen_pipeline.ReadoutEngine` on the pooling ``LLM``.
+
+    Each batch is one ``embed`` call in a worker thread, so generation goes on meanwhile (the pooling engine
+    core is a process of its own).
+    """
+
+    def __init__(self, llm: Any) -> None:
+        self.llm = llm
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="umeval-readout")
+        self.futures: deque[tuple[list[str], Future[Any], int]] = deque()
+
+    def _embed(self, requests: list[dict[str, Any]]) -> np.ndarray:
+        outs = self.llm.embed(requests, use_tqdm=False)
+        return np.stack([np.asarray(o.outputs.embedding, dtype=np.float32) for o in outs])
+
+    def submit(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
+        self.futures.append(([r for r, _ in batch], self.pool.submit(self._embed, [q for _, q in batch]),
+                             len(batch)))
+
+    def poll(self, wait: bool) -> list[tuple[str, np.ndarray]]:
+        out: list[tuple[str, np.ndarray]] = []
+        while self.futures and (self.futures[0][1].done() or (wait and not out)):
+            rids, fut, _ = self.futures.popleft()
+            out += list(zip(rids, fut.result()))
+        return out
+
+    def pending(self) -> int:
+        return sum(n for _, _, n in self.futures)

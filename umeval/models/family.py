@@ -25,6 +25,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from umeval.core.errors import ConfigError
 from umeval.core.registry import Registry, import_plugins, load_object, suggest
+from umeval.models.cost import QWEN2VL_COST, ModelCost, cost_spec
 
 #: Model settings (``umeval.core.config.ModelConfig``) that change the vectors of any family: part of every cache
 #: key unless the family declares its own ``key_fields``.  Every other setting is listed in
@@ -76,6 +77,7 @@ class Checkpoint:
     revision: str  # the pinned hub commit, or the branch where no public record pins one
     pinned_from: str = ""  # where the commit comes from
     card: ModelCard | None = None
+    backbone: str = ""  # its architecture's sizes for GPU-time estimates (umeval.run.throughput.BACKBONES)
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,10 @@ class ModelMeta:
     #: resize the reference code used (its vendored Qwen2-VL image processor); the fast (torchvision) one
     #: resamples differently.  Part of the family's input, so bump ``version``.
     slow_image_processor: bool = False
+    #: Visual tokens per image, per video and per item (:class:`umeval.models.cost.TokenCost`): shard balancing,
+    #: HF batching, vLLM engine sizing and ``umeval estimate`` ask it.  The default is Qwen2-VL's arithmetic
+    #: (28 x 28 pixels per token, frames merged in pairs); a family of another architecture declares its own.
+    token_cost: Any = QWEN2VL_COST
 
     def __post_init__(self) -> None:
         if self.roles not in ("same", "differ"):
@@ -231,6 +237,20 @@ def cache_key(model_cfg: Any) -> dict[str, Any]:
             "options": options_of(model_cfg), "roles": meta.roles}
 
 
+def token_cost(model_cfg: Any) -> ModelCost:
+    """The family's token cost bound to this model's pixel bounds and frame count."""
+    meta = get_family(_get(model_cfg, "family"))
+    return ModelCost(meta.token_cost, int(_get(model_cfg, "min_pixels", 784)),
+                     int(_get(model_cfg, "max_pixels", 2359296)), int(_get(model_cfg, "num_frames", 8)))
+
+
+def backbone_of(model_cfg: Any) -> str:
+    """The backbone the family declares for this preset's checkpoint ("" when it declares none)."""
+    meta = get_family(_get(model_cfg, "family"))
+    name = str(_get(model_cfg, "name", ""))
+    return next((c.backbone for c in meta.checkpoints if c.preset == name), "")
+
+
 def roles_differ(model_cfg: Any) -> bool:
     """Whether the family writes queries and candidates differently (then the role is part of the store key)."""
     return get_family(_get(model_cfg, "family")).roles == "differ"
@@ -257,7 +277,8 @@ def declare_into(model_cfg: Any) -> None:
     if ref is not None:
         model_cfg.formats = {"query": ref, "candidate": ref} if isinstance(ref, str) else dict(ref)
     model_cfg.options = options_of(model_cfg)
-    model_cfg.declared = {"positions": meta.positions, "slow_image_processor": bool(meta.slow_image_processor)}
+    model_cfg.declared = {"positions": meta.positions, "slow_image_processor": bool(meta.slow_image_processor),
+                          "token_cost": cost_spec(meta.token_cost)}
 
 
 def validate_model(cfg: Any) -> None:

@@ -144,8 +144,13 @@ def evaluate_task(task: TaskPlan, data: TaskData, encoder: Callable[[], Encoder]
             if s == 0:  # the table's top-k and ties are sample 0's, ranked once here
                 rankings = r
         per_query = {m: v / n for m, v in totals.items()}  # the mean over samples (pass@1 for the main metric)
-        res.write_parquet(task.out_dir / "traces.parquet", traces_table(spec.name, data, q_tr, c_tr))
-        diagnostics = trace_diagnostics(q_tr + c_tr, [qv, cv])
+        limit = int(dec["max_new_tokens"])
+        res.write_parquet(task.out_dir / "traces.parquet", traces_table(spec.name, data, q_tr, c_tr, limit))
+        # The token limit sits beside the count of traces it cut, in scores.json and on the progress line.
+        diagnostics = trace_diagnostics(q_tr + c_tr, [qv, cv]) | {"max_new_tokens": limit}
+        if diagnostics["n_truncated"]:
+            progress.note(f"{spec.name} [gen]: {diagnostics['n_truncated']} of {diagnostics['n_traces']} traces "
+                          f"hit the token limit (max_new_tokens={limit})")
     metrics = M.mean(per_query)
     if per_sample is not None and per_sample.shape[1] > 1:
         metrics.update(pass_curve(per_sample))
@@ -162,7 +167,8 @@ def evaluate_task(task: TaskPlan, data: TaskData, encoder: Callable[[], Encoder]
     return result
 
 
-def traces_table(task: str, data: TaskData, q_tr: list[list[Trace]], c_tr: list[list[Trace]]) -> pd.DataFrame:
+def traces_table(task: str, data: TaskData, q_tr: list[list[Trace]], c_tr: list[list[Trace]],
+                 max_new_tokens: int | None = None) -> pd.DataFrame:
     rows = []
     for role, items, trs in (("query", data.queries, q_tr), ("candidate", data.candidates, c_tr)):
         for it, tr in zip(items, trs):
@@ -170,7 +176,7 @@ def traces_table(task: str, data: TaskData, q_tr: list[list[Trace]], c_tr: list[
                 rows.append({"task": task, "item_id": it.id, "role": role, "sample": t.sample, "seed": t.seed,
                              "text": t.text, "n_tokens": t.n_tokens, "has_gen_emb": t.has_gen_emb,
                              "finish_reason": t.finish_reason, "pool_position": t.pool_position,
-                             "seconds": t.seconds})
+                             "seconds": t.seconds, "max_new_tokens": max_new_tokens})
     return pd.DataFrame(rows)
 
 
@@ -191,6 +197,7 @@ def trace_diagnostics(traces: list[list[Trace]], vectors: list[np.ndarray]) -> d
         "no_gen_emb_share": float(np.mean([not t.has_gen_emb for t in flat])) if flat else float("nan"),
         "truncated_share": float(np.mean([t.finish_reason == "length" for t in flat])) if flat else float("nan"),
         "n_truncated": int(sum(t.finish_reason == "length" for t in flat)),
+        "n_traces": len(flat),
         "mean_trace_tokens": float(np.mean([t.n_tokens for t in flat])) if flat else float("nan"),
         "mean_sample_cosine": float(np.concatenate(cos).mean()) if cos else float("nan"),
     }

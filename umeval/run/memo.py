@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any, TypeGuard
 
@@ -14,7 +14,7 @@ from umeval.core.errors import ConfigError
 from umeval.core.multivector import TokenMatrices
 from umeval.core.timing import count_encoded, timed
 from umeval.core.types import Embeddings, Item
-from umeval.encoders.base import Advance, Encoder, GenerativeEncoder, Trace
+from umeval.encoders.base import Advance, Encoder, GenerativeEncoder, GenUnit, Trace
 from umeval.run.store import EmbeddingStore, entry_key
 
 #: What an item is to the encoder: a family may format a query and a candidate differently.
@@ -133,3 +133,85 @@ class EmbeddingMemo:
         vecs = self.store.get(flat).reshape(len(items), samples, -1)
         traces = [[Trace(**json.loads(m)) for m in self.store.get_meta(ks)] for ks in keys]
         return vecs, traces
+
+    def embed_gen_stream(self, encoder: Callable[[], Encoder], units: Iterable[GenUnit], *, base_seed: int,
+                         decoding: Any, on_unit: Callable[[GenUnit], Advance | None] | None = None,
+                         on_unit_done: Callable[[GenUnit, list[list[Trace]]], None] | None = None) -> int:
+        """Generative embeddings of every unit's missing items, as one stream through the encoder.
+
+        For an encoder with ``generate_stream`` (vLLM): no barrier between chunks, tasks or roles; each item is
+        stored as it finishes (writes batched by ``self.chunk``), so a killed run loses at most one batch.  Other
+        encoders get one ``generate_embed`` call per unit.  The encoder is built only if some item is missing.
+        ``on_unit(unit)`` is called when a unit starts and may return its progress ``advance``;
+        ``on_unit_done(unit, traces)`` when its last item is stored.  Returns the number of items encoded.
+        """
+        pending: dict[int, tuple[GenUnit, list[list[str]], Advance | None, list[list[Trace]], list[int], GenUnit]] = {}
+        buffer: tuple[list[str], list[np.ndarray], list[str]] = ([], [], [])
+        encoded = 0
+
+        def missing() -> Iterator[GenUnit]:
+            for unit in units:
+                keys = self.gen_keys(unit.items, samples=unit.samples, base_seed=base_seed, decoding=decoding,
+                                     role=unit.role)
+                adv = on_unit(unit) if on_unit else None
+                parts = self._missing(unit.items, keys, adv)
+                todo = [p for part in parts for p in part]
+                if not todo:
+                    if on_unit_done:
+                        on_unit_done(unit, [])
+                    continue
+                sub = GenUnit([it for it, _ in todo], unit.task, unit.role, unit.samples)
+                pending[id(sub)] = (unit, [ks for _, ks in todo], adv, [], [len(todo)], sub)
+                yield sub
+
+        def flush() -> None:
+            keys, vecs, meta = buffer
+            if keys:
+                self.store.put(list(keys), np.stack(vecs), meta=list(meta))
+                for b in buffer:
+                    b.clear()
+
+        def sink(sub: GenUnit, i: int, vecs: np.ndarray, traces: list[Trace]) -> None:
+            nonlocal encoded
+            unit, keys, adv, seen, left, _ = pending[id(sub)]
+            buffer[0].extend(keys[i])
+            buffer[1].extend(vecs)
+            buffer[2].extend(json.dumps(asdict(t) | {"token_ids": list(t.token_ids)}) for t in traces)
+            encoded += 1
+            seen.append(traces)
+            left[0] -= 1
+            if len(buffer[0]) >= self.chunk:
+                flush()
+            if adv:
+                adv(1)
+            if left[0] == 0:
+                flush()
+                del pending[id(sub)]
+                if on_unit_done:
+                    on_unit_done(unit, seen)
+
+        todo = missing()
+        first = next(todo, None)
+        if first is None:
+            return 0
+        enc = encoder()
+        stream = getattr(enc, "generate_stream", None)
+        chained = _chain(first, todo)
+        try:
+            if stream is not None:
+                stream(chained, base_seed=base_seed, decoding=decoding, sink=sink)
+            else:
+                for sub in chained:
+                    out = enc.generate_embed(sub.items, samples=sub.samples, base_seed=base_seed,  # type: ignore[attr-defined]
+                                             decoding=decoding, task=sub.task, role=sub.role)
+                    for i in range(len(sub.items)):
+                        sink(sub, i, out.vectors[i], out.traces[i])
+        finally:
+            flush()  # what finished is kept, also when the stream fails
+        self.encoded += encoded
+        return encoded
+
+
+def _chain(first: GenUnit, rest: Iterator[GenUnit]) -> Iterator[GenUnit]:
+    yield first
+    yield from rest

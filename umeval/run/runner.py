@@ -25,9 +25,9 @@ from umeval.core.errors import UmevalError
 from umeval.core.registry import load_object, resolve_tasks
 from umeval.core.spec import TaskSpec
 from umeval.core.types import Item, TaskData
-from umeval.encoders.base import Encoder, close_encoder
+from umeval.encoders.base import Encoder, GenUnit, Trace, close_encoder
 from umeval.loaders import load_task
-from umeval.models.family import roles_differ
+from umeval.models.family import roles_differ, token_cost
 from umeval.results import board
 from umeval.results import files as res
 from umeval.results.expected import expected_by_benchmark, expected_counts
@@ -56,13 +56,13 @@ class LazyEncoder:
     """The run's encoder, built on first use: the model loads only when some item really has to be encoded."""
 
     def __init__(self, ctx: RunContext, factory: Callable[..., Encoder] | None = None) -> None:
-        self._ctx, self._factory = ctx, factory
+        self._ctx, self.factory = ctx, factory
         self.encoder: Encoder | None = None
 
     def __call__(self) -> Encoder:
         if self.encoder is None:
             cfg = self._ctx.cfg
-            factory = self._factory or load_object(encoder_ref(cfg))
+            factory = self.factory or load_object(encoder_ref(cfg))
             self.encoder = factory(cfg.model, cache_dir=self._ctx.cache_dir, device=cfg.device,
                                    batch_size=cfg.batch_size, num_workers=cfg.num_workers)
         return self.encoder
@@ -129,6 +129,8 @@ def _evaluate_all(todo: list[TaskPlan], ctx: RunContext, memo: EmbeddingMemo, en
     failed: dict[tuple[str, str], TaskResult] = {}
     with Progress(enabled=bool(ctx.cfg.progress), console=console) as progress:
         progress.suite(len(todo))
+        if streams_gen(ctx.cfg, encoder.factory):
+            stream_gen_ahead([t for t in todo if t.mode == "gen"], ctx, memo, encoder, progress)
         loaded: dict[str, TaskData] = {}  # the last task loaded (its modes follow each other in the plan)
         for task in todo:
             timing.begin_task(task.spec.name, task.mode)
@@ -160,6 +162,68 @@ def _run_shard(shard: tuple[int, int], todo: list[TaskPlan], ctx: RunContext, me
     return RunSummary(output_dir=ctx.out_dir, model=ctx.model_name, leaderboard=pd.DataFrame(), encoder_calls=calls)
 
 
+def streams_gen(cfg: DictConfig, encoder_factory: Callable[..., Encoder] | None = None) -> bool:
+    """Whether the run's encoder takes one generation stream across tasks (``generate_stream``: vLLM)."""
+    cls = encoder_factory if encoder_factory is not None else load_object(encoder_ref(cfg))
+    return callable(getattr(cls, "generate_stream", None))
+
+
+def gen_units(plan: list[TaskPlan], ctx: RunContext) -> Iterator[GenUnit]:
+    """Queries then candidates of each planned gen task, loading one task at a time.
+
+    A task that cannot load is left to the task loop, which records its error.
+    """
+    n = int(ctx.cfg.gen.samples)
+    n_cand = n if ctx.cfg.gen.resample_candidates else 1
+    for task in plan:
+        try:
+            data = load_task(task.spec, ctx.load_context(task.spec))
+        except UmevalError:
+            continue
+        yield GenUnit(list(data.queries), task.spec.name, "query", n)
+        yield GenUnit(list(data.candidates), task.spec.name, "candidate", n_cand)
+
+
+def stream_gen_ahead(plan: list[TaskPlan], ctx: RunContext, memo: EmbeddingMemo, encoder: Callable[[], Encoder],
+                     progress: Any) -> None:
+    """Generate every planned gen task's missing items as one stream, before the tasks are scored.
+
+    A stream has no barrier between tasks: the GPU never waits for one task's longest trace before starting the
+    next.  The task loop then finds every embedding stored.  With ``keep_going``, a failure here is left to the
+    task loop, which encodes task by task and records the failing task.
+    """
+    if not plan:
+        return
+    cfg = ctx.cfg
+    bars: dict[int, Any] = {}
+    limit = int(to_dict(cfg.model.decoding).get("max_new_tokens", 0))
+
+    def label(unit: GenUnit) -> str:
+        return f"{unit.task} [gen] {'queries' if unit.role == 'query' else 'candidates'}"
+
+    def on_unit(unit: GenUnit) -> Any:
+        cm = progress.task(label(unit) + " (streamed)", len(unit.items))
+        bars[id(unit)] = cm
+        return cm.__enter__()
+
+    def on_unit_done(unit: GenUnit, traces: list[list[Trace]]) -> None:
+        cm = bars.pop(id(unit), None)
+        if cm is not None:
+            cm.__exit__(None, None, None)
+        cut = sum(t.finish_reason == "length" for tr in traces for t in tr)
+        if cut:
+            progress.note(f"{label(unit)}: {cut} of {sum(len(tr) for tr in traces)} traces hit the token limit "
+                          f"(max_new_tokens={limit})")
+
+    try:
+        memo.embed_gen_stream(encoder, gen_units(plan, ctx), base_seed=int(cfg.gen.seed),
+                              decoding=to_dict(cfg.model.decoding), on_unit=on_unit, on_unit_done=on_unit_done)
+    except UmevalError as e:
+        if not cfg.keep_going:
+            raise
+        progress.note(f"streamed generation stopped ({e}); the tasks go on one by one")
+
+
 @dataclass(frozen=True)
 class ShardWork:
     """The items of one task, mode and role that a shard pass walks, each with its (first) key in the store."""
@@ -184,7 +248,7 @@ def encode_shard(shard: tuple[int, int], plan: list[TaskPlan], ctx: RunContext, 
     cfg = ctx.cfg
     i, n = shard
     dec, seed, samples = to_dict(cfg.model.decoding), int(cfg.gen.seed), int(cfg.gen.samples)
-    lo, hi = int(cfg.model.min_pixels), int(cfg.model.max_pixels)
+    cost = token_cost(cfg.model)  # the family's arithmetic, never the engine's
     loaded: dict[str, TaskData] = {}  # the last task loaded: one task's data in memory at a time
 
     def work() -> Iterator[ShardWork]:
@@ -206,7 +270,7 @@ def encode_shard(shard: tuple[int, int], plan: list[TaskPlan], ctx: RunContext, 
     for w in work():
         for it, k in zip(w.items, w.keys):
             if k not in costs:
-                costs[k] = item_cost(it, w.samples, lo, hi)
+                costs[k] = item_cost(it, cost, w.samples)
     owner = assign(list(costs), list(costs.values()), n)
     loaded.clear()
     with Progress(enabled=bool(cfg.progress), console=console) as progress:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from umeval.core.errors import ConfigError
 from umeval.core.types import Item
-from umeval.encoders.cost import MAX_PIXELS, MIN_PIXELS, item_tokens
+from umeval.models.cost import ModelCost
 
 
 def parse_shard(value: str | None) -> tuple[int, int] | None:
@@ -29,12 +29,12 @@ def parse_shard(value: str | None) -> tuple[int, int] | None:
     return i, n
 
 
-def item_cost(item: Item, samples: int = 1, min_pixels: int = MIN_PIXELS, max_pixels: int = MAX_PIXELS) -> float:
-    """Estimated prompt tokens (text + visual, from image sizes and pixel bounds); generation multiplies it.
+def item_cost(item: Item, cost: ModelCost, samples: int = 1) -> float:
+    """Estimated prompt tokens (text + the family's visual tokens for this model); generation multiplies it.
 
     A 2.36-megapixel page is ~3,000 visual tokens, an 8-frame video ~4 x its frame's tokens, a caption ~30.
     """
-    return float(item_tokens(item, min_pixels, max_pixels) * samples)
+    return float(cost.item(item) * samples)
 
 
 def assign(keys: Sequence[str], costs: Sequence[float], n: int) -> dict[str, int]:

@@ -6,6 +6,7 @@ V1 differs only by the eval script's ``--resize_use_processor false --image_reso
 the V1 checkpoints: ``reference/`` (written by ``docs/scripts/all_scores_to_reference.py``).
 """
 
+from umeval.models.cost import Qwen2VLCost
 from umeval.models.family import Checkpoint, ModelCard, ModelMeta, register_family
 
 #: The official V1 eval loads these hub repositories as full Qwen2-VL models (eval_vlm2vecv1_8gpu.sh, no
@@ -26,7 +27,7 @@ register_family(ModelMeta(
         Checkpoint("vlm2vec-v2", "VLM2Vec/VLM2Vec-V2.0", "e39ff079b8275ef876d3656da8c0bddbff3c4dde",
                    "mteb model metadata (vlm2vec2 ModelMeta.revision)",
                    ModelCard("VLM2Vec-V2.0", "Qwen2-VL-2B-Instruct", "2B parameters", 1536, None,
-                             "https://huggingface.co/VLM2Vec/VLM2Vec-V2.0")),
+                             "https://huggingface.co/VLM2Vec/VLM2Vec-V2.0"), backbone="qwen2-vl-2b"),
         Checkpoint("vlm2vec-v1-qwen2vl-2b", "TIGER-Lab/VLM2Vec-Qwen2VL-2B", "main", NOT_PINNED,
                    ModelCard("VLM2Vec-V1-Qwen2VL-2B", "Qwen2-VL-2B-Instruct", "2B parameters", 1536, "2025-02",
                              "https://huggingface.co/TIGER-Lab/VLM2Vec-Qwen2VL-2B")),
@@ -36,5 +37,6 @@ register_family(ModelMeta(
     ),
     # processor.py:121-134 loads the vendored slow Qwen2VLImageProcessor (PIL bicubic resize).
     slow_image_processor=True,
+    token_cost=Qwen2VLCost(small_side=28, small_to=56),  # its parser's rule for images under 28 px
     version="3",  # 3: slow image processor
 ))
