@@ -26,6 +26,7 @@ USAGE = """usage:
   umeval show RESULTS... [--format table|csv|markdown|json]
   umeval report RESULTS... [-o report.html]   one self-contained HTML page with charts and traces
   umeval selftest [task=...] [keep=DIR] [model=oracle]   check the pipeline on fixtures with known scores
+  umeval data fetch|status task=... [data_root=DIR]   download the MMEB-V2 data; check which tasks are complete
   umeval --version
 `umeval <command> --help` describes each command; `umeval run --help` lists every setting with its default."""
 
@@ -43,6 +44,7 @@ COMMANDS: dict[str, str] = {
     "report": "umeval.commands.report:main",
     "selftest": "umeval.commands.selftest:main",
     "doctor": "umeval.commands.doctor:main",
+    "data": "umeval.commands.data:main",
 }
 
 

@@ -39,6 +39,9 @@ class LoadContext:
     # Where embedded media bytes (visual-document pages) are written once, content-addressed, so items hold a
     # path and the encoder reads each page per batch; None keeps the bytes in the item.
     spill_dir: Path | None = None
+    # A missing frame folder whose video is there is extracted (umeval.data.frames); False (the data check)
+    # leaves it empty, to be extracted when the task is loaded for real.
+    extract_frames: bool = True
 
 
 def spill(ctx: LoadContext, data: bytes) -> str | bytes:

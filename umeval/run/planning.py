@@ -17,7 +17,8 @@ from omegaconf import DictConfig
 
 from umeval.core.errors import UmevalError
 from umeval.core.spec import TaskSpec
-from umeval.loaders import LoadContext, load_task, preflight
+from umeval.data.status import preflight_all
+from umeval.loaders import LoadContext, load_task
 from umeval.results import files as res
 from umeval.results.task_result import TaskResult
 from umeval.run.datafp import data_fingerprint
@@ -90,16 +91,12 @@ def plan_run(specs: list[TaskSpec], modes: list[str], cfg: DictConfig, *, inst_s
             else:
                 todo.append(task)
     failed: dict[TaskKey, TaskResult] = {}
-    for spec in {t.spec.name: t.spec for t in todo}.values():
-        try:
-            preflight(spec, ctx_for(spec))
-        except UmevalError as e:
-            if not cfg.keep_going:
-                raise
-            for task in todo:
-                if task.spec.name == spec.name:
-                    failed[task.key] = record_failure(task, e, cfg, inst_set=inst_set, runtime=runtime,
-                                                      extra=row_extra(spec))
+    # Every planned task's data (rows and each media file they name), all checked before any is reported.
+    bad = preflight_all(list({t.spec.name: t.spec for t in todo}.values()), ctx_for, raise_all=not cfg.keep_going)
+    for task in todo:
+        if task.spec.name in bad:
+            failed[task.key] = record_failure(task, bad[task.spec.name], cfg, inst_set=inst_set, runtime=runtime,
+                                              extra=row_extra(task.spec))
     return ResumePlan(todo=[t for t in todo if t.key not in failed], done=done, failed=failed)
 
 
