@@ -13,7 +13,7 @@ from pathlib import Path
 
 from umeval.core.errors import ConfigError
 
-HELP = """usage:
+HELP = """usage: umeval data fetch|status task=<selector> [data_root=DIR] [options]
   umeval data fetch task=<selector> [data_root=DIR] [--dry-run] [--keep-archives] [--endpoint URL]
       download the annotations and media archives the tasks need (huggingface_hub: resumable, checksummed),
       unpack them into the official layout; a second call downloads nothing
@@ -65,7 +65,8 @@ def main(args: list[str]) -> int:
         fetch(specs, root, endpoint=ns.endpoint or os.environ.get("HF_ENDPOINT") or None, dry_run=ns.dry_run,
               keep_archives=ns.keep_archives)
         if not ns.dry_run:
-            print(f"done: data under {root}; check it with `umeval data status task={cfg.task}`")
+            sel = next((o for o in overrides if o.startswith("task=")), f"task={cfg.task}")
+            print(f"done: data under {root}; check it with `umeval data status {sel} data_root={root}`")
         return 0
     return status(specs, root, cfg, as_json=ns.json, strict=ns.strict)
 
