@@ -1,8 +1,9 @@
 """What a run has to do, decided before any weights load.
 
 For every (task, mode) of the command: a finished result with the same fingerprint and the same data is reused;
-the rest is planned.  A cheap check that each planned task has its data (:func:`umeval.loaders.preflight`) runs
-next, so a missing download fails (or, with ``keep_going``, is recorded as a failed result) before the model loads.
+the rest is planned.  A check that each planned task has all its data (:func:`umeval.data.status.preflight_all`)
+runs next, so missing downloads fail together (or, with ``keep_going``, are recorded as failed results) before the
+model loads.
 """
 
 from __future__ import annotations
