@@ -28,6 +28,7 @@ USAGE = """usage:
   umeval report RESULTS... [-o report.html]   one self-contained HTML page with charts and traces
   umeval selftest [task=...] [keep=DIR] [model=oracle]   check the pipeline on fixtures with known scores
   umeval estimate task=... model=... [mode=...] [--gpu h100|h200|a100|l40s] [--json]   tokens and GPU hours
+  umeval data fetch|status task=... [data_root=DIR]   download the MMEB-V2 data; check which tasks are complete
   umeval --version
 `umeval <command> --help` describes each command; `umeval run --help` lists every setting with its default."""
 
@@ -47,6 +48,7 @@ COMMANDS: dict[str, str] = {
     "doctor": "umeval.commands.doctor:main",
     "cache": "umeval.commands.cache:main",
     "estimate": "umeval.commands.estimate:main",
+    "data": "umeval.commands.data:main",
 }
 
 

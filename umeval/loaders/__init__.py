@@ -43,6 +43,9 @@ class LoadContext:
     # Where embedded media bytes (visual-document pages) are written once, content-addressed, so items hold a
     # path and the encoder reads each page per batch; None keeps the bytes in the item.
     spill_dir: Path | None = None
+    # A missing frame folder whose video is there is extracted (umeval.data.frames); False (the data check): the
+    # item names the missing folder, or the video standing in for it, and nothing is written.
+    extract_frames: bool = True
 
 
 def spill(ctx: LoadContext, data: bytes) -> str | bytes:

@@ -11,6 +11,7 @@ names, and the first candidate seen under a name is the one encoded.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
@@ -72,9 +73,24 @@ def _video_id(value: object) -> str:
 def video_item(spec: TaskSpec, ctx: LoadContext, vid: str, *, text: str = "", instruction: str = "",
                file: str, row: int | str, item_id: str = "", all_frames: bool = False,
                no_text_at: int | None = None, literal_placeholders: bool = False,
-               parts: tuple[str, str] | None = None) -> Item:
-    """An item whose video is the frames of ``<media_dir>/<vid>/``: ``num_frames`` of them, or all."""
+               parts: tuple[str, str] | None = None, from_video: bool = False) -> Item:
+    """An item whose video is the frames of ``<media_dir>/<vid>/``: ``num_frames`` of them, or all.
+
+    ``from_video``: a missing frame folder is extracted from its video as the official code does
+    (:mod:`umeval.data.frames`).  Without ``ctx.extract_frames`` (the data check, which must list every missing
+    folder rather than stop at the first) a missing folder stands for itself, or its video for the frames it
+    will give.
+    """
     folder = media_path(ctx, spec, vid, file=file, row=row)
+    if not os.path.isdir(folder):
+        video = None
+        if from_video:
+            from umeval.data.frames import ensure_frames
+
+            video = ensure_frames(folder, extract=ctx.extract_frames)
+        if not ctx.extract_frames:
+            return Item(id=item_id or vid, text=text, instruction=instruction, video=(str(video or folder),),
+                        source=(file, row), no_text_at=no_text_at)
     frames = (all_frames_of(folder, task=spec.name, file=file, row=row) if all_frames
               else sample_frames(folder, ctx.num_frames, task=spec.name, file=file, row=row))
     return Item(id=item_id or vid, text=text, instruction=instruction, video=frames, source=(file, row),
@@ -109,7 +125,7 @@ def load_retrieval(spec: TaskSpec, ctx: LoadContext) -> TaskData:
         vid = str(row[v_col])
         if vid not in index:
             _add(candidates, index, video_item(spec, ctx, vid, text=cand_text, file=file, row=i,
-                                               no_text_at=len(cand_text), parts=(inst.candidate, "")))
+                                               no_text_at=len(cand_text), parts=(inst.candidate, ""), from_video=True))
         if ctx.limit is None or len(queries) < ctx.limit:
             qid = f"q{i}"
             queries.append(Item(id=qid, text=compose(inst.query, str(row[q_col])), source=(file, i),
@@ -145,7 +161,7 @@ def load_classification(spec: TaskSpec, ctx: LoadContext) -> TaskData:
         qid = f"q{i}"
         q_text = compose(inst.query, video=True)
         queries.append(video_item(spec, ctx, str(row[v_col]), text=q_text, file=file, row=i, item_id=qid,
-                                  no_text_at=len(q_text), parts=(inst.query, "")))
+                                  no_text_at=len(q_text), parts=(inst.query, ""), from_video=True))
         qrels[qid] = {label: 1.0}
         if spec.pool == "local":
             require(row, (opts.get("candidates_field", "neg_text"),), spec, file, i)

@@ -1,8 +1,9 @@
 """What a run has to do, decided before any weights load.
 
 For every (task, mode) of the command: a finished result with the same fingerprint and the same data is reused;
-the rest is planned.  A cheap check that each planned task has its data (:func:`umeval.loaders.preflight`) runs
-next, so a missing download fails (or, with ``keep_going``, is recorded as a failed result) before the model loads.
+the rest is planned.  A check that each planned task has all its data (:func:`umeval.data.status.preflight_all`)
+runs next, so missing downloads fail together (or, with ``keep_going``, are recorded as failed results) before the
+model loads.
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from umeval.core.errors import UmevalError
 from umeval.core.spec import TaskSpec
-from umeval.loaders import preflight
+from umeval.data.status import preflight_all
 from umeval.results.task_result import TaskResult
 
 if TYPE_CHECKING:
@@ -81,15 +81,12 @@ def plan_run(specs: list[TaskSpec], ctx: RunContext) -> ResumePlan:
             else:
                 todo.append(task)
     failed: dict[TaskKey, TaskResult] = {}
-    for spec in {t.spec.name: t.spec for t in todo}.values():
-        try:
-            preflight(spec, ctx.load_context(spec))
-        except UmevalError as e:
-            if not ctx.cfg.keep_going:
-                raise
-            for task in todo:
-                if task.spec.name == spec.name:
-                    failed[task.key] = record_failure(task, e, ctx)
+    # Every planned task's data (rows and each media file they name), all checked before any is reported.
+    bad = preflight_all(list({t.spec.name: t.spec for t in todo}.values()), ctx.load_context,
+                        raise_all=not ctx.cfg.keep_going)
+    for task in todo:
+        if task.spec.name in bad:
+            failed[task.key] = record_failure(task, bad[task.spec.name], ctx)
     return ResumePlan(todo=[t for t in todo if t.key not in failed], done=done, failed=failed)
 
 
