@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 from omegaconf import DictConfig
 
-from umeval.core.config import cache_dir, fingerprint, to_dict
+from umeval.core.config import cache_dir, to_dict
 from umeval.core.errors import ConfigError, UmevalError
 from umeval.core.registry import load_object, resolve_tasks
 from umeval.core.spec import TaskSpec
@@ -47,12 +47,14 @@ from umeval.run.evaluate import trace_diagnostics as trace_diagnostics
 from umeval.run.evaluate import traces_table as traces_table
 from umeval.run.fingerprints import metric_k as metric_k
 from umeval.run.fingerprints import setup_fingerprint as setup_fingerprint
+from umeval.run.fingerprints import store_key
 from umeval.run.fingerprints import task_fingerprint as task_fingerprint
+from umeval.run.mediahash import MediaHashes
 from umeval.run.memo import EmbeddingMemo as EmbeddingMemo
 from umeval.run.planning import ResumePlan as ResumePlan
 from umeval.run.planning import TaskPlan as TaskPlan
 from umeval.run.planning import plan_run, record_failure
-from umeval.run.runtime import ENCODER_RUNTIME, resolve_backend, resolve_runtime
+from umeval.run.runtime import resolve_backend, resolve_runtime
 from umeval.run.shard import assign, item_cost, parse_shard
 from umeval.run.store import EmbeddingStore
 
@@ -85,25 +87,15 @@ def encoder_ref(cfg: DictConfig) -> str:
 
 
 def encoder_fingerprint(cfg: DictConfig, runtime: dict[str, Any] | None = None) -> str:
-    """Everything about the encoder that changes its vectors: the embedding store's key.
-
-    What the encoder class declares for this model (:meth:`Encoder.fingerprint`: by default the family's name,
-    version, key fields and options, :func:`umeval.models.family.cache_key`), the encoder class, and what the run
-    resolved to (backend, device, dtype, attention, torch/transformers/vLLM versions, the model's commit; see
-    :func:`umeval.run.runtime.resolve_runtime`).  The runner names no setting of any family.
-    """
-    m = cfg.model
-    runtime = runtime if runtime is not None else resolve_runtime(cfg)
-    ref = encoder_ref(cfg)
-    return fingerprint({"encoder": ref, "model": load_object(ref).fingerprint(m),
-                        "device": cfg.device if m.dtype == "auto" else None, "seed": cfg.seed,
-                        "runtime": {k: runtime[k] for k in ENCODER_RUNTIME}})
+    """The embedding store's encoder key: :func:`umeval.run.fingerprints.store_key` (kept under its old name)."""
+    return store_key(cfg, runtime)
 
 
 def open_store(cdir: Path, cfg: DictConfig) -> EmbeddingStore:
     """The model's embedding store; float16 vectors live in their own folder, never mixed with float32 ones."""
     name = cfg.model.name if cfg.store_dtype == "float32" else f"{cfg.model.name}@{cfg.store_dtype}"
-    return EmbeddingStore(cdir / "embeddings" / name, dtype=cfg.store_dtype)
+    return EmbeddingStore(cdir / "embeddings" / name, dtype=cfg.store_dtype,
+                          media_hashes=MediaHashes(cdir / "embeddings" / "media-hashes.sqlite"))
 
 
 
@@ -116,6 +108,7 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
     inst_set = str(cfg.instruction_set or cfg.model.instruction_set)
     runtime = resolve_runtime(cfg)  # an unavailable device fails here, in one line
     out_dir = Path(cfg.output_dir)
+    res.check_writable(out_dir)  # a read-only output folder stops here, not after encoding
     cdir = cache_dir(cfg)
     data_root = Path(cfg.data_root).expanduser() if cfg.data_root else cdir / "MMEB-V2"
     gen_root = ensure_generated([s for s in specs if s.source.generated], cdir, seed=cfg.seed) \

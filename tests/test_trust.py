@@ -1,0 +1,269 @@
+"""Issue 21 ("Trust, third round"): the bugs the tests let through, settings without a range, a store key made of
+raw settings and media paths.  Each test names the bug it catches; each was seen failing with that bug put back.
+
+The runner is driven for real with the weight-free encoder of tests/fakes.py (about a second per run).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from math import comb
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from fakes import FakeEncoder
+
+from umeval.core.config import compose_config
+from umeval.core.errors import ConfigError
+from umeval.core.registry import TASKS, discover_tasks
+from umeval.core.types import Item, TaskData
+from umeval.results.task_result import TaskResult
+from umeval.run.runner import run
+
+MODEL = "tiny-qwen2vl"
+
+
+def make_cfg(tmp: Path, *extra: str, cache: Path | None = None, out: Path | None = None):
+    return compose_config(["task=mini", f"model={MODEL}", f"output_dir={out or tmp / 'out'}",
+                           f"cache_dir={cache or tmp / 'cache'}", "progress=false", "backend=hf", *extra])
+
+
+def go(cfg):
+    return run(cfg, encoder_factory=FakeEncoder)
+
+
+def main_scores(out: Path, mode: str = "disc") -> dict[str, float]:
+    df = pd.read_parquet(out / MODEL / "leaderboard.parquet")
+    rows = df[(df.level == "task") & df.is_main & (df["mode"] == mode)]
+    return dict(zip(rows.task, rows.value))
+
+
+# ---------------------------------------------------------------- 1. the missed bugs
+
+def test_failed_task_is_run_again_and_the_command_fails_while_it_fails(tmp_path, capsys, monkeypatch):
+    """Bug: a failed result (status "failed") was reused by the planner as if finished, so the next run exited 0
+    and never retried the task (planning.plan_run must reuse only status "ok")."""
+    import umeval.run.runner
+    from umeval.cli import main
+
+    real = umeval.run.runner.run
+    monkeypatch.setattr(umeval.run.runner, "run", lambda cfg: real(cfg, encoder_factory=FakeEncoder))
+    go(make_cfg(tmp_path, "task=Mini-ImageCLS"))  # writes the generated data
+    victim = next((tmp_path / "cache").glob("data/generated-*/image-tasks/Mini-ImageCLS/images/0003.png"))
+    good = victim.read_bytes()
+    victim.write_bytes(b"\x89PNG broken")
+    args = ["run", "task=Mini-ImageCLS", f"model={MODEL}", f"output_dir={tmp_path / 'out'}",
+            f"cache_dir={tmp_path / 'cache'}", "progress=false", "backend=hf", "keep_going=true", "overwrite=true"]
+    assert main(args) == 1
+    assert main(args[:-1]) == 1  # resumed (no overwrite): the failure is retried and still fails
+    assert "1 task(s) failed: Mini-ImageCLS/disc" in capsys.readouterr().err
+    victim.write_bytes(good)
+    assert main(args[:-1]) == 0  # fixed data: the task runs and passes
+    scores = TaskResult.read(tmp_path / "out" / MODEL / "tasks" / "Mini-ImageCLS" / "disc" / "scores.json")
+    assert scores.status == "ok"
+
+
+def _task(qrels: dict, pools: list | None) -> TaskData:
+    items = [Item(id=f"c{i}", text=f"cand {i}") for i in range(3)]
+    return TaskData("T", [Item(id="q0", text="query")], items, qrels,
+                    pools=[np.array(p) for p in pools] if pools is not None else None)
+
+
+def test_data_fingerprint_follows_the_qrels_and_the_pools(tmp_path):
+    """Bugs: a data fingerprint that ignored the qrels (after a regrade the stale score 0.1669 was kept instead of
+    0.1963) or the local pools (a changed candidate list kept the old result)."""
+    from umeval.run.datafp import data_fingerprint
+
+    base = data_fingerprint(_task({"q0": {"c0": 1.0}}, [[0, 1]]), tmp_path)
+    assert data_fingerprint(_task({"q0": {"c0": 1.0}}, [[0, 1]]), tmp_path) == base
+    assert data_fingerprint(_task({"q0": {"c0": 2.0}}, [[0, 1]]), tmp_path) != base  # regraded
+    assert data_fingerprint(_task({"q0": {"c1": 1.0}}, [[0, 1]]), tmp_path) != base  # another positive
+    assert data_fingerprint(_task({"q0": {"c0": 1.0}}, [[0, 2]]), tmp_path) != base  # another pool
+    assert data_fingerprint(_task({"q0": {"c0": 1.0}}, None), tmp_path) != base  # global instead of local
+
+
+def test_regraded_qrels_rescore_a_finished_task(tmp_path, monkeypatch):
+    """Bug: the data fingerprint ignored the qrels, so a regrade kept the stale score (end to end: the planner
+    reuses the old result only while the loaded data fingerprints the same)."""
+    import umeval.run.planning as planning
+    import umeval.run.runner as runner
+
+    cfg = make_cfg(tmp_path, "task=Mini-ImageCLS")
+    go(cfg)
+    before = main_scores(tmp_path / "out")["Mini-ImageCLS"]
+    table = pd.read_parquet(tmp_path / "out" / MODEL / "tasks" / "Mini-ImageCLS" / "disc" / "per_query.parquet")
+    top1 = {q: ids[0] for q, ids in zip(table.query_id, table.topk_ids)}
+    real = planning.load_task
+
+    def regraded(spec, ctx):  # every query's positive becomes what the model ranked first: hit@1 must be 1.0
+        data = real(spec, ctx)
+        data.qrels = {q: {top1[q]: 1.0} for q in data.qrels}
+        return data
+
+    monkeypatch.setattr(planning, "load_task", regraded)
+    monkeypatch.setattr(runner, "load_task", regraded)
+    summary = go(cfg)
+    assert summary.encoder_calls == 0  # same items: nothing encoded, only re-scored
+    assert before < 1.0 and main_scores(tmp_path / "out")["Mini-ImageCLS"] == 1.0
+
+
+def test_resample_candidates_draws_a_candidate_sample_per_query_sample(tmp_path):
+    """Bug: ``gen.resample_candidates`` ignored (hit@1 0.156 vs 0.281 in the issue); no test set it.  With it,
+    every candidate gets one sample per query sample, and the scores change."""
+    common = ("mode=gen", "gen.samples=2", "model.decoding.do_sample=true", "task=Mini-ImageCLS")
+    go(make_cfg(tmp_path, *common, out=tmp_path / "a"))
+    go(make_cfg(tmp_path, *common, "gen.resample_candidates=true", out=tmp_path / "b"))
+    traces = {name: pd.read_parquet(tmp_path / name / MODEL / "tasks" / "Mini-ImageCLS" / "gen" / "traces.parquet")
+              for name in ("a", "b")}
+    cand = {name: sorted(set(t[t.role == "candidate"]["sample"])) for name, t in traces.items()}
+    assert cand == {"a": [0], "b": [0, 1]}
+    a, b = (TaskResult.read(tmp_path / n / MODEL / "tasks" / "Mini-ImageCLS" / "gen" / "scores.json").metrics
+            for n in ("a", "b"))
+    assert a != b
+
+
+def test_smthsmthv2_keeps_its_first_1000_queries(fixture_root):
+    """Bug: the SmthSmthV2 query cap (the official evaluation reads the first 1,000 rows) ignored, by the spec or
+    by the loader."""
+    from umeval.loaders import LoadContext, load_task
+
+    discover_tasks()
+    spec = TASKS.get("SmthSmthV2")
+    assert spec.max_queries == 1000
+    ctx = LoadContext(data_root=fixture_root, instruction_set="official", limit=None, num_frames=8, allow_hub=False,
+                      spill_dir=fixture_root / "pages")
+    full = load_task(dataclasses.replace(spec, max_queries=None), ctx)
+    assert len(full.queries) > 2
+    capped = load_task(dataclasses.replace(spec, max_queries=2), ctx)
+    assert [q.id for q in capped.queries] == [q.id for q in full.queries[:2]]
+
+
+# ---------------------------------------------------------------- 5. ranges
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("limit=-5", "limit=-5 must be at least 1"),
+    ("limit=0", "limit=0 must be at least 1"),
+    ("model.num_frames=0", "model.num_frames=0 must be at least 1"),
+    ("model.max_pixels=100", "model.min_pixels=784 is above model.max_pixels=100"),
+    ("model.decoding.temperature=-0.5", "model.decoding.temperature=-0.5 must be at least 0"),
+    ("model.decoding.top_p=1.5", "model.decoding.top_p=1.5 must be between 0 and 1"),
+    ("model.decoding.top_k=-2", "model.decoding.top_k=-2 must be at least -1"),
+    ("batch_size=0", "batch_size=0 must be at least 1"),
+    ("model.submit_items=0", "model.submit_items=0 must be at least 1"),
+    ("gen.samples=0", "gen.samples=0 must be between 1 and 1029"),
+    ("gen.samples=1030", "gen.samples=1030 must be between 1 and 1029"),
+])
+def test_numeric_settings_out_of_range_fail_when_the_config_is_built(override, message):
+    """Bugs: `limit=-5` scored one query as 100.0, `limit=0` blamed the data files, `model.num_frames=0` tied every
+    query, `min_pixels > max_pixels` and a negative temperature were accepted."""
+    with pytest.raises(ConfigError) as e:
+        compose_config([override])
+    assert str(e.value).startswith(message) and "\n" not in str(e.value)
+
+
+def test_pass_at_k_sample_bound_is_where_float64_overflows():
+    """The bound of gen.samples is the real one: pass@k works at MAX_SAMPLES and overflows one above."""
+    from umeval.scoring.passk import MAX_SAMPLES, ks_for, pass_curve
+
+    assert pass_curve(np.ones((1, MAX_SAMPLES)))[f"pass@{MAX_SAMPLES}"] == 1.0
+    with pytest.raises(OverflowError):
+        [float(comb(MAX_SAMPLES + 1, k)) for k in ks_for(MAX_SAMPLES + 1)]
+
+
+def test_unwritable_output_folder_fails_before_anything_is_encoded(tmp_path, capsys, monkeypatch):
+    """Bug: a read-only output folder gave a 58-line traceback after encoding.  (Tests run as root, where
+    permissions do not stop a write, so the folder is made unwritable by a file in its way.)"""
+    from umeval.cli import main
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("UMEVAL_CACHE", str(tmp_path / "cache"))
+    code = main(["run", "task=Mini-VisDoc", f"model={MODEL}", "backend=hf", f"output_dir={blocker / 'out'}",
+                 "progress=false"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith(f"error: output_dir {blocker / 'out'} cannot be")
+    assert not (tmp_path / "cache" / "embeddings").exists()  # stopped before any store was opened
+
+
+# ---------------------------------------------------------------- 6. the store key
+
+def test_device_auto_then_cpu_encodes_nothing(tmp_path):
+    """Bug: the store key hashed the raw `device` setting (and `seed`), so `device=auto` then `device=cpu` on the
+    same CPU re-encoded everything."""
+    first = go(make_cfg(tmp_path, "device=auto"))
+    assert first.encoder_calls > 0
+    assert go(make_cfg(tmp_path, "device=cpu", "overwrite=true")).encoder_calls == 0
+
+
+def _fixture_run(tmp: Path, root: Path, *extra: str):
+    return go(compose_config([f"task={TASK}", f"model={MODEL}", f"output_dir={tmp / 'out'}",
+                              f"cache_dir={tmp / 'cache'}", f"data_root={root}", "progress=false", "backend=hf",
+                              "hub=false", *extra]))
+
+
+TASK = "[VisDial,MSVD]"  # an image-file task and a video (frame folders) task
+
+
+def test_copied_moved_or_chmodded_data_encodes_nothing_and_a_changed_file_does(tmp_path):
+    """Bug: media were keyed by path + size + mtime + ctime, so copying, moving or `chmod`-ing the data re-encoded
+    every item of every task.  A changed byte (same size, mtime put back) must still re-encode its item."""
+    from umeval.testing.fixtures import write_fixture
+
+    discover_tasks()
+    a = tmp_path / "a"
+    for name in ("VisDial", "MSVD"):
+        write_fixture(TASKS.get(name), a, seed=1)
+    first = _fixture_run(tmp_path, a)
+    assert first.encoder_calls > 0
+    b = tmp_path / "b"
+    shutil.copytree(a, b)
+    assert _fixture_run(tmp_path, b).encoder_calls == 0  # a copy
+    c = tmp_path / "c"
+    b.rename(c)
+    for f in c.rglob("*"):
+        f.chmod(0o600 if f.is_file() else 0o700)
+    assert _fixture_run(tmp_path, c).encoder_calls == 0  # moved and chmod-ed
+    images = sorted(p for p in c.rglob("*.jpg") if "VisDial" in str(p)) or sorted(
+        p for p in c.rglob("*.png") if "VisDial" in str(p))
+    victim = images[0]
+    st = victim.stat()
+    blob = bytearray(victim.read_bytes())
+    blob[-3] ^= 0xFF  # one byte inside the image data (JPEG/PNG still decodes; same size)
+    victim.write_bytes(bytes(blob))
+    os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert _fixture_run(tmp_path, c).encoder_calls >= 1
+
+
+def test_media_hash_cache_reads_unchanged_files_once(tmp_path):
+    """The content key must not re-read unchanged files on each run (the sidecar cache), yet must re-read a file
+    rewritten with its size and mtime put back."""
+    from umeval.run.mediahash import MediaHashes
+
+    side = tmp_path / "cache" / "media-hashes.sqlite"
+    p = tmp_path / "x.bin"
+    p.write_bytes(b"A" * 100)
+    first = MediaHashes(side)
+    d = first.digest(str(p))
+    first.flush()
+    assert first.read == 1
+    again = MediaHashes(side)
+    assert again.digest(str(p)) == d and again.read == 0  # a new process: from the sidecar, file not read
+    st = p.stat()
+    p.write_bytes(b"B" * 100)
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert again.digest(str(p)) != d and again.read == 1
+
+
+def test_store_key_has_no_raw_settings(tmp_path):
+    """Bug: `device` and `seed` as set (not as resolved) were in the store key."""
+    from umeval.run.fingerprints import store_key
+
+    base = make_cfg(tmp_path, "device=auto")
+    assert store_key(base) == store_key(make_cfg(tmp_path, "device=cpu", "seed=3"))
+    assert store_key(base) != store_key(make_cfg(tmp_path, "model.dtype=bfloat16"))  # a resolved fact that counts
+
+
