@@ -90,7 +90,11 @@ def test_changed_media_reruns_a_finished_task(tmp_path):
     old = TaskResult.read(scores)
     images = sorted((tmp_path / "cache").glob("data/generated-*/image-tasks/Mini-ImageCLS/images/*.png"))
     victim = images[3]
-    victim.write_bytes(images[4].read_bytes())  # another valid image: same task, different data
+    from PIL import Image  # another valid image (one pixel changed): same task, different data
+
+    img = Image.open(images[4]).convert("RGB")
+    img.putpixel((0, 0), tuple(255 - c for c in img.getpixel((0, 0))))
+    img.save(victim)
     second = go(cfg)
     assert second.encoder_calls == 1  # exactly the changed image's query is encoded again
     new = TaskResult.read(scores)
