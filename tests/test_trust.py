@@ -272,3 +272,24 @@ def test_store_key_has_no_raw_settings(tmp_path):
     assert store_key(base) != store_key(make_cfg(tmp_path, "model.dtype=bfloat16"))  # a resolved fact that counts
 
 
+
+
+# ---------------------------------------------------------------- 2. selftest with samples
+
+def test_selftest_with_two_samples_passes_on_every_loader_family(tmp_path):
+    """Bug: `umeval selftest mode=both gen.samples=2` failed on a correct pipeline (expectations predated the
+    mean-over-samples headline; an exact `!=` failed pass@2 by one ulp).  One task per loader family, in CI."""
+    import io
+
+    from umeval.commands.selftest import run_selftest
+
+    families: dict[str, str] = {}
+    for name, spec in discover_tasks().items():
+        families.setdefault(spec.family, name)
+    buf = io.StringIO()
+    code, records = run_selftest([f"task=[{','.join(families.values())}]", "mode=both", "gen.samples=2"],
+                                 keep=str(tmp_path), out=buf)
+    assert code == 0, buf.getvalue()
+    assert len(records) == 3 * len(families) and not any(r["problems"] for r in records)
+    gen = [r for r in records if r["mode"] == "gen"]
+    assert all(r["got"] == pytest.approx(0.5, abs=1e-15) for r in gen)  # half the samples right: pass@1 = 0.5
