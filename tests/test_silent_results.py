@@ -68,7 +68,7 @@ def test_result_from_older_config_is_stale_not_averaged(tmp_path):
     """Failure 1 (second half): a result from an older config must be shown stale, never mixed into a roll-up."""
     out = tmp_path / "out"
     go(make_cfg(tmp_path))
-    go(make_cfg(tmp_path, "task=Mini-T2V", "limit=2"))
+    go(make_cfg(tmp_path, "task=Mini-T2V", "model.num_frames=4"))  # (limit= goes beside)
     df = board(out)
     tasks = main_rows(df).set_index("task")
     assert tasks.loc["Mini-T2V", "status"] == "ok"
@@ -352,7 +352,7 @@ def test_show_and_export_keep_stale_results_out(tmp_path):
 
     out = tmp_path / "out"
     go(make_cfg(tmp_path))
-    go(make_cfg(tmp_path, "task=Mini-T2V", "limit=2"))
+    go(make_cfg(tmp_path, "task=Mini-T2V", "model.num_frames=4"))  # (limit= goes beside)
     rs = load_results([out])
     status = {(s["task"], s["mode"]): s["status"] for s in rs.scores}
     assert status[("Mini-VisDoc", "disc")] == "stale" and status[("Mini-T2V", "disc")] == "ok"

@@ -18,7 +18,7 @@ import pytest
 from fakes import FakeEncoder
 
 from umeval.core.config import compose_config
-from umeval.core.errors import ConfigError
+from umeval.core.errors import ConfigError, UmevalError
 from umeval.core.registry import TASKS, discover_tasks
 from umeval.core.types import Item, TaskData
 from umeval.results.task_result import TaskResult
@@ -293,3 +293,31 @@ def test_selftest_with_two_samples_passes_on_every_loader_family(tmp_path):
     assert len(records) == 3 * len(families) and not any(r["problems"] for r in records)
     gen = [r for r in records if r["mode"] == "gen"]
     assert all(r["got"] == pytest.approx(0.5, abs=1e-15) for r in gen)  # half the samples right: pass@1 = 0.5
+
+
+# ---------------------------------------------------------------- 4. partial runs beside full ones
+
+def test_limit_run_after_a_full_run_leaves_the_full_result_unchanged(tmp_path):
+    """Bug: a quick look (`limit=2`) written to the same output folder replaced the task's full result and marked
+    the others stale ("All (incomplete) 0.0"); a `limit` run exported as MMEB-V2 submission files with no warning."""
+    from umeval.commands.export import load_results, wide_table, write_mmeb_v2
+
+    out = tmp_path / "out"
+    go(make_cfg(tmp_path))
+    model_dir = out / MODEL
+    before = {p: p.read_bytes() for p in model_dir.rglob("scores.json")}
+    board_before = pd.read_parquet(model_dir / "leaderboard.parquet")
+    go(make_cfg(tmp_path, "task=Mini-T2V", "limit=2"))
+    assert {p: p.read_bytes() for p in model_dir.rglob("scores.json")} == before
+    pd.testing.assert_frame_equal(pd.read_parquet(model_dir / "leaderboard.parquet"), board_before)
+    assert (pd.read_parquet(model_dir / "leaderboard.parquet").status == "ok").all()
+    part = TaskResult.read(out / "partial" / "limit=2" / MODEL / "tasks" / "Mini-T2V" / "disc" / "scores.json")
+    assert part.partial == "limit=2" and part.model == f"{MODEL} [limit=2]" and part.n_queries == 2
+    rs = load_results([out])  # both, the partial one marked in every table
+    assert rs.models == [MODEL, f"{MODEL} [limit=2]"]
+    table = wide_table(rs)
+    assert f"{MODEL} [limit=2] disc" in table.columns and f"{MODEL} disc" in table.columns
+    with pytest.raises(UmevalError, match=r"tiny-qwen2vl \[limit=2\]: results of a partial run"):
+        write_mmeb_v2(rs, tmp_path / "export")
+    assert write_mmeb_v2(rs, tmp_path / "export", allow_partial=True)
+    assert write_mmeb_v2(load_results([model_dir]), tmp_path / "export-full")  # the full run alone: no refusal

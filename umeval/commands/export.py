@@ -89,7 +89,9 @@ def load_results(paths: Sequence[str | Path]) -> ResultSet:
     for p in map(Path, paths):
         if not p.exists():
             raise DataError(f"result folder {p} does not exist", "pass an output_dir of `umeval run`, e.g. results/")
-        files = [p] if p.is_file() else sorted(p.rglob("scores.json"))
+        # Full results before partial ones (``partial/<key>/``): the first model found is the baseline.
+        files = [p] if p.is_file() else sorted(p.rglob("scores.json"),
+                                                key=lambda f: (f.relative_to(p).parts[0] == "partial", f))
         n = 0
         for f in files:
             try:
@@ -193,8 +195,16 @@ def default_mode(rs: ResultSet, model: str) -> str:
 
 
 def write_mmeb_v2(rs: ResultSet, out_dir: Path, *, mode: str | None = None,
-                  metadata: dict[str, Any] | None = None) -> list[Path]:
-    """Write each model's per-task score files and combined JSON; returns the combined JSON paths."""
+                  metadata: dict[str, Any] | None = None, allow_partial: bool = False) -> list[Path]:
+    """Write each model's per-task score files and combined JSON; returns the combined JSON paths.
+
+    Results of a partial run (``limit=``, :mod:`umeval.results.partial`) are refused unless ``allow_partial``: a
+    submission file must not hold scores over the first N queries.
+    """
+    partial = sorted({f"{s['model']}" for s in rs.scores if s.get("partial")})
+    if partial and not allow_partial:
+        raise UmevalError(f"{', '.join(partial)}: results of a partial run (limit=), not of whole tasks",
+                          "export the model folder of the full run (e.g. results/<model>), or pass --allow-partial")
     written = []
     for model in rs.models:
         m = mode or default_mode(rs, model)
@@ -364,6 +374,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="output folder (mmeb-v2) or file (default: stdout); required for mmeb-v2")
     p.add_argument("--mode", choices=["disc", "gen"], help="mmeb-v2: which mode is the model's entry "
                    "(default: gen when it was run, else disc)")
+    p.add_argument("--allow-partial", action="store_true",
+                   help="mmeb-v2: export results of partial runs (limit=) too; refused by default")
     p.add_argument("--meta", action="append", type=_meta_arg, default=[], metavar="KEY=VALUE",
                    help="mmeb-v2 metadata, e.g. --meta model_release_date=2025-11-01 "
                         f"(keys: {', '.join(METADATA_KEYS)})")
@@ -376,7 +388,8 @@ def main(args: list[str]) -> int:
     if ns.format == "mmeb-v2":
         if not ns.output:
             raise UmevalError("--format mmeb-v2 writes a folder", "pass -o DIR, e.g. -o export/")
-        for path in write_mmeb_v2(rs, Path(ns.output), mode=ns.mode, metadata=dict(ns.meta)):
+        for path in write_mmeb_v2(rs, Path(ns.output), mode=ns.mode, metadata=dict(ns.meta),
+                                  allow_partial=ns.allow_partial):
             print(f"wrote {path} and its per-task files under {path.parent}")
         return 0
     text = render(rs, ns.format)

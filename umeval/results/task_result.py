@@ -72,7 +72,7 @@ PROVENANCE_FIELDS = tuple(f.name for f in dataclasses.fields(Provenance))
 
 #: Fields only some kinds of result have (a failure has no candidates, only gen has diagnostics): left out of the
 #: file and of the flat view when unset, as version 1 did.
-OPTIONAL = ("n_candidates", "search_backend", "notes", "diagnostics")
+OPTIONAL = ("n_candidates", "search_backend", "notes", "diagnostics", "partial")
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,7 @@ class TaskResult:
     diagnostics: dict[str, Any] | None = None
     setup_hash: str | None = None  # the fingerprint less the generative settings
     data_fingerprint: str | None = None
+    partial: str | None = None  # a partial run's key (``limit=2``, :mod:`umeval.results.partial`); None when full
     provenance: Provenance = field(default_factory=Provenance)
     extra: dict[str, Any] = field(default_factory=dict)  # fields this version does not know, kept as read
 
@@ -115,9 +116,13 @@ class TaskResult:
     def base(cls, spec: TaskSpec, mode: str, cfg: DictConfig, inst_set: str, config_hash: str,
              runtime: Mapping[str, Any], **fields: Any) -> TaskResult:
         """A result of ``spec`` in ``mode`` under ``cfg``: its identity and provenance, plus ``fields``."""
+        from umeval.results.partial import marked_model, partial_key
+
         m = cfg.model
+        key = partial_key(cfg)
         ident: dict[str, Any] = dict(
-            task=spec.name, mode=mode, model=m.name, main_metric=spec.main_metric, modality=spec.modality,
+            task=spec.name, mode=mode, model=marked_model(m.name, key), partial=key, main_metric=spec.main_metric,
+            modality=spec.modality,
             meta=spec.meta, benchmark=spec.benchmark, instruction_set=inst_set,
             decoding=json.dumps(to_dict(m.decoding), sort_keys=True) if mode == "gen" else None,
             model_id=m.path or (f"{m.name} (built by {m.builder})" if m.builder else f"{m.name} (no weights)"),

@@ -33,6 +33,7 @@ from umeval.results import board
 from umeval.results import files as res
 from umeval.results.expected import expected_by_benchmark as expected_by_benchmark
 from umeval.results.expected import expected_counts as expected_counts
+from umeval.results.partial import results_root
 from umeval.results.task_result import TaskResult
 from umeval.run.datafp import data_fingerprint
 
@@ -107,7 +108,7 @@ def run(cfg: DictConfig, *, encoder_factory: Callable[..., Encoder] | None = Non
     modes = modes_of(cfg)
     inst_set = str(cfg.instruction_set or cfg.model.instruction_set)
     runtime = resolve_runtime(cfg)  # an unavailable device fails here, in one line
-    out_dir = Path(cfg.output_dir)
+    out_dir = results_root(cfg)  # a partial run (limit=) writes beside the full results, never over them
     res.check_writable(out_dir)  # a read-only output folder stops here, not after encoding
     cdir = cache_dir(cfg)
     data_root = Path(cfg.data_root).expanduser() if cfg.data_root else cdir / "MMEB-V2"
