@@ -321,3 +321,24 @@ def test_limit_run_after_a_full_run_leaves_the_full_result_unchanged(tmp_path):
         write_mmeb_v2(rs, tmp_path / "export")
     assert write_mmeb_v2(rs, tmp_path / "export", allow_partial=True)
     assert write_mmeb_v2(load_results([model_dir]), tmp_path / "export-full")  # the full run alone: no refusal
+
+
+# ---------------------------------------------------------------- 3. results that mislead
+
+def test_compare_against_a_reference_fails_for_every_task_the_candidate_lacks(tmp_path, capsys):
+    """Bug: `umeval compare <reference.json> <results> --fail-on-regression` exited 0 with 76 of 78 tasks missing
+    (a published task absent on the candidate side got no row)."""
+    import json
+
+    from umeval.cli import main
+
+    go(make_cfg(tmp_path, "task=Mini-T2V"))
+    ref = tmp_path / "ref.json"
+    ref.write_text(json.dumps({"kind": "umeval-reference", "tasks": {
+        "Mini-T2V": {"hit@1": 0.1}, "Mini-ImageCLS": {"hit@1": 0.2}, "Mini-VisDoc": {"ndcg_linear@5": 0.3}}}))
+    code = main(["compare", str(ref), str(tmp_path / "out" / MODEL), "--fail-on-regression",
+                 "--json", str(tmp_path / "rows.json")])
+    assert code == 1
+    rows = {(r["task"], r["status"]) for r in json.loads((tmp_path / "rows.json").read_text())}
+    assert {("Mini-ImageCLS", "missing"), ("Mini-VisDoc", "missing"), ("Mini-T2V", "ok")} <= rows
+    assert "Mini-ImageCLS/disc (missing)" in capsys.readouterr().out
