@@ -342,3 +342,63 @@ def test_compare_against_a_reference_fails_for_every_task_the_candidate_lacks(tm
     rows = {(r["task"], r["status"]) for r in json.loads((tmp_path / "rows.json").read_text())}
     assert {("Mini-ImageCLS", "missing"), ("Mini-VisDoc", "missing"), ("Mini-T2V", "ok")} <= rows
     assert "Mini-ImageCLS/disc (missing)" in capsys.readouterr().out
+
+
+def _write_scores(out: Path, model: str, tasks: list[str], value: float, benchmark: str | None = None) -> None:
+    from umeval.results.files import write_json
+    from umeval.scoring.metrics import OFFICIAL
+
+    reg = discover_tasks()
+    for name in tasks:
+        spec = reg.get(name)
+        write_json(out / model / "tasks" / name / "disc" / "scores.json", {
+            "task": name, "mode": "disc", "model": model, "modality": spec.modality, "meta": spec.meta,
+            "benchmark": benchmark or spec.benchmark, "main_metric": spec.main_metric, "status": "ok",
+            "metrics": {k: value for k in OFFICIAL}, "n_queries": 10, "n_tied": 0})
+
+
+def test_two_folders_with_the_same_model_are_both_shown_labelled(tmp_path):
+    """Bug: `show`, `report` and `export` given two folders holding the same model name kept the last folder's
+    scores (swapping the folders changed the numbers; `umeval report results/base results/new` compared nothing)."""
+    from umeval.commands.export import load_results, wide_table
+    from umeval.commands.report import build
+
+    mini = ["Mini-ImageCLS", "Mini-T2V", "Mini-VisDoc"]
+    _write_scores(tmp_path / "base", "m", mini, 0.25)
+    _write_scores(tmp_path / "new", "m", mini, 0.75)
+    a, b = str(tmp_path / "base"), str(tmp_path / "new")
+    rs = load_results([a, b])
+    assert rs.models == [f"m ({a})", f"m ({b})"]
+    table = wide_table(rs).set_index(["level", "name"])
+    assert table.loc[("overall", "All"), f"m ({a}) disc"] == 0.25
+    assert table.loc[("overall", "All"), f"m ({b}) disc"] == 0.75
+    swapped = wide_table(load_results([b, a])).set_index(["level", "name"])
+    assert swapped.loc[("overall", "All"), f"m ({a}) disc"] == 0.25  # the order only picks the baseline
+    page = build(rs, traces_per_task=0)
+    assert f"m ({a})" in page and f"m ({b})" in page and "+50.0" in page  # both sides and the delta
+
+
+def test_mini_beside_mmeb_v2_never_mixes_in_rollups_or_exports(tmp_path):
+    """Bug: a folder holding mini and MMEB-V2 results exported "All" over 81 tasks and the mmeb-v2 JSON gained
+    `Mini-*` keys.  Also: "incomplete" was dropped by the Markdown and CSV roll-ups."""
+    import json
+
+    from umeval.commands.export import load_results, to_markdown, wide_table, write_mmeb_v2
+
+    reg = discover_tasks()
+    mmeb = [n for n, s in reg.items() if s.benchmark == "MMEB-V2"]
+    assert len(mmeb) == 78
+    _write_scores(tmp_path / "res", "m", mmeb, 0.5)
+    _write_scores(tmp_path / "res", "m", ["Mini-ImageCLS", "Mini-T2V"], 1.0)
+    rs = load_results([tmp_path / "res"])
+    table = wide_table(rs).set_index(["level", "name"])
+    overall = table.loc[("overall", "All (MMEB-V2)")]
+    assert overall["tasks"] == 78 and overall["disc"] == 0.5 and overall["status"] == "ok"
+    mini = table.loc[("overall", "All (mini)")]
+    assert mini["tasks"] == 2 and mini["disc"] == 1.0 and mini["status"] == "incomplete (2 of 3 tasks)"
+    assert "incomplete (2 of 3 tasks)" in to_markdown(wide_table(rs))
+    [path] = write_mmeb_v2(rs, tmp_path / "exp")
+    doc = json.loads(path.read_text())
+    keys = [k for mod in doc["metrics"].values() for k in mod]
+    assert len(keys) == 78 and not [k for k in keys if k.startswith("Mini-")]
+    assert not list((tmp_path / "exp").rglob("Mini-*"))
