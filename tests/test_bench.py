@@ -44,3 +44,6 @@ def test_suite_dry_run_small_scale(tmp_path):
     stages = df[df.index.str.startswith("stage: ")]
     assert len(stages) == 6 and abs(stages["ratio"].sum() - 1) < 1e-6
     assert df.loc["unique items encoded (whole suite)", "value"] > 78
+    # the rerun rows of issue 23's freshness check exist, and neither rerun re-encodes anything
+    reruns = df[df.index.str.startswith("rerun of the finished suite")]
+    assert len(reruns) == 2 and reruns["note"].str.contains(", 0 items encoded").all()

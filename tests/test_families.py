@@ -50,7 +50,7 @@ def test_preset_revisions_are_the_families_pinned_commits():
 def test_family_option_is_in_the_cache_key():
     """Catches a family's own setting (model.options) that does not change the cache key: anti-oracle vectors
     would be served to the oracle from the store."""
-    from umeval.run.runner import encoder_fingerprint
+    from umeval.run.context import encoder_fingerprint
 
     base = compose_config(["model=oracle"])
     anti = compose_config(["model=oracle", "+model.options.anti=true"])
@@ -61,7 +61,7 @@ def test_family_option_is_in_the_cache_key():
 
 def test_family_version_is_in_the_cache_key(monkeypatch):
     """Catches a family bumping its version (its input changed) while old vectors stay reusable."""
-    from umeval.run.runner import encoder_fingerprint
+    from umeval.run.context import encoder_fingerprint
 
     cfg = compose_config(["model=gme-qwen2vl-2b"])
     before = encoder_fingerprint(cfg)
@@ -93,7 +93,7 @@ def test_auto_backend_keeps_a_family_without_vllm_on_hf(monkeypatch):
 
     import torch
 
-    from umeval.run.runner import encoder_ref
+    from umeval.run.context import encoder_ref
     from umeval.run.runtime import resolve_backend
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
@@ -108,7 +108,8 @@ def test_auto_backend_keeps_a_family_without_vllm_on_hf(monkeypatch):
 def test_a_third_party_family_runs_with_no_engine_change(monkeypatch, tmp_path):
     """A family registered from outside the engine (here: by the test) is run by the runner through its declared
     encoder and keyed by its declared fingerprint.  Catches the runner choosing encoders or keys by family name."""
-    from umeval.run.runner import encoder_fingerprint, encoder_ref, run
+    from umeval.run.context import encoder_fingerprint, encoder_ref
+    from umeval.run.runner import run
 
     meta = ModelMeta(name="toy", description="test family", encoders={"hf": "umeval.testing.hash_encoder:HashEncoder"},
                      modes=("disc",))

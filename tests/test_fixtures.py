@@ -11,9 +11,7 @@ from PIL import Image
 
 from umeval.core.registry import discover_tasks
 from umeval.core.types import Item
-from umeval.encoders.oracle import item_class, media_class, text_class
-from umeval.loaders import LoadContext, load_task, sample_frames
-from umeval.testing.fixtures import (
+from umeval.data.synthetic import (
     CLASSES,
     COLOURS,
     SHAPES,
@@ -23,6 +21,8 @@ from umeval.testing.fixtures import (
     read_colour,
     write_frames,
 )
+from umeval.encoders.oracle import item_class, media_class, text_class
+from umeval.loaders import LoadContext, load_task, sample_frames
 
 
 def jpeg(im: Image.Image) -> Image.Image:

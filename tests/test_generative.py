@@ -80,7 +80,7 @@ def test_mode_both_with_samples_writes_disc_gen_oracle_and_pass_at_k(tmp_path, c
 
 def test_gen_mode_needs_a_gen_capable_model():
     from umeval.core.errors import ConfigError
-    from umeval.run.runner import modes_of
+    from umeval.run.context import modes_of
 
     with pytest.raises(ConfigError, match="has no gen mode"):
         modes_of(compose_config(["model=vlm2vec-v2", "mode=gen"]))

@@ -23,8 +23,8 @@ def test_torch_search_in_a_run_matches_numpy_and_records_its_fallback(tmp_path, 
     # Bugs caught: the torch path ranking differently from the CPU path; a device failure ending the run;
     # the row not saying which search ran.
     monkeypatch.setattr(S, "_BROKEN", {})
-    ref = {s["task"]: s for s in _run(tmp_path / "a", cache_dir, "scorer.backend=numpy").scores}
-    got = {s["task"]: s for s in _run(tmp_path / "b", cache_dir, "scorer.backend=torch", "scorer.device=cpu").scores}
+    ref = {s["task"]: s for s in _run(tmp_path / "a", cache_dir, "scorer.search=numpy").scores}
+    got = {s["task"]: s for s in _run(tmp_path / "b", cache_dir, "scorer.search=torch", "scorer.device=cpu").scores}
     assert got.keys() == ref.keys()
     for t, s in got.items():
         assert s["metrics"] == ref[t]["metrics"], t
@@ -35,7 +35,7 @@ def test_torch_search_in_a_run_matches_numpy_and_records_its_fallback(tmp_path, 
         raise RuntimeError("CUDA error: an illegal memory access was encountered")
 
     monkeypatch.setattr(S, "_torch_top", broken)
-    fell = _run(tmp_path / "c", cache_dir, "scorer.backend=torch", "scorer.device=cuda")
+    fell = _run(tmp_path / "c", cache_dir, "scorer.search=torch", "scorer.device=cuda")
     rows = {s["task"]: s for s in fell.scores}
     for t, s in rows.items():
         assert s["status"] == "ok" and s["metrics"] == ref[t]["metrics"], t

@@ -17,8 +17,8 @@ from PIL import Image
 
 from umeval.core.registry import discover_tasks, resolve_tasks
 from umeval.core.types import TaskData
+from umeval.data.synthetic import write_parquet
 from umeval.loaders import LoadContext, load_task
-from umeval.testing.fixtures import write_parquet
 
 PROMPT = ("Given a video and a question, select the most accurate answer from the provided candidates. "
           "Return only the exact text of your chosen answer. Question: ")

@@ -7,7 +7,7 @@ import pandas as pd
 from _fake_results import fake_run
 
 from umeval.core.types import Item, Rankings, TaskData
-from umeval.run.runner import per_query_table, readable
+from umeval.run.evaluate import per_query_table, readable
 
 
 def test_display_text_of_each_kind_of_item():

@@ -166,7 +166,7 @@ def test_encoder_fingerprint_holds_resolved_device_dtype_and_versions(tmp_path, 
 
     import torch
 
-    from umeval.run.runner import encoder_fingerprint
+    from umeval.run.context import encoder_fingerprint
 
     cfg = compose_config([f"model={MODEL}", "model.dtype=auto", "backend=hf"])
     cpu = encoder_fingerprint(cfg)
@@ -230,15 +230,17 @@ def test_gen_headline_is_the_mean_over_samples_and_pass_at_k_rolls_up(tmp_path):
 # ---------------------------------------------------------------- 7. validation before weights
 
 @pytest.mark.parametrize(("override", "message"), [
-    ("scorer.backend=annoy", "scorer.backend=annoy is not one of auto, faiss, numpy"),
+    ("scorer.search=annoy", "scorer.search=annoy is not one of auto, faiss, numpy"),
     ("instruction_set=ume_r1", "instruction_set=ume_r1 is not one of official, ume-r1; did you mean ume-r1?"),
     ("device=gpu", "device=gpu is not one of auto, cpu, cuda, cuda:0, mps"),
     ("model.prompt=ume_r1", "model.prompt=ume_r1 is not a prompt format of family ume-r1 (did you mean ume-r1?)"),
     ("mode=bth", "mode=bth is not one of disc, gen, both; did you mean both?"),
     ("store_dtype=fp16", "store_dtype=fp16 is not one of float32, float16"),
+    # issue 23: the old name of the search backend names the new one (a silent ignore would search with auto)
+    ("scorer.backend=numpy", "the setting scorer.backend was renamed scorer.search; pass scorer.search=numpy"),
 ])
 def test_bad_settings_fail_when_the_config_is_built(override, message):
-    """Failure 7: `scorer.backend=annoy` encoded everything before dying; `instruction_set=ume_r1` silently
+    """Failure 7: `scorer.search=annoy` encoded everything before dying; `instruction_set=ume_r1` silently
     ran the official instructions while recording "ume_r1"."""
     with pytest.raises(ConfigError) as e:
         compose_config([override])

@@ -19,6 +19,7 @@ from umeval.core.registry import resolve_tasks
 from umeval.results import board
 from umeval.results.files import RUNTIME_COLUMNS
 from umeval.results.task_result import PROVENANCE_FIELDS, SCHEMA_VERSION, NewerSchemaError, TaskResult
+from umeval.run.context import RunContext
 from umeval.run.planning import ResumePlan, TaskPlan, plan_run
 from umeval.run.runner import run
 from umeval.run.runtime import resolve_runtime
@@ -137,9 +138,8 @@ def test_plan_after_one_finished_task_is_exactly_the_rest(tmp_path):
     """Catches a plan that re-runs a finished (task, mode) or forgets one, read by field name, not position."""
     run(make_cfg(tmp_path, "task=Mini-T2V"), encoder_factory=FakeEncoder)
     cfg = make_cfg(tmp_path, "mode=both")
-    specs, inst_set, runtime = resolve_tasks(cfg.task), "official", resolve_runtime(cfg)
-    plan = plan_run(specs, ["disc", "gen"], cfg, inst_set=inst_set, runtime=runtime, out_dir=tmp_path / "out",
-                    ctx_for=contexts(tmp_path, cfg), row_extra=lambda spec: {})
+    specs = resolve_tasks(cfg.task)
+    plan = plan_run(specs, RunContext.resolve(cfg, specs))
     assert isinstance(plan, ResumePlan) and all(isinstance(t, TaskPlan) for t in plan.todo)
     assert list(plan.done) == [("Mini-T2V", "disc")] and plan.failed == {}
     assert plan.done[("Mini-T2V", "disc")].status == "ok"

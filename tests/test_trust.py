@@ -94,23 +94,27 @@ def test_data_fingerprint_follows_the_qrels_and_the_pools(tmp_path):
 def test_regraded_qrels_rescore_a_finished_task(tmp_path, monkeypatch):
     """Bug: the data fingerprint ignored the qrels, so a regrade kept the stale score (end to end: the planner
     reuses the old result only while the loaded data fingerprints the same)."""
-    import umeval.run.planning as planning
-    import umeval.run.runner as runner
+    import json
+
+    import umeval.loaders
 
     cfg = make_cfg(tmp_path, "task=Mini-ImageCLS")
     go(cfg)
     before = main_scores(tmp_path / "out")["Mini-ImageCLS"]
     table = pd.read_parquet(tmp_path / "out" / MODEL / "tasks" / "Mini-ImageCLS" / "disc" / "per_query.parquet")
     top1 = {q: ids[0] for q, ids in zip(table.query_id, table.topk_ids)}
-    real = planning.load_task
+    real = umeval.loaders.load_task
 
     def regraded(spec, ctx):  # every query's positive becomes what the model ranked first: hit@1 must be 1.0
         data = real(spec, ctx)
         data.qrels = {q: {top1[q]: 1.0} for q in data.qrels}
         return data
 
-    monkeypatch.setattr(planning, "load_task", regraded)
-    monkeypatch.setattr(runner, "load_task", regraded)
+    monkeypatch.setattr(umeval.loaders, "load_task", regraded)
+    # The annotation files were rewritten (as a regrade does): the freshness record sees new stat signatures.
+    record = json.loads((tmp_path / "cache" / "datafp" / "Mini-ImageCLS.json").read_text())
+    for f, _ in record["files"]:
+        os.utime(f, ns=(os.stat(f).st_atime_ns, os.stat(f).st_mtime_ns + 10**9))
     summary = go(cfg)
     assert summary.encoder_calls == 0  # same items: nothing encoded, only re-scored
     assert before < 1.0 and main_scores(tmp_path / "out")["Mini-ImageCLS"] == 1.0

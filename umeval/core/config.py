@@ -58,7 +58,7 @@ class ModelConfig:
 
 @dataclass
 class ScorerConfig:
-    backend: str = "auto"  # auto (torch on a GPU, else faiss, else numpy) | faiss | numpy | torch
+    search: str = "auto"  # search backend: auto (torch on a GPU, else faiss, else numpy) | faiss | numpy | torch
     device: str = "auto"  # the torch backend's device: auto (CUDA when visible, else cpu), cuda, cuda:1, cpu
     k: int = 10  # ranks kept per query (>= the largest cutoff of the task metrics)
     query_tile: int = 4096
@@ -113,6 +113,11 @@ def _register() -> None:
 _FIELD_HINT = re.compile(r"Key '([^']+)' is not in struct|Could not override '([^']+)'|Could not append to config")
 
 
+#: Settings that were renamed: old name -> new name (the old one is a one-line error naming the new one).
+#: ``scorer.backend`` and the model ``backend`` were two axes with one word: the search backend is ``scorer.search``.
+RENAMED = {"scorer.backend": "scorer.search"}
+
+
 def compose_config(overrides: list[str]) -> DictConfig:
     """The run config for ``overrides`` (Hydra syntax: ``key=value``, ``model=name``, ``+new=...``)."""
     from hydra import compose, initialize_config_dir
@@ -124,6 +129,9 @@ def compose_config(overrides: list[str]) -> DictConfig:
         key, sep, value = ov.partition("=")
         if not sep:
             raise ConfigError(f"bad argument '{ov}'", "write settings as key=value, e.g. task=mini")
+        if key.lstrip("+~") in RENAMED:
+            new = RENAMED[key.lstrip("+~")]
+            raise ConfigError(f"the setting {key} was renamed {new}", f"pass {new}={value}")
         if key.lstrip("+~") == "model" and value not in model_names():
             hint = suggest(value, model_names())
             raise ConfigError(f"unknown model '{value}'",
@@ -171,7 +179,7 @@ def compose_config(overrides: list[str]) -> DictConfig:
 CHOICES: dict[str, tuple[str, ...]] = {
     "mode": ("disc", "gen", "both"),
     "backend": ("auto", "hf", "vllm"),
-    "scorer.backend": ("auto", "faiss", "numpy", "torch"),
+    "scorer.search": ("auto", "faiss", "numpy", "torch"),
     "store_dtype": ("float32", "float16"),
     "model.dtype": ("auto", "float32", "bfloat16", "float16"),
 }

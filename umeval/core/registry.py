@@ -139,15 +139,25 @@ def register_tasks(specs: Iterable[TaskSpec]) -> None:
         register_task(s)
 
 
+def import_plugins(packages: Iterable[str], group: str, *, packages_only: bool = False) -> None:
+    """Import every module below each of ``packages`` and every entry point of ``group``: plugin discovery.
+
+    Tasks, loaders and model families are found this way; their modules register themselves when imported.
+    ``packages_only``: import only the sub-packages (one package per model family), not plain modules.
+    """
+    for pkg_name in packages:
+        pkg = importlib.import_module(pkg_name)
+        for mod in pkgutil.walk_packages(pkg.__path__, prefix=pkg_name + "."):
+            if mod.ispkg or not packages_only:
+                importlib.import_module(mod.name)
+    for ep in entry_points(group=group):
+        ep.load()
+
+
 @cache
 def discover_tasks() -> Registry[TaskSpec]:
     """Import every module of the task packages and of the ``umeval.tasks`` entry point group."""
-    for pkg_name in _TASK_PACKAGES:
-        pkg = importlib.import_module(pkg_name)
-        for mod in pkgutil.walk_packages(pkg.__path__, prefix=pkg_name + "."):
-            importlib.import_module(mod.name)
-    for ep in entry_points(group="umeval.tasks"):
-        ep.load()
+    import_plugins(_TASK_PACKAGES, "umeval.tasks")
     return TASKS
 
 

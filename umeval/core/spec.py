@@ -8,7 +8,7 @@ task name in shared code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from umeval.scoring.metrics import OFFICIAL as OFFICIAL_METRICS
@@ -79,9 +79,6 @@ class TaskSpec:
     def data_version(self) -> str:
         """``hub_id@revision``: which data a number was computed on (fixed and unfixed hub copies differ)."""
         return f"{self.source.hub_id}@{self.source.revision}"
-
-    def with_options(self, **kw: Any) -> TaskSpec:
-        return replace(self, options={**self.options, **kw})
 
     def summary(self) -> dict[str, Any]:
         """Flat metadata for listings (``umeval list tasks --json``)."""

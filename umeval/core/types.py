@@ -9,12 +9,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
-
-Role = Literal["query", "candidate"]
-Mode = Literal["disc", "gen"]
 
 #: Graded relevance: query id -> {candidate id: grade}.  Only grades > 0 are kept.
 Qrels = dict[str, dict[str, float]]

@@ -149,17 +149,21 @@ def item_seed(base_seed: int, item: Item) -> int:
 
 # ---------------------------------------------------------------- helpers shared by the backends
 
-#: Decoding fields and their defaults (umeval.core.config.DecodingConfig).
-DECODING_DEFAULTS = {"do_sample": False, "temperature": 1.0, "top_k": 50, "top_p": 1.0, "max_new_tokens": 8192}
-
-
 def decoding_dict(dec: Any) -> dict[str, Any]:
-    """A decoding policy as a dict, from a dict (what the runner passes), a DictConfig or a dataclass."""
+    """A decoding policy as a dict, from a dict (what the runner passes), a DictConfig or a dataclass.
+
+    Fields and defaults are :class:`umeval.core.config.DecodingConfig`'s; a field not given takes its default.
+    """
+    from dataclasses import asdict
+
+    from umeval.core.config import DecodingConfig
+
+    defaults = asdict(DecodingConfig())
     if isinstance(dec, Mapping):
-        got = {k: dec[k] for k in DECODING_DEFAULTS if k in dec}
+        got = {k: dec[k] for k in defaults if k in dec}
     else:
-        got = {k: getattr(dec, k) for k in DECODING_DEFAULTS if hasattr(dec, k)}
-    return DECODING_DEFAULTS | got
+        got = {k: getattr(dec, k) for k in defaults if hasattr(dec, k)}
+    return defaults | got
 
 
 def token_id(tokenizer: Any, token: str, model_id: str) -> int:

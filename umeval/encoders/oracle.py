@@ -9,13 +9,13 @@ An item's class:
 - from its text (instruction + text, placeholders such as ``<|image_pad|>``, case and punctuation ignored):
   the colour word when it names exactly one colour; failing colours, the words ``yes`` (green) / ``no``
   (red) when exactly one of them appears;
-- otherwise from its media: the colour of the shape (:func:`umeval.testing.fixtures.read_colour`) when the image(s)
+- otherwise from its media: the colour of the shape (:func:`umeval.data.synthetic.read_colour`) when the image(s)
   or every sampled frame agree; frames that mix colours (a video sampled the wrong way) have no class.
 
 The vector is ``a * e_class + 0.1 * r`` (then L2-normalised): ``e_class`` one of six axes, ``r`` a unit vector
 drawn from the item's content key (it breaks ties and never crosses a class: same-class scores stay above
 0.9, others below 0.04), ``a`` = 0.3 for a page whose shape covers less than
-:data:`umeval.testing.fixtures.STRONG_COVERAGE` of it (a grade-1 page ranks below a grade-2 one), else 1.  An item with
+:data:`umeval.data.synthetic.STRONG_COVERAGE` of it (a grade-1 page ranks below a grade-2 one), else 1.  An item with
 no class is ``r`` alone.
 
 ``anti-oracle`` (``options.anti``): queries (``role="query"``, as the runner says) embed with the class axis
@@ -36,10 +36,10 @@ from typing import Any
 import numpy as np
 
 from umeval.core.types import Item
+from umeval.data.synthetic import CLASSES, STRONG_COVERAGE, WORD_ALIASES, read_colour
 from umeval.encoders.base import Advance, GenResult, KeyedByFamily, Trace, assemble, l2_normalise, sample_seed
 from umeval.encoders.media import load_image
 from umeval.models.family import options_of
-from umeval.testing.fixtures import CLASSES, STRONG_COVERAGE, WORD_ALIASES, read_colour
 
 NOISE_DIM = 58
 NOISE = 0.1
@@ -144,9 +144,3 @@ class OracleEncoder(KeyedByFamily):
         dim = len(CLASSES) + NOISE_DIM
         return GenResult(vectors=np.stack(vectors) if vectors else np.zeros((0, samples, dim), np.float32),
                          traces=traces)
-
-
-class AntiOracleEncoder(OracleEncoder):
-    """The oracle with every query's class axis negated: an irrelevant candidate ranks first (hit@1 = 0)."""
-
-    anti = True

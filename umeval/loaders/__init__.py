@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +71,33 @@ def spill(ctx: LoadContext, data: bytes) -> str | bytes:
         finally:
             os.unlink(tmp)
     return str(path)
+
+
+# ---------------------------------------------------------------- what a load read
+
+#: The sources a load read (annotation files, listed folders; ``hub:...`` for rows from the hub), while recorded.
+_SOURCES: ContextVar[list[str] | None] = ContextVar("umeval_load_sources", default=None)
+
+
+@contextmanager
+def recording_sources() -> Iterator[list[str]]:
+    """Collect what the loads inside the block read besides the items' media.
+
+    The files and folders whose change can change the loaded task (cheap freshness checks,
+    :mod:`umeval.run.datafp`).
+    """
+    token = _SOURCES.set([])
+    try:
+        yield _SOURCES.get()  # type: ignore[misc]
+    finally:
+        _SOURCES.reset(token)
+
+
+def note_source(where: str | os.PathLike[str]) -> None:
+    """Record that a load read ``where`` (a file, a folder it listed, or a ``hub:`` label)."""
+    sources = _SOURCES.get()
+    if sources is not None:
+        sources.append(str(where))
 
 
 def load_task(spec: TaskSpec, ctx: LoadContext) -> TaskData:
@@ -132,7 +162,9 @@ def read_rows(spec: TaskSpec, ctx: LoadContext, subset: str | None = None, split
         import pyarrow.parquet as pq
 
         rows: list[Row] = []
+        note_source(files[0].parent)  # its listing: a shard added or removed changes the rows
         for f in files:
+            note_source(f)
             try:
                 rows.extend(pq.read_table(f).to_pylist())
             except Exception as e:  # pyarrow raises several types for a damaged file
@@ -141,6 +173,7 @@ def read_rows(spec: TaskSpec, ctx: LoadContext, subset: str | None = None, split
         label = str(files[0]) if len(files) == 1 else f"{root}/{subset or ''}/{split}-*.parquet"
     else:
         rows, label = _hub_rows(spec, ctx, hub_id, subset, split, root)
+        note_source(label)
     return (apply_transform(spec, rows, label) if transform else rows), label
 
 
@@ -246,6 +279,7 @@ def all_frames_of(folder: str, *, task: str, file: str, row: int | str) -> tuple
     if not d.is_dir():
         raise DataError(f"frame folder {folder} does not exist", "extract the video's frames there",
                         task=task, file=file, row=row)
+    note_source(d)
     frames = sorted((p.name for p in d.iterdir() if p.suffix.lower() in FRAME_SUFFIXES), key=_natural_key)
     if not frames:
         raise DataError(f"frame folder {folder} has no .jpg/.jpeg/.png frames", "re-extract the video's frames",

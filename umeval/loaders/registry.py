@@ -18,16 +18,13 @@ Importing this module imports no loader module (and never torch).
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from umeval.core.errors import ConfigError
-from umeval.core.registry import Registry, load_object, suggest
+from umeval.core.registry import Registry, import_plugins, load_object, suggest
 
 if TYPE_CHECKING:
     import numpy as np
@@ -111,11 +108,7 @@ def discover_loaders() -> Registry[LoaderEntry]:
     global _discovered
     if not _discovered:
         _discovered = True  # set first: a loader module importing this one must not start a second walk
-        pkg = importlib.import_module(_PACKAGE)
-        for mod in pkgutil.walk_packages(pkg.__path__, prefix=_PACKAGE + "."):
-            importlib.import_module(mod.name)
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            ep.load()
+        import_plugins([_PACKAGE], ENTRY_POINT_GROUP)
     return LOADERS
 
 

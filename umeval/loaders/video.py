@@ -24,6 +24,7 @@ from umeval.loaders import (
     all_frames_of,
     apply_transform,
     media_path,
+    note_source,
     official_pool,
     probe_rows,
     query_limit,
@@ -225,6 +226,7 @@ def load_moment(spec: TaskSpec, ctx: LoadContext) -> TaskData:
         if not folder.is_dir():
             raise DataError(f"clip folder {folder} does not exist", "extract the clips' frames there",
                             task=spec.name, file=file, row=i)
+        note_source(folder)
         clips = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name != "query")
         qid = f"q{i}"
         queries.append(video_item(spec, ctx, f"{stem}/query", text=compose(inst.query, str(row["query"]), video=True),

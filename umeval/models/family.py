@@ -16,18 +16,15 @@ imports no torch.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from importlib.metadata import entry_points
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from umeval.core.errors import ConfigError
-from umeval.core.registry import Registry, load_object, suggest
+from umeval.core.registry import Registry, import_plugins, load_object, suggest
 
 #: Model settings (``umeval.core.config.ModelConfig``) that change the vectors of any family: part of every cache
 #: key unless the family declares its own ``key_fields``.  Every other setting is listed in
@@ -129,13 +126,7 @@ def register_family(meta: ModelMeta) -> ModelMeta:
 @cache
 def discover_families() -> Registry[ModelMeta]:
     """Import every package of ``umeval.models`` (one per family) and the ``umeval.models`` entry points."""
-    for pkg_name in _FAMILY_PACKAGES:
-        pkg = importlib.import_module(pkg_name)
-        for mod in pkgutil.iter_modules(pkg.__path__, prefix=pkg_name + "."):
-            if mod.ispkg:
-                importlib.import_module(mod.name)
-    for ep in entry_points(group="umeval.models"):
-        ep.load()
+    import_plugins(_FAMILY_PACKAGES, "umeval.models", packages_only=True)
     return FAMILIES
 
 

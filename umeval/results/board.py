@@ -9,7 +9,9 @@ result of a task no longer registered is ``stale`` too.  Which config a result m
 * a mode the command ran, or ``disc``: the full task fingerprint (``config_hash``);
 * ``gen`` when the command did not run it: the fingerprint of everything but the generative settings
   (``setup_hash``), so a disc-only command does not need to repeat ``gen.samples=`` to keep the gen rows;
-* ``oracle``: rebuilt from the current disc and gen results of the task (stale otherwise).
+* ``oracle``: rebuilt by the run (:func:`umeval.run.evaluate.oracle_scores`) from the current disc and gen
+  results of the task, the pairs :attr:`BoardView.oracle_inputs` lists; stale otherwise.  The board itself
+  only reads: it writes no file.
 
 Data fingerprints are checked for the tasks a command runs (they are loaded anyway); a task outside the
 command is judged by its config only, so rebuilding stays a read of small JSON files.
@@ -18,6 +20,7 @@ command is judged by its config only, so rebuilding stays a read of small JSON f
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,16 +52,33 @@ def stale(scores: dict[str, Any], why: str) -> dict[str, Any]:
     return {**scores, "status": "stale", "error": why}
 
 
-def current_view(model_dir: Path, ran: dict[tuple[str, str], dict[str, Any]], modes: list[str],
-                 expected_hash: Callable[[TaskSpec, str], tuple[str, str]],
-                 make_oracle: Callable[[TaskSpec, dict[str, Any], dict[str, Any]], dict[str, Any]],
-                 ) -> tuple[list[dict[str, Any]], list[TaskSpec]]:
+@dataclass
+class BoardView:
+    """What a leaderboard shows: scores by (task, mode), their specs, and the tasks whose oracle is due.
+
+    ``oracle_inputs`` holds (spec, disc row, gen row) for every task with a current disc and gen result; the run
+    computes those oracles and adds them with :meth:`add`.
+    """
+
+    scores: dict[tuple[str, str], dict[str, Any]]
+    specs: list[TaskSpec]
+    oracle_inputs: list[tuple[TaskSpec, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+
+    def add(self, task: str, mode: str, row: dict[str, Any]) -> None:
+        self.scores[(task, mode)] = row
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        return list(self.scores.values())
+
+
+def current_view(model_dir: Path, ran: dict[tuple[str, str], dict[str, Any]], modes: list[str] | tuple[str, ...],
+                 expected_hash: Callable[[TaskSpec, str], tuple[str, str]]) -> BoardView:
     """The scores to show and the specs they belong to.
 
     Shown: this command's results and every other result on disk, stale ones marked.
     ``ran`` holds this command's results (finished, reused or failed) by (task, mode);
-    ``expected_hash(spec, mode)`` gives (config_hash, setup_hash) the current config would write;
-    ``make_oracle(spec, disc, gen)`` writes and returns the oracle scores of a task.
+    ``expected_hash(spec, mode)`` gives (config_hash, setup_hash) the current config would write.
     """
     reg = discover_tasks()
     found = on_disk(model_dir) | ran
@@ -83,10 +103,11 @@ def current_view(model_dir: Path, ran: dict[tuple[str, str], dict[str, Any]], mo
         shown[(task, mode)] = scores if ok else stale(
             scores, "written by another config (model, revision, instructions, limit, runtime or umeval); "
                     "re-run this task to replace it")
+    due = []
     for task, spec in specs.items():
         disc, gen = shown.get((task, "disc")), shown.get((task, "gen"))
         if disc and gen and disc.get("status") == "ok" and gen.get("status") == "ok":
-            shown[(task, "oracle")] = make_oracle(spec, disc, gen)
+            due.append((spec, disc, gen))
         elif (task, "oracle") in found:
             shown[(task, "oracle")] = stale(found[(task, "oracle")], "its disc or gen result is not current")
-    return list(shown.values()), list(specs.values())
+    return BoardView(scores=shown, specs=list(specs.values()), oracle_inputs=due)

@@ -151,7 +151,8 @@ def git_commit() -> str:
         return "unknown"
 
 
-def provenance(**kw: Any) -> dict[str, Any]:
+def stamp(**kw: Any) -> dict[str, Any]:
+    """``kw`` stamped with who wrote it and when: umeval version, git commit, UTC timestamp."""
     return {"umeval_version": umeval.__version__, "git_commit": git_commit(),
             "timestamp": datetime.now(UTC).isoformat(timespec="seconds"), **kw}
 

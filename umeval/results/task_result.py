@@ -65,7 +65,7 @@ class Provenance:
     @classmethod
     def now(cls, runtime: Mapping[str, Any]) -> Provenance:
         """The running umeval, now, on ``runtime`` (the dict of :func:`umeval.run.runtime.resolve_runtime`)."""
-        return cls(**res.provenance(), **{k: runtime.get(k) for k in res.RUNTIME_COLUMNS})
+        return cls(**res.stamp(), **{k: runtime.get(k) for k in res.RUNTIME_COLUMNS})
 
 
 PROVENANCE_FIELDS = tuple(f.name for f in dataclasses.fields(Provenance))

@@ -9,11 +9,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from omegaconf import DictConfig
 
 from umeval.core.config import fingerprint, to_dict
 from umeval.core.spec import TaskSpec
@@ -27,6 +26,9 @@ from umeval.run.planning import TaskPlan
 from umeval.scoring import metrics as M
 from umeval.scoring.passk import oracle, pass_curve
 from umeval.scoring.search import search_global, search_local, to_rankings
+
+if TYPE_CHECKING:
+    from umeval.run.context import RunContext
 
 log = logging.getLogger("umeval")
 
@@ -86,16 +88,15 @@ def readable(table: pd.DataFrame, task: str, mode: str, data: TaskData) -> pd.Da
     return out
 
 
-def evaluate_task(task: TaskPlan, data: TaskData, encoder: Callable[[], Encoder], *, cfg: DictConfig,
-                  inst_set: str, runtime: Mapping[str, Any], progress: Any, memo: EmbeddingMemo,
-                  extra: Mapping[str, Any] | None = None) -> TaskResult:
+def evaluate_task(task: TaskPlan, data: TaskData, encoder: Callable[[], Encoder], ctx: RunContext, *,
+                  progress: Any, memo: EmbeddingMemo, extra: Mapping[str, Any] | None = None) -> TaskResult:
     """Encode, rank and score one task in one mode; write its per-query table and scores.json.
 
     In gen mode every metric of a query is its mean over the samples (so the main score is pass@1, the
     expected score of one sampled trace); the per-query table's top-k, ties and ``n_tied`` are sample 0's.
     ``extra`` holds the setup hash and data fingerprint the result carries.
     """
-    spec, mode = task.spec, task.mode
+    spec, mode, cfg = task.spec, task.mode, ctx.cfg
     k = metric_k(spec, cfg.scorer.k)
     diagnostics: dict[str, Any] | None = None
     if mode == "disc":
@@ -103,7 +104,7 @@ def evaluate_task(task: TaskPlan, data: TaskData, encoder: Callable[[], Encoder]
             q = memo.embed(encoder, data.queries, mode=mode, task=spec.name, role="query", advance=adv)
         with progress.task(f"{spec.name} [disc] candidates", len(data.candidates)) as adv:
             c = memo.embed(encoder, data.candidates, mode=mode, task=spec.name, role="candidate", advance=adv)
-        rankings = rank(data, q, c, k=k, backend=cfg.scorer.backend, query_tile=cfg.scorer.query_tile,
+        rankings = rank(data, q, c, k=k, backend=cfg.scorer.search, query_tile=cfg.scorer.query_tile,
                         device=cfg.scorer.get("device"))
         per_query = score(rankings, data, spec)
         per_sample = None
@@ -124,7 +125,7 @@ def evaluate_task(task: TaskPlan, data: TaskData, encoder: Callable[[], Encoder]
         for s in range(n):  # pass@k: every query sample against the candidates' first (or own) sample
             r = rank(data, Embeddings(q_ids, np.ascontiguousarray(qv[:, s])),
                      Embeddings(c_ids, np.ascontiguousarray(cv[:, s if n_cand > 1 else 0])), k=k,
-                     backend=cfg.scorer.backend, query_tile=cfg.scorer.query_tile, device=cfg.scorer.get("device"))
+                     backend=cfg.scorer.search, query_tile=cfg.scorer.query_tile, device=cfg.scorer.get("device"))
             sample_scores = score(r, data, spec)
             per_sample[:, s] = sample_scores[spec.main_metric]
             totals = {m: totals.get(m, 0) + np.asarray(v, dtype=np.float64) for m, v in sample_scores.items()}
@@ -140,8 +141,8 @@ def evaluate_task(task: TaskPlan, data: TaskData, encoder: Callable[[], Encoder]
     if per_sample is not None:
         table["main_per_sample"] = per_sample.tolist()
     res.write_parquet(task.out_dir / "per_query.parquet", table)
-    result = TaskResult.base(
-        spec, mode, cfg, inst_set, task.config_hash, runtime, status="ok", error=None, metrics=metrics,
+    result = ctx.result(
+        spec, mode, task.config_hash, status="ok", error=None, metrics=metrics,
         n_queries=len(data.queries), n_candidates=len(data.candidates), n_tied=int(rankings.tied.sum()),
         search_backend=rankings.search_backend, notes=dict(data.notes), diagnostics=diagnostics, **(extra or {}))
     result.write(task.scores_path)
@@ -182,8 +183,7 @@ def trace_diagnostics(traces: list[list[Trace]], vectors: list[np.ndarray]) -> d
     }
 
 
-def oracle_scores(spec: TaskSpec, cfg: DictConfig, inst_set: str, out_dir: Path,
-                  disc: dict[str, Any], gen: dict[str, Any]) -> dict[str, Any]:
+def oracle_scores(spec: TaskSpec, ctx: RunContext, disc: dict[str, Any], gen: dict[str, Any]) -> dict[str, Any]:
     """Per query, the better of disc and gen under the task's main metric; written as mode "oracle".
 
     The gen score of a query is its mean over samples (the gen headline, pass@1), so the oracle is the
@@ -192,14 +192,14 @@ def oracle_scores(spec: TaskSpec, cfg: DictConfig, inst_set: str, out_dir: Path,
     ``disc`` and ``gen`` are flat rows (:meth:`TaskResult.to_row`); so is the value returned.
     """
     m = spec.main_metric
-    d = res.task_dir(out_dir, cfg.model.name, spec.name, "oracle")
+    d = ctx.task_dir(spec, "oracle")
     fp = fingerprint([disc["config_hash"], gen["config_hash"], disc.get("data_fingerprint"),
                       gen.get("data_fingerprint"), disc.get("timestamp"), gen.get("timestamp")])
     prev = TaskResult.load(d / "scores.json")
     if prev is not None and prev.config_hash == fp and prev.status == "ok":
         return prev.to_row()
-    tables = [pd.read_parquet(res.task_dir(out_dir, cfg.model.name, spec.name, x) / "per_query.parquet",
-                              columns=["query_id", m]) for x in ("disc", "gen")]
+    tables = [pd.read_parquet(ctx.task_dir(spec, x) / "per_query.parquet", columns=["query_id", m])
+              for x in ("disc", "gen")]
     both = tables[0].merge(tables[1], on="query_id", suffixes=("_disc", "_gen"), validate="one_to_one")
     best = oracle(both[f"{m}_disc"].to_numpy(), both[f"{m}_gen"].to_numpy())
     res.write_parquet(d / "per_query.parquet", pd.DataFrame({"query_id": both["query_id"], m: best,
@@ -207,8 +207,7 @@ def oracle_scores(spec: TaskSpec, cfg: DictConfig, inst_set: str, out_dir: Path,
     carry = {k: gen.get(k) for k in ("setup_hash", "decoding", "instruction_set", "model_id", "model_revision",
                                      "store_dtype")}
     runtime = {k: gen.get(k) for k in res.RUNTIME_COLUMNS}
-    result = TaskResult.base(spec, "oracle", cfg, inst_set, fp, runtime, **carry,
-                             data_fingerprint=disc.get("data_fingerprint"), status="ok", error=None,
-                             metrics={m: float(best.mean())}, n_queries=len(best), n_tied=0)
+    result = ctx.result(spec, "oracle", fp, runtime=runtime, **carry, data_fingerprint=disc.get("data_fingerprint"),
+                        status="ok", error=None, metrics={m: float(best.mean())}, n_queries=len(best), n_tied=0)
     result.write(d / "scores.json")
     return result.to_row()

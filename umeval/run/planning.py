@@ -8,20 +8,18 @@ next, so a missing download fails (or, with ``keep_going``, is recorded as a fai
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from omegaconf import DictConfig
+from typing import TYPE_CHECKING, Any
 
 from umeval.core.errors import UmevalError
 from umeval.core.spec import TaskSpec
-from umeval.loaders import LoadContext, load_task, preflight
-from umeval.results import files as res
+from umeval.loaders import preflight
 from umeval.results.task_result import TaskResult
-from umeval.run.datafp import data_fingerprint
-from umeval.run.fingerprints import task_fingerprint
+
+if TYPE_CHECKING:
+    from umeval.run.context import RunContext
 
 log = logging.getLogger("umeval")
 
@@ -64,13 +62,7 @@ class ResumePlan:
     failed: dict[TaskKey, TaskResult]
 
 
-#: ``row_extra(spec)``: the setup hash and data fingerprint a result row of ``spec`` carries.
-RowExtra = Callable[[TaskSpec], Mapping[str, Any]]
-
-
-def plan_run(specs: list[TaskSpec], modes: list[str], cfg: DictConfig, *, inst_set: str,
-             runtime: dict[str, Any], out_dir: Path, ctx_for: Callable[[TaskSpec], LoadContext],
-             row_extra: RowExtra) -> ResumePlan:
+def plan_run(specs: list[TaskSpec], ctx: RunContext) -> ResumePlan:
     """Reuse what is finished (same config, same data), plan the rest, and preflight the planned tasks' data.
 
     With ``keep_going`` a task whose data fails the preflight is written as a failed result and left out of
@@ -78,50 +70,37 @@ def plan_run(specs: list[TaskSpec], modes: list[str], cfg: DictConfig, *, inst_s
     """
     todo: list[TaskPlan] = []
     done: dict[TaskKey, TaskResult] = {}
-    data_fps: dict[str, str | None] = {}
     for spec in specs:
-        for mode in modes:
-            task = TaskPlan(spec=spec, mode=mode, config_hash=task_fingerprint(spec, cfg, mode, inst_set, runtime),
-                            out_dir=res.task_dir(out_dir, cfg.model.name, spec.name, mode))
-            prev = None if cfg.overwrite else TaskResult.load(task.scores_path)
+        for mode in ctx.modes:
+            task = TaskPlan(spec=spec, mode=mode, config_hash=ctx.task_hash(spec, mode),
+                            out_dir=ctx.task_dir(spec, mode))
+            prev = None if ctx.cfg.overwrite else TaskResult.load(task.scores_path)
             if (prev is not None and prev.config_hash == task.config_hash and prev.status == "ok"
-                    and prev.data_fingerprint == _data_fp(spec, ctx_for, data_fps)):
+                    and prev.data_fingerprint == ctx.data_fingerprint(spec)):
                 done[task.key] = prev
             else:
                 todo.append(task)
     failed: dict[TaskKey, TaskResult] = {}
     for spec in {t.spec.name: t.spec for t in todo}.values():
         try:
-            preflight(spec, ctx_for(spec))
+            preflight(spec, ctx.load_context(spec))
         except UmevalError as e:
-            if not cfg.keep_going:
+            if not ctx.cfg.keep_going:
                 raise
             for task in todo:
                 if task.spec.name == spec.name:
-                    failed[task.key] = record_failure(task, e, cfg, inst_set=inst_set, runtime=runtime,
-                                                      extra=row_extra(spec))
+                    failed[task.key] = record_failure(task, e, ctx)
     return ResumePlan(todo=[t for t in todo if t.key not in failed], done=done, failed=failed)
 
 
-def record_failure(task: TaskPlan, err: Exception, cfg: DictConfig, *, inst_set: str, runtime: Mapping[str, Any],
-                   extra: Mapping[str, Any]) -> TaskResult:
-    """Log ``err`` and write it as the task's result (status ``failed``, no metrics)."""
+def record_failure(task: TaskPlan, err: Exception, ctx: RunContext,
+                   extra: Mapping[str, Any] | None = None) -> TaskResult:
+    """Log ``err`` and write it as the task's result (status ``failed``, no metrics).
+
+    ``extra``: the setup hash and data fingerprint, when the task's data was loaded (else the setup hash only).
+    """
     log.error("%s", err)
-    result = TaskResult.base(task.spec, task.mode, cfg, inst_set, task.config_hash, runtime, status="failed",
-                             error=str(err), metrics={}, n_queries=0, n_tied=0, **extra)
+    result = ctx.result(task.spec, task.mode, task.config_hash, status="failed", error=str(err), metrics={},
+                        n_queries=0, n_tied=0, **(extra or ctx.row_extra(task.spec)))
     result.write(task.scores_path)
     return result
-
-
-def _data_fp(spec: TaskSpec, ctx_for: Callable[[TaskSpec], LoadContext], memo: dict[str, str | None]) -> str | None:
-    """The data fingerprint of a task (loaded once per run).
-
-    None when the task cannot be loaded: it then re-runs and reports why.
-    """
-    if spec.name not in memo:
-        ctx = ctx_for(spec)
-        try:
-            memo[spec.name] = data_fingerprint(load_task(spec, ctx), ctx.data_root)
-        except UmevalError:
-            memo[spec.name] = None
-    return memo[spec.name]

@@ -52,7 +52,7 @@ def _import_faiss():  # type: ignore[no-untyped-def]
         import faiss
     except ImportError:
         raise DependencyError("FAISS is not installed",
-                              "pip install faiss-cpu, or use scorer.backend=numpy or torch") from None
+                              "pip install faiss-cpu, or use scorer.search=numpy or torch") from None
     return faiss
 
 

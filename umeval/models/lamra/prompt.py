@@ -28,7 +28,6 @@ from umeval.encoders.prompt_base import Prompt
 from umeval.models.gme.prompt import baseline_image, baseline_text
 
 EMB_ANSWER = "<emb>."
-SUMMARISE_IMAGE = "\nSummarize above image in one word: "
 
 
 def lamra(item: Item, images: list[Image.Image], videos: list[list[Image.Image]], processor: Any) -> Prompt:
