@@ -111,9 +111,11 @@ def test_regraded_qrels_rescore_a_finished_task(tmp_path, monkeypatch):
         return data
 
     monkeypatch.setattr(umeval.loaders, "load_task", regraded)
-    # The annotation files were rewritten (as a regrade does): the freshness record sees new stat signatures.
+    # The annotation files were rewritten (as a regrade does; the media were not): the freshness record sees it.
     record = json.loads((tmp_path / "cache" / "datafp" / "Mini-ImageCLS.json").read_text())
-    for f, _ in record["files"]:
+    annotations = [f for f, _ in record["files"] if not f.endswith(".png")]
+    assert annotations
+    for f in annotations:
         os.utime(f, ns=(os.stat(f).st_atime_ns, os.stat(f).st_mtime_ns + 10**9))
     summary = go(cfg)
     assert summary.encoder_calls == 0  # same items: nothing encoded, only re-scored
