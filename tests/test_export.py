@@ -115,7 +115,7 @@ def test_wide_table_values(finished):
     out, summary = finished
     table = E.wide_table(E.load_results([out / "tiny-qwen2vl"]))
     assert list(table.columns) == ["level", "name", "metric", "disc", "gen", "oracle", "gen pass@1", "gen pass@2",
-                                   "gen pass@3", "tasks", "n_queries", "n_tied", "failed"]
+                                   "gen pass@3", "tasks", "n_queries", "n_tied", "failed", "status"]
     board = summary.leaderboard.set_index(["level", "name", "mode", "metric"])["value"]
     t = table.set_index(["level", "name"])
     for mode in ("disc", "gen", "oracle"):

@@ -68,7 +68,7 @@ def test_result_from_older_config_is_stale_not_averaged(tmp_path):
     """Failure 1 (second half): a result from an older config must be shown stale, never mixed into a roll-up."""
     out = tmp_path / "out"
     go(make_cfg(tmp_path))
-    go(make_cfg(tmp_path, "task=Mini-T2V", "limit=2"))
+    go(make_cfg(tmp_path, "task=Mini-T2V", "model.num_frames=4"))  # (limit= goes beside)
     df = board(out)
     tasks = main_rows(df).set_index("task")
     assert tasks.loc["Mini-T2V", "status"] == "ok"
@@ -90,7 +90,11 @@ def test_changed_media_reruns_a_finished_task(tmp_path):
     old = TaskResult.read(scores)
     images = sorted((tmp_path / "cache").glob("data/generated-*/image-tasks/Mini-ImageCLS/images/*.png"))
     victim = images[3]
-    victim.write_bytes(images[4].read_bytes())  # another valid image: same task, different data
+    from PIL import Image  # another valid image (one pixel changed): same task, different data
+
+    img = Image.open(images[4]).convert("RGB")
+    img.putpixel((0, 0), tuple(255 - c for c in img.getpixel((0, 0))))
+    img.save(victim)
     second = go(cfg)
     assert second.encoder_calls == 1  # exactly the changed image's query is encoded again
     new = TaskResult.read(scores)
@@ -350,7 +354,7 @@ def test_show_and_export_keep_stale_results_out(tmp_path):
 
     out = tmp_path / "out"
     go(make_cfg(tmp_path))
-    go(make_cfg(tmp_path, "task=Mini-T2V", "limit=2"))
+    go(make_cfg(tmp_path, "task=Mini-T2V", "model.num_frames=4"))  # (limit= goes beside)
     rs = load_results([out])
     status = {(s["task"], s["mode"]): s["status"] for s in rs.scores}
     assert status[("Mini-VisDoc", "disc")] == "stale" and status[("Mini-T2V", "disc")] == "ok"

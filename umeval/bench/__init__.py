@@ -19,6 +19,7 @@ Cases (each scoring method runs in its own process, so its peak RSS is its own):
    ``bnd,csd->bcns``, max over s, sum over n, then a stable top-k); same inputs, identical top-k required.
    Token values are multiples of 1/16, so every score is exact in float32 and ties (frequent) are decided
    by the tie policy alone.
+8. media_hash: the first-run cost of content-keyed media (sha256 + sidecar) per 10,000 files and per GiB.
 
 ``python -m umeval.bench scoring float16`` runs only those sections (written to ``bench-scoring-float16.parquet``).
 ``UMEVAL_BENCH_SCALE`` (default 1.0) scales the scoring sizes down for a quick look.  Results are printed and
@@ -426,6 +427,72 @@ def bench_precision(tmp: Path) -> list[dict[str, Any]]:
              "ratio": v / base} for k, v in rates.items()]
 
 
+def bench_media_hash(tmp: Path) -> list[dict[str, Any]]:
+    """First-run cost of keying media by content (:mod:`umeval.run.mediahash`), per 10,000 files and per GB.
+
+    10,000 files of 20 kB (a small image): a first run reads and hashes each and fills the SQLite sidecar; a later
+    run (a new process, a new :class:`MediaHashes`) costs a ``stat`` and a sidecar lookup per file.  Baseline:
+    one bare ``os.stat`` per file (what the path-keyed store cost).  Per GB: 1 GiB in 16 files of 64 MiB, hashed,
+    against reading the same bytes without hashing (the floor).  Files are in the page cache (just written): a
+    cold disk adds its read time to both.
+    """
+    from umeval.run.mediahash import MediaHashes
+
+    rows: list[dict[str, Any]] = []
+    small = tmp / "media-small"
+    small.mkdir()
+    rng = np.random.default_rng(0)
+    blob = rng.bytes(20_000)
+    paths = []
+    for i in range(10_000):
+        made = small / f"{i:05d}.jpg"
+        made.write_bytes(blob[:-8] + i.to_bytes(8, "little"))
+        paths.append(str(made))
+    t0 = time.perf_counter()
+    for p in paths:
+        os.stat(p)
+    t_stat = time.perf_counter() - t0
+    side = tmp / "media-hashes.sqlite"
+    first = MediaHashes(side)
+    t0 = time.perf_counter()
+    for p in paths:
+        first.digest(p)
+    first.flush()
+    t_first = time.perf_counter() - t0
+    again = MediaHashes(side)
+    t0 = time.perf_counter()
+    for p in paths:
+        again.digest(p)
+    t_again = time.perf_counter() - t0
+    assert again.read == 0
+    rows += [{"case": "media keys, 10,000 files of 20 kB", "method": m, "value": v, "unit": "s", "ratio": v / t_stat}
+             for m, v in (("bare os.stat (baseline)", t_stat), ("first run: read + sha256 + sidecar", t_first),
+                          ("later run: stat + sidecar lookup", t_again))]
+    big = tmp / "media-big"
+    big.mkdir()
+    chunk = rng.bytes(64 << 20)
+    bigs = []
+    for i in range(16):
+        made = big / f"{i:02d}.mp4"
+        made.write_bytes(chunk)
+        bigs.append(str(made))
+    t0 = time.perf_counter()
+    for p in bigs:
+        with open(p, "rb") as f:
+            while f.read(1 << 20):
+                pass
+    t_read = time.perf_counter() - t0
+    hashes = MediaHashes(tmp / "media-hashes-big.sqlite")
+    t0 = time.perf_counter()
+    for p in bigs:
+        hashes.digest(p)
+    hashes.flush()
+    t_hash = time.perf_counter() - t0
+    rows += [{"case": "media keys, 1 GiB in 16 files", "method": m, "value": v, "unit": "s", "ratio": v / t_read}
+             for m, v in (("read only (baseline)", t_read), ("first run: read + sha256 + sidecar", t_hash))]
+    return rows
+
+
 def machine_description() -> str:
     """CPU model, core count, memory and GPU, for the bench rows (figures mean little without them)."""
     cpu = platform.processor() or platform.machine()
@@ -471,7 +538,7 @@ def bench_gpu_sim(tmp: Path) -> list[dict[str, Any]]:
 
 SECTIONS = {"scoring": bench_scoring, "float16": bench_float16, "precision": bench_precision,
             "pipeline": bench_pipeline, "generative": bench_generative, "vllm_submit": bench_vllm_submit,
-            "suite": bench_suite, "maxsim": bench_maxsim, "gpu_sim": bench_gpu_sim}
+            "suite": bench_suite, "maxsim": bench_maxsim, "gpu_sim": bench_gpu_sim, "media_hash": bench_media_hash}
 
 
 def main(argv: list[str] | None = None) -> None:

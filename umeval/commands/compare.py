@@ -135,6 +135,11 @@ def compare(base: dict[tuple[str, str], SideResult], cand: dict[tuple[str, str],
         if b is not None and b.mean is not None and c is not None and c.status == "ok" and c.values is not None:
             rows.append(_reference_delta(task, mode, b.mean, c.values))
             continue
+        if b is not None and b.mean is not None:  # published, absent or unfinished on the candidate side: a gap
+            status = "missing" if c is None else c.status
+            rows.append(_gap(task, mode, status, b, c, (c.error or "") if c else
+                             "in the reference, no result on the candidate side"))
+            continue
         if b is None or b.status != "ok" or b.values is None:
             if c is not None and c.status == "ok" and c.values is not None:
                 status = "new" if b is None else "not comparable"
@@ -197,7 +202,8 @@ def _reference_overall(rows: list[Delta], base: dict[tuple[str, str], SideResult
 
 def _gap(task: str, mode: str, status: str, b: SideResult | None, c: SideResult | None, note: str) -> Delta:
     nan = float("nan")
-    bs = float(b.values.mean()) if b is not None and b.values is not None else nan
+    bs = float(b.values.mean()) if b is not None and b.values is not None else (
+        b.mean if b is not None and b.mean is not None else nan)
     cs = float(c.values.mean()) if c is not None and c.values is not None else nan
     return Delta(task, mode, 0, bs, cs, nan, nan, nan, nan, False, status,
                  len(b.values) if b is not None and b.values is not None else 0,

@@ -69,14 +69,21 @@ class ResultSet:
 
 
 def load_results(paths: Sequence[str | Path]) -> ResultSet:
-    """Read every ``scores.json`` under ``paths``; a path with none is a one-line error."""
-    found: dict[tuple[str, str, str], dict[str, Any]] = {}
-    folders: dict[str, Path] = {}
+    """Read every ``scores.json`` under ``paths``; a path with none is a one-line error.
+
+    Several folders never merge silently: a model found under more than one of ``paths`` (``umeval report
+    results/base results/new``) becomes one model per folder, named ``<model> (<folder>)`` as the folder was given,
+    so every table shows both sides (the first folder is the baseline of deltas).
+    """
+    per_path: list[tuple[Path, dict[tuple[str, str, str], dict[str, Any]], dict[str, Path]]] = []
     for p in map(Path, paths):
         if not p.exists():
             raise DataError(f"result folder {p} does not exist", "pass an output_dir of `umeval run`, e.g. results/")
-        files = [p] if p.is_file() else sorted(p.rglob("scores.json"))
-        n = 0
+        # Full results before partial ones (``partial/<key>/``): the first model found is the baseline.
+        files = [p] if p.is_file() else sorted(p.rglob("scores.json"),
+                                                key=lambda f: (f.relative_to(p).parts[0] == "partial", f))
+        found: dict[tuple[str, str, str], dict[str, Any]] = {}
+        folders: dict[str, Path] = {}
         for f in files:
             try:
                 raw = json.loads(f.read_text())
@@ -88,11 +95,25 @@ def load_results(paths: Sequence[str | Path]) -> ResultSet:
             found[(s["model"], s["task"], s["mode"])] = s
             # <output_dir>/<model>/tasks/<task>/<mode>/scores.json
             folders.setdefault(s["model"], f.parents[3] if len(f.parents) > 3 else f.parent)
-            n += 1
-        if not n:
+        if not found:
             raise DataError(f"no results (scores.json) under {p}",
                             "pass an output_dir of `umeval run` (e.g. results/) or a model folder in it")
-    return ResultSet(scores=_in_task_order(_mark_stale(found, folders)), folders=folders)
+        per_path.append((p, found, folders))
+    where: dict[str, list[Path]] = {}
+    for p, _, folders in per_path:
+        for model in folders:
+            where.setdefault(model, []).append(p)
+    scores: list[dict[str, Any]] = []
+    all_folders: dict[str, Path] = {}
+    for p, found, folders in per_path:
+        marked = _mark_stale(found, folders)
+        for s in marked:
+            if len(where[s["model"]]) > 1:
+                s = {**s, "model": f"{s['model']} ({p})"}
+            scores.append(s)
+        for model, folder in folders.items():
+            all_folders[f"{model} ({p})" if len(where[model]) > 1 else model] = folder
+    return ResultSet(scores=_in_task_order(scores), folders=all_folders)
 
 
 def _mark_stale(found: dict[tuple[str, str, str], dict[str, Any]],
@@ -182,8 +203,16 @@ def default_mode(rs: ResultSet, model: str) -> str:
 
 
 def write_mmeb_v2(rs: ResultSet, out_dir: Path, *, mode: str | None = None,
-                  metadata: dict[str, Any] | None = None) -> list[Path]:
-    """Write each model's per-task score files and combined JSON; returns the combined JSON paths."""
+                  metadata: dict[str, Any] | None = None, allow_partial: bool = False) -> list[Path]:
+    """Write each model's per-task score files and combined JSON; returns the combined JSON paths.
+
+    Results of a partial run (``limit=``, :mod:`umeval.results.partial`) are refused unless ``allow_partial``: a
+    submission file must not hold scores over the first N queries.
+    """
+    partial = sorted({f"{s['model']}" for s in rs.scores if s.get("partial")})
+    if partial and not allow_partial:
+        raise UmevalError(f"{', '.join(partial)}: results of a partial run (limit=), not of whole tasks",
+                          "export the model folder of the full run (e.g. results/<model>), or pass --allow-partial")
     written = []
     for model in rs.models:
         m = mode or default_mode(rs, model)
@@ -195,12 +224,17 @@ def write_mmeb_v2(rs: ResultSet, out_dir: Path, *, mode: str | None = None,
             raise DataError(f"{model} has no finished {m} results", f"pass --mode with one of {rs.modes(model)}")
         base = out_dir / model
         meta = model_metadata(model, metadata)
-        benchmarks = list(dict.fromkeys(s.get("benchmark", "MMEB-V2") for s in rows))
+        # One benchmark per file: MMEB-V2 when the model has it (the mini demo beside it is left out), else the one.
+        benchmarks = list(dict.fromkeys(s.get("benchmark") or "MMEB-V2" for s in rows))
+        bench = "MMEB-V2" if "MMEB-V2" in benchmarks else benchmarks[0]
+        if len(benchmarks) > 1:
+            print(f"{model}: exporting its {bench} results; left out: "
+                  f"{', '.join(b for b in benchmarks if b != bench)} (another benchmark)", file=sys.stderr)
+        rows = [s for s in rows if (s.get("benchmark") or "MMEB-V2") == bench]
         metrics: dict[str, dict[str, Any]] = {mod: {} for mod in MODALITIES}
-        for bench in benchmarks:
-            for modality, names in benchmark_tasks(bench).items():
-                for name in names:
-                    metrics.setdefault(modality, {})[name] = "FILE_N/A"
+        for modality, names in benchmark_tasks(bench).items():
+            for name in names:
+                metrics.setdefault(modality, {})[name] = "FILE_N/A"
         for s in rows:
             d = official_score_dict(s)
             _write_json_ordered(base / s["modality"] / f"{s['task']}_score.json", d)
@@ -252,8 +286,8 @@ def wide_table(rs: ResultSet) -> pd.DataFrame:
     passk: list[str] = []
     for s in rs.scores:
         r = rows.setdefault(s["task"], {"level": "task", "name": s["task"], "modality": s.get("modality"),
-                                        "meta": s.get("meta"), "metric": s.get("main_metric"), "n_queries": 0,
-                                        "n_tied": 0, "failed": ""})
+                                        "meta": s.get("meta"), "benchmark": s.get("benchmark") or "",
+                                        "metric": s.get("main_metric"), "n_queries": 0, "n_tied": 0, "failed": ""})
         prefix = f"{s['model']} " if multi else ""
         col = prefix + s["mode"]
         if col not in columns:
@@ -279,19 +313,39 @@ def wide_table(rs: ResultSet) -> pd.DataFrame:
         if c not in tasks:
             tasks[c] = float("nan")
     tasks["tasks"] = 1
+    tasks["status"] = ["incomplete" if f else "ok" for f in tasks["failed"]]
     parts = [tasks]
-    for level, key in (("meta", "meta"), ("modality", "modality"), ("overall", None)):
-        groups = tasks.groupby(key, sort=False) if key else [("All", tasks)]
-        roll = []
-        for name, g in groups:
-            roll.append({"level": level, "name": name, "modality": g["modality"].iloc[0] if key else None,
-                         "meta": name if level == "meta" else None, "metric": "main",
-                         "n_queries": int(g["n_queries"].sum()), "n_tied": int(g["n_tied"].sum()),
-                         "failed": _count_failed(g["failed"]),
-                         "tasks": len(g), **{c: g[c].mean() for c in columns}})
-        parts.append(pd.DataFrame(roll))
+    benches = list(dict.fromkeys(tasks["benchmark"]))
+    for bench in benches:  # never averaged across benchmarks (the mini demo beside MMEB-V2)
+        sub = tasks[tasks["benchmark"] == bench]
+        suffix = f" ({bench or 'no benchmark'})" if len(benches) > 1 else ""
+        expected = _expected_counts(bench)
+        for level, key in (("meta", "meta"), ("modality", "modality"), ("overall", None)):
+            groups = sub.groupby(key, sort=False) if key else [("All", sub)]
+            roll = []
+            for name, g in groups:
+                n_exp = expected.get(level, {}).get(str(name), len(g))
+                short = [c for c in columns if int(g[c].notna().sum()) < n_exp]
+                roll.append({"level": level, "name": f"{name}{suffix}",
+                             "modality": g["modality"].iloc[0] if key else None,
+                             "meta": name if level == "meta" else None, "benchmark": bench, "metric": "main",
+                             "n_queries": int(g["n_queries"].sum()), "n_tied": int(g["n_tied"].sum()),
+                             "failed": _count_failed(g["failed"]), "tasks": len(g),
+                             "status": f"incomplete ({len(g)} of {n_exp} tasks)" if len(g) < n_exp else
+                             ("incomplete (" + ", ".join(short) + ")" if short else "ok"),
+                             **{c: g[c].mean() for c in columns}})
+            parts.append(pd.DataFrame(roll))
     out = pd.concat(parts, ignore_index=True)
-    return out[["level", "name", "metric", *columns, "tasks", "n_queries", "n_tied", "failed"]]
+    return out[["level", "name", "metric", *columns, "tasks", "n_queries", "n_tied", "failed", "status"]]
+
+
+def _expected_counts(benchmark: str) -> dict[str, dict[str, int]]:
+    """Task counts per roll-up group of the whole ``benchmark`` (its registered tasks)."""
+    from umeval.core.registry import discover_tasks
+    from umeval.results.expected import expected_counts
+
+    specs = [spec for _, spec in discover_tasks().items() if spec.benchmark == benchmark]
+    return expected_counts(specs) if specs else {}
 
 
 def _count_failed(flags: pd.Series) -> str:
@@ -300,7 +354,8 @@ def _count_failed(flags: pd.Series) -> str:
 
 
 def value_columns(table: pd.DataFrame) -> list[str]:
-    fixed = {"level", "name", "metric", "tasks", "n_queries", "n_tied", "failed", "modality", "meta"}
+    fixed = {"level", "name", "metric", "tasks", "n_queries", "n_tied", "failed", "modality", "meta", "benchmark",
+             "status"}
     return [c for c in table.columns if c not in fixed]
 
 
@@ -353,6 +408,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="output folder (mmeb-v2) or file (default: stdout); required for mmeb-v2")
     p.add_argument("--mode", choices=["disc", "gen"], help="mmeb-v2: which mode is the model's entry "
                    "(default: gen when it was run, else disc)")
+    p.add_argument("--allow-partial", action="store_true",
+                   help="mmeb-v2: export results of partial runs (limit=) too; refused by default")
     p.add_argument("--meta", action="append", type=_meta_arg, default=[], metavar="KEY=VALUE",
                    help="mmeb-v2 metadata, e.g. --meta model_release_date=2025-11-01 "
                         f"(keys: {', '.join(METADATA_KEYS)})")
@@ -365,7 +422,8 @@ def main(args: list[str]) -> int:
     if ns.format == "mmeb-v2":
         if not ns.output:
             raise UmevalError("--format mmeb-v2 writes a folder", "pass -o DIR, e.g. -o export/")
-        for path in write_mmeb_v2(rs, Path(ns.output), mode=ns.mode, metadata=dict(ns.meta)):
+        for path in write_mmeb_v2(rs, Path(ns.output), mode=ns.mode, metadata=dict(ns.meta),
+                                  allow_partial=ns.allow_partial):
             print(f"wrote {path} and its per-task files under {path.parent}")
         return 0
     text = render(rs, ns.format)

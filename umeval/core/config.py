@@ -173,8 +173,7 @@ def compose_config(overrides: list[str]) -> DictConfig:
         detail = cause.split(" full_key:")[0] if cause else msg
         raise ConfigError(f"bad configuration ({msg[:200]}): {detail[:200]}",
                           "check the override's spelling and value") from None
-    if cfg.gen.samples < 1:
-        raise ConfigError(f"gen.samples={cfg.gen.samples} must be at least 1", "pass gen.samples=1 or more")
+    validate_ranges(cfg)
     validate_choices(cfg)
     return cfg
 
@@ -196,6 +195,54 @@ def _choice_error(key: str, value: Any, valid: list[str] | tuple[str, ...]) -> C
     hint = suggest(str(value), valid)
     return ConfigError(f"{key}={value} is not one of {', '.join(valid)}",
                        (hint + " " if hint else "") + f"pass {key}={valid[0]} or another of them")
+
+
+#: Numeric settings and their closed range (low, high; None: unbounded), checked when the config is built, so
+#: ``limit=-5`` or ``model.num_frames=0`` stop in one line instead of scoring nonsense.  ``gen.samples`` is bounded
+#: by :data:`umeval.scoring.passk.MAX_SAMPLES` (pass@k overflows float64 above it).
+RANGES: dict[str, tuple[float | None, float | None]] = {
+    "limit": (1, None),  # None (unset) means every row
+    "batch_size": (1, None),
+    "num_workers": (0, None),
+    "seed": (0, 2**32 - 1),  # numpy's seed range
+    "gen.seed": (0, 2**32 - 1),
+    "gen.samples": (1, None),  # upper bound below
+    "scorer.k": (1, None),
+    "scorer.query_tile": (1, None),
+    "model.num_frames": (1, None),
+    "model.min_pixels": (1, None),
+    "model.max_pixels": (1, None),
+    "model.batch_tokens": (1, None),
+    "model.submit_items": (1, None),
+    "model.decoding.temperature": (0, None),
+    "model.decoding.top_p": (0, 1),
+    "model.decoding.top_k": (-1, None),  # -1 (vLLM) or 0 (transformers): no top-k cut
+    "model.decoding.max_new_tokens": (1, None),
+}
+
+
+def validate_ranges(cfg: DictConfig) -> None:
+    """Every numeric setting lies in its range (:data:`RANGES`); one line naming the setting, its range and a fix."""
+    from umeval.scoring.passk import MAX_SAMPLES
+
+    for key, (lo, hi) in RANGES.items():
+        value = OmegaConf.select(cfg, key)
+        if value is None and key == "limit":
+            continue
+        if key == "gen.samples":
+            hi = MAX_SAMPLES
+        if value is None or (lo is not None and value < lo) or (hi is not None and value > hi):
+            span = f"at least {lo}" if hi is None else f"between {lo} and {hi}"
+            why = " (pass@k over more samples overflows float64)" if key == "gen.samples" else ""
+            example = lo if hi is None or lo is None or lo > 0 else hi
+            raise ConfigError(f"{key}={value} must be {span}{why}",
+                              f"pass {key}={example} or another value in range" +
+                              ("; drop limit= to read every row" if key == "limit" else ""))
+    if cfg.model.decoding.do_sample and cfg.model.decoding.top_p == 0:
+        raise ConfigError("model.decoding.top_p=0 keeps no token when sampling", "pass a top_p in (0, 1]")
+    if cfg.model.min_pixels > cfg.model.max_pixels:
+        raise ConfigError(f"model.min_pixels={cfg.model.min_pixels} is above model.max_pixels="
+                          f"{cfg.model.max_pixels}", "pass min_pixels <= max_pixels")
 
 
 def validate_choices(cfg: DictConfig) -> None:

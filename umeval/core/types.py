@@ -7,6 +7,7 @@ task spec -> :class:`TaskData` (loaded items) -> :class:`Embeddings` -> :class:`
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -84,6 +85,10 @@ class Item:
         sample seeds derive from it (:func:`umeval.encoders.base.item_seed`).  It reads the item's media
         files, so it is computed only for items about to be encoded.
         """
+        return self.content_key_with(_content_digest)
+
+    def content_key_with(self, digest: Callable[[str | bytes], bytes]) -> str:
+        """:attr:`content_key` with media digests from ``digest`` (e.g. a cache that skips unchanged files)."""
         h = hashlib.sha256()
         for part in (self.instruction, self.text):
             h.update(part.encode())
@@ -96,7 +101,7 @@ class Item:
             for p in paths:
                 if p is None:
                     continue
-                h.update(tag + _content_digest(p) + b"\x00")
+                h.update(tag + digest(p) + b"\x00")
         return h.hexdigest()[:32]
 
     @property

@@ -80,6 +80,25 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def check_writable(folder: Path) -> None:
+    """Fail in one line unless results can be written under ``folder`` (checked before any data or weights load).
+
+    Nothing is created: the nearest existing folder on the way is probed with a temporary file, removed at once,
+    so a read-only (or read-only-mounted) output folder stops the run before it encodes anything.
+    """
+    probe = Path(folder).expanduser().absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    fix = "choose a writable output_dir= (or fix the folder's permissions)"
+    if not probe.is_dir():
+        raise UmevalError(f"output_dir {folder} cannot be created: {probe} is a file", fix)
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as e:
+        raise UmevalError(f"output_dir {folder} is not writable ({probe}: {e.strerror or e})", fix) from None
+
+
 def current_umask() -> int:
     """The process umask (read by setting it and putting it back at once)."""
     mask = os.umask(0o022)

@@ -84,7 +84,7 @@ PROVENANCE_FIELDS = tuple(f.name for f in dataclasses.fields(Provenance))
 
 #: Fields only some kinds of result have (a failure has no candidates, only gen has diagnostics): left out of the
 #: file and of the flat view when unset, as version 1 did.
-OPTIONAL = ("n_candidates", "search_backend", "notes", "diagnostics", "model_options", "timing")
+OPTIONAL = ("n_candidates", "search_backend", "notes", "diagnostics", "model_options", "timing", "partial")
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,7 @@ class TaskResult:
     data_fingerprint: str | None = None
     # What computing it took in the command that did (umeval.core.timing: wall, CPU, GPU seconds per stage).
     timing: dict[str, Any] | None = None
+    partial: str | None = None  # a partial run's key (``limit=2``, :mod:`umeval.results.partial`); None when full
     provenance: Provenance = field(default_factory=Provenance)
     extra: dict[str, Any] = field(default_factory=dict)  # fields this version does not know, kept as read
 
@@ -132,9 +133,13 @@ class TaskResult:
     def base(cls, spec: TaskSpec, mode: str, cfg: DictConfig, inst_set: str, config_hash: str,
              runtime: Mapping[str, Any], **fields: Any) -> TaskResult:
         """A result of ``spec`` in ``mode`` under ``cfg``: its identity and provenance, plus ``fields``."""
+        from umeval.results.partial import marked_model, partial_key
+
         m = cfg.model
+        key = partial_key(cfg)
         ident: dict[str, Any] = dict(
-            task=spec.name, mode=mode, model=m.name, main_metric=spec.main_metric, modality=spec.modality,
+            task=spec.name, mode=mode, model=marked_model(m.name, key), partial=key, main_metric=spec.main_metric,
+            modality=spec.modality,
             meta=spec.meta, benchmark=spec.benchmark, instruction_set=inst_set,
             decoding=json.dumps(to_dict(m.decoding), sort_keys=True) if mode == "gen" else None,
             model_options=_model_options(m),

@@ -15,19 +15,19 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from umeval.core.config import cache_dir, fingerprint
+from umeval.core.config import cache_dir
 from umeval.core.errors import ConfigError
-from umeval.core.registry import load_object
 from umeval.core.spec import TaskSpec
 from umeval.core.types import TaskData
 from umeval.loaders import LoadContext
-from umeval.models.family import cache_key
 from umeval.models.family import encoder_ref as family_encoder_ref
 from umeval.results import files as res
+from umeval.results.partial import results_root
 from umeval.results.task_result import TaskResult
 from umeval.run.datafp import DataFingerprints
-from umeval.run.fingerprints import setup_fingerprint, task_fingerprint
-from umeval.run.runtime import ENCODER_RUNTIME, resolve_backend, resolve_runtime
+from umeval.run.fingerprints import setup_fingerprint, store_identity, store_key, task_fingerprint
+from umeval.run.mediahash import MediaHashes
+from umeval.run.runtime import resolve_backend, resolve_runtime
 from umeval.run.store import EmbeddingStore
 
 
@@ -47,32 +47,24 @@ def encoder_ref(cfg: DictConfig) -> str:
 
 
 def encoder_fingerprint(cfg: DictConfig, runtime: Mapping[str, Any] | None = None) -> str:
-    """Everything about the encoder that changes its vectors: the embedding store's key.
-
-    What the model's family declares (its name, version, key fields and options,
-    :func:`umeval.models.family.cache_key`; an encoder class outside any family may key itself with a classmethod
-    ``fingerprint``), the encoder class, and what the run resolved to (backend, device, dtype, attention,
-    torch/transformers/vLLM versions, the model's commit; see :func:`umeval.run.runtime.resolve_runtime`).
-    The runner names no setting of any family.
-    """
-    return fingerprint(encoder_identity(cfg, runtime))
+    """The embedding store's encoder key: :func:`umeval.run.fingerprints.store_key` (kept under its old name)."""
+    return store_key(cfg, runtime)
 
 
 def encoder_identity(cfg: DictConfig, runtime: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What :func:`encoder_fingerprint` hashes (recorded in the store beside the vectors, for ``umeval cache``)."""
-    m = cfg.model
-    runtime = runtime if runtime is not None else resolve_runtime(cfg)
-    ref = encoder_ref(cfg)
-    own = getattr(load_object(ref), "fingerprint", None)  # an encoder outside any family keys itself
-    return {"encoder": ref, "model": own(m) if callable(own) else cache_key(m),
-            "device": cfg.device if m.dtype == "auto" else None, "seed": cfg.seed,
-            "runtime": {k: runtime[k] for k in ENCODER_RUNTIME}}
+    return store_identity(cfg, runtime)
 
 
 def open_store(cdir: Path, cfg: DictConfig) -> EmbeddingStore:
-    """The model's embedding store; float16 vectors live in their own folder, never mixed with float32 ones."""
+    """The model's embedding store; float16 vectors live in their own folder, never mixed with float32 ones.
+
+    Media digests (the content part of every key) are remembered in one sidecar for all models
+    (:mod:`umeval.run.mediahash`).
+    """
     name = cfg.model.name if cfg.store_dtype == "float32" else f"{cfg.model.name}@{cfg.store_dtype}"
-    return EmbeddingStore(cdir / "embeddings" / name, dtype=cfg.store_dtype)
+    return EmbeddingStore(cdir / "embeddings" / name, dtype=cfg.store_dtype,
+                          media_hashes=MediaHashes(cdir / "embeddings" / "media-hashes.sqlite"))
 
 
 @dataclass(frozen=True)
@@ -97,10 +89,12 @@ class RunContext:
 
         modes = tuple(modes_of(cfg))
         runtime = resolve_runtime(cfg)  # an unavailable device fails here, in one line
+        out_dir = results_root(cfg)  # a partial run (limit=) writes beside the full results, never over them
+        res.check_writable(out_dir)  # a read-only output folder stops here, before any data or weights
         cdir = cache_dir(cfg)
         generated = [s for s in specs if s.source.generated]
         return cls(cfg=cfg, modes=modes, instruction_set=str(cfg.instruction_set or cfg.model.instruction_set),
-                   runtime=runtime, out_dir=Path(cfg.output_dir), cache_dir=cdir,
+                   runtime=runtime, out_dir=out_dir, cache_dir=cdir,
                    data_root=Path(cfg.data_root).expanduser() if cfg.data_root else cdir / "MMEB-V2",
                    store=open_store(cdir, cfg), data_fps=DataFingerprints(cdir),
                    generated_root=ensure_generated(generated, cdir, seed=cfg.seed) if generated else None)

@@ -3,7 +3,7 @@
 A finished result is reused only while the current config gives the same fingerprint (see
 :mod:`umeval.run.planning`); the leaderboard marks a result stale when it no longer does (see
 :mod:`umeval.results.board`).
-The embedding cache has its own key, :func:`umeval.run.context.encoder_fingerprint`.
+The embedding store has its own key, :func:`store_key`.
 """
 
 from __future__ import annotations
@@ -49,3 +49,29 @@ def task_fingerprint(spec: TaskSpec, cfg: DictConfig, mode: str, instruction_set
     """The ``config_hash`` of a task result: the setup plus the mode and, for gen, samples/seed/decoding."""
     gen = {"gen": to_dict(cfg.gen), "decoding": to_dict(cfg.model.decoding)} if mode == "gen" else None
     return fingerprint({"setup": setup_fingerprint(spec, cfg, instruction_set, runtime), "mode": mode, "gen": gen})
+
+
+def store_key(cfg: DictConfig, runtime: Mapping[str, Any] | None = None) -> str:
+    """The encoder part of every embedding store key: exactly what changes the vectors, as resolved facts.
+
+    What the encoder class declares for this model (:meth:`Encoder.fingerprint`: by default the family's name,
+    version, key fields and options, :func:`umeval.models.family.cache_key`), the encoder class, and the runtime
+    fields that change vectors (:data:`umeval.run.runtime.ENCODER_RUNTIME`: backend, device and dtype as
+    resolved, attention, torch/transformers/vLLM versions, the model's commit).  Raw settings are left out:
+    ``device=auto`` and ``device=cpu`` on a CPU machine resolve to the same device and share every vector; ``seed``
+    is read by no encoder (generative samples are keyed by ``gen.seed`` per item, in the memo).
+    """
+    return fingerprint(store_identity(cfg, runtime))
+
+
+def store_identity(cfg: DictConfig, runtime: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What :func:`store_key` hashes (recorded in the store beside the vectors, for ``umeval cache``)."""
+    from umeval.core.registry import load_object
+    from umeval.models.family import cache_key, encoder_ref
+    from umeval.run.runtime import ENCODER_RUNTIME, resolve_backend
+
+    runtime = runtime if runtime is not None else resolve_runtime(cfg)
+    ref = encoder_ref(cfg, resolve_backend(cfg))
+    own = getattr(load_object(ref), "fingerprint", None)  # an encoder outside any family keys itself
+    return {"encoder": ref, "model": own(cfg.model) if callable(own) else cache_key(cfg.model),
+            "runtime": {k: runtime[k] for k in ENCODER_RUNTIME}}

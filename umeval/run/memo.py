@@ -15,7 +15,7 @@ from umeval.core.multivector import TokenMatrices
 from umeval.core.timing import count_encoded, timed
 from umeval.core.types import Embeddings, Item
 from umeval.encoders.base import Advance, Encoder, GenerativeEncoder, GenUnit, Trace
-from umeval.run.store import EmbeddingStore, entry_key
+from umeval.run.store import EmbeddingStore, content_entry_key, entry_key
 
 #: What an item is to the encoder: a family may format a query and a candidate differently.
 ROLES = ("query", "candidate")
@@ -59,7 +59,10 @@ class EmbeddingMemo:
 
     def disc_keys(self, items: Sequence[Item], *, mode: str, role: str) -> list[str]:
         """The store key of each item's (non-generative) embedding."""
-        return [entry_key(self.encoder_id, self._mode_key(mode, role), it) for it in items]
+        hashes = self.store.media_hashes
+        keys = [entry_key(self.encoder_id, self._mode_key(mode, role), it, hashes=hashes) for it in items]
+        hashes.flush()
+        return keys
 
     @timed("encode")
     def embed(self, encoder: Callable[[], Encoder], items: Sequence[Item], *, mode: str, task: str, role: str,
@@ -109,7 +112,11 @@ class EmbeddingMemo:
                  role: str) -> list[list[str]]:
         policy = fingerprint({"decoding": decoding, "n": samples, "seed": base_seed})
         mode = self._mode_key("gen", role)
-        return [[entry_key(self.encoder_id, mode, it, f"{policy}|s{s}") for s in range(samples)] for it in items]
+        hashes = self.store.media_hashes
+        content = [it.content_key_with(hashes.digest) for it in items]  # an item's files hashed once, not per sample
+        hashes.flush()
+        return [[content_entry_key(self.encoder_id, mode, c, f"{policy}|s{s}") for s in range(samples)]
+                for c in content]
 
     @timed("encode")
     def embed_gen(self, encoder: Callable[[], Encoder], items: Sequence[Item], *, samples: int, base_seed: int,

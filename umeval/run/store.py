@@ -1,9 +1,11 @@
-"""The embedding store: every vector on disk, keyed by everything that determines it.
+"""The embedding store: every vector on disk, keyed by exactly what determines it.
 
-A key hashes the encoder's identity (model id and revision, prompt format, pixel bounds, frame count, dtype),
-the mode (disc/gen), for generative samples the sample index, seed and decoding policy, and the item itself
-(instruction, text, and each media file's path, size, modification and change time, or the bytes of
-embedded images).  Change any of these and exactly the affected items are encoded again.
+A key hashes the store format (:data:`STORE_FORMAT`), the encoder's key (:func:`umeval.run.fingerprints.store_key`:
+the family's key fields and the resolved runtime, not raw settings), the mode (disc/gen), for generative samples the
+sample index, seed and decoding policy, and the item by content: instruction, text, and the sha256 of each media
+file's bytes or of embedded image bytes (:mod:`umeval.run.mediahash` remembers file digests, so an unchanged file
+is read once).  Change any of these and exactly the affected items are encoded again; copy, move or ``chmod`` the
+data and nothing is.
 
 Vectors are appended in shard files (``.npz`` of a string key array and a float32 or float16 matrix, read with
 ``allow_pickle=False``), each written atomically as soon as a batch is done, so a killed run keeps every
@@ -49,23 +51,30 @@ import numpy as np
 
 from umeval.core.multivector import TokenMatrices
 from umeval.core.types import Item
-from umeval.run.datafp import media_paths, stat_signature
+from umeval.run.mediahash import MediaHashes
+
+#: Bump when what a key hashes changes: keys of an older format never match, so their vectors are not reused.
+#: 2: media by content (sha256 of the bytes) instead of path + size + mtime + ctime; encoder key from the resolved
+#: runtime only (no raw ``device``, no ``seed``).
+STORE_FORMAT = 2
 
 
-def media_fingerprint(item: Item) -> str:
-    """Item identity including media content: path, size, mtime and ctime of files; a hash of inline bytes.
+def media_fingerprint(item: Item, hashes: MediaHashes | None = None) -> str:
+    """Item identity by content: instruction, text and the sha256 of each media file's (or inline image's) bytes.
 
-    The inode change time (ctime) cannot be set back by tools that preserve mtime (``cp -p``, ``rsync -t``,
-    ``touch -r``), so a file replaced by one of the same size and mtime still gets a new key.
+    ``hashes`` remembers file digests (read once while a file is unchanged); without it every file is read.
     """
-    h = hashlib.sha256(item.key.encode())
-    for p in media_paths(item):
-        h.update(f"{p}:{stat_signature(p)}".encode())
-    return h.hexdigest()[:32]
+    return item.content_key_with((hashes or MediaHashes()).digest)
 
 
-def entry_key(encoder_id: str, mode: str, item: Item, extra: str = "") -> str:
-    return hashlib.sha256(f"{encoder_id}|{mode}|{extra}|{media_fingerprint(item)}".encode()).hexdigest()[:40]
+def entry_key(encoder_id: str, mode: str, item: Item, extra: str = "", hashes: MediaHashes | None = None) -> str:
+    """The store key of ``item``'s vector: encoder key, mode, ``extra`` (a gen sample's policy) and content."""
+    return content_entry_key(encoder_id, mode, media_fingerprint(item, hashes), extra)
+
+
+def content_entry_key(encoder_id: str, mode: str, content: str, extra: str = "") -> str:
+    """:func:`entry_key` from an item's content key (:func:`media_fingerprint`) computed once for many samples."""
+    return hashlib.sha256(f"v{STORE_FORMAT}|{encoder_id}|{mode}|{extra}|{content}".encode()).hexdigest()[:40]
 
 
 #: Dtypes a store may hold its vectors in.
@@ -95,12 +104,14 @@ def _write_atomic(path: Path, data: bytes) -> None:
 class EmbeddingStore:
     """A folder of shard files; an in-memory index of key -> (shard, row) built on open."""
 
-    def __init__(self, root: Path, dtype: str = "float32") -> None:
+    def __init__(self, root: Path, dtype: str = "float32", media_hashes: MediaHashes | None = None) -> None:
+        """``media_hashes``: the file digest cache keys are made with (default: in memory, this store's life)."""
         if dtype not in STORE_DTYPES:
             raise ValueError(f"store dtype {dtype!r} is not one of {', '.join(STORE_DTYPES)}")
         self.root = Path(root)
         self.dtype = np.dtype(dtype)
         self.root.mkdir(parents=True, exist_ok=True)
+        self.media_hashes = media_hashes or MediaHashes()
         self._index: dict[str, tuple[Path, int]] = {}
         for shard in sorted(self.root.glob("shard-*.npz")):
             try:

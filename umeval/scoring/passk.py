@@ -20,6 +20,11 @@ from math import comb
 
 import numpy as np
 
+#: The most samples pass@k can be computed for: above it C(n, k) for some k of :func:`ks_for` (n/2 at most) no
+#: longer fits a float64 (1.8e308), and :func:`pass_at_k` would raise OverflowError after every trace is drawn.
+#: Checked when the config is built (``gen.samples``); ``tests/test_trust.py`` proves 1029 fits and 1030 does not.
+MAX_SAMPLES = 1029
+
 
 def ks_for(n: int) -> list[int]:
     """1, 2, 4, ... up to n (n itself included)."""
