@@ -63,3 +63,17 @@ def test_corrupt_image_names_the_file(tiny_encoder, media):
     msg = str(e.value)
     assert "task T" in msg and "rows.parquet" in msg and "row 7" in msg and "bad.png" in msg
     assert "\n" not in msg
+
+
+def test_checkpoint_hub_arguments_one_line_when_the_hub_is_off(tmp_path, monkeypatch):
+    """One rule for every encoder (HF, vLLM, ColPali): catches a hub id reaching from_pretrained with the hub off
+    (a long network traceback) and a local folder given a hub revision (which transformers then rejects)."""
+    from umeval.core.errors import ConfigError
+    from umeval.encoders.qwen2vl import hub_kwargs
+
+    assert hub_kwargs(str(tmp_path), "abc") == {}
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    assert hub_kwargs("org/model", "abc") == {"revision": "abc"}
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ConfigError, match="checkpoint org/model is not a local folder and the hub is off"):
+        hub_kwargs("org/model", "abc")

@@ -77,6 +77,19 @@ def resolve_checkpoint(model_cfg: Any, cache_dir: Path) -> str:
     raise ConfigError(f"model {model_cfg.name} has neither path nor builder", "set model.path=<folder or hub id>")
 
 
+def hub_kwargs(model_id: str, revision: str) -> dict[str, Any]:
+    """``from_pretrained`` arguments for ``model_id``: a local folder takes none, a hub id its revision.
+
+    A hub id with the hub off (``HF_HUB_OFFLINE=1``) is a one-line error before anything loads.
+    """
+    if Path(model_id).is_dir():
+        return {}
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise ConfigError(f"checkpoint {model_id} is not a local folder and the hub is off",
+                          f"download it (`hf download {model_id}`) or set model.path=<local folder>")
+    return {"revision": revision}
+
+
 def batch_order(items: Sequence[Item], costs: Sequence[int] | None = None) -> np.ndarray:
     """Item order for cost-sorted batching: by modality, then by estimated tokens (else text length; stable)."""
     keys = [(it.modality, costs[i] if costs is not None else len(it.instruction) + len(it.text))
@@ -135,13 +148,8 @@ class Qwen2VLEncoder(PromptWriter):
         self.use_prompt_formats(*formats_of(model_cfg))  # a family with a format per role has a candidate one
         self.calls = 0
         self.wait_seconds = 0.0  # time the model waited for media decoding and the processor
-        local = Path(self.model_id).is_dir()
-        if not local and os.environ.get("HF_HUB_OFFLINE") == "1":
-            raise ConfigError(f"checkpoint {self.model_id} is not a local folder and the hub is off",
-                              f"download it (`hf download {self.model_id}`) or set model.path=<local folder>")
-        kw: dict[str, Any] = {"trust_remote_code": bool(model_cfg.trust_remote_code)}
-        if not local:
-            kw["revision"] = self.revision
+        kw: dict[str, Any] = {"trust_remote_code": bool(model_cfg.trust_remote_code),
+                              **hub_kwargs(self.model_id, self.revision)}
         declared = model_cfg.get("declared") or {}  # what the run wrote from the model's family
         # A family may feed plain 1-D positions to every token (its reference code's), not the 3-D rope index.
         self.sequential_positions = declared.get("positions") == "sequential"

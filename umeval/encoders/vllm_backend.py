@@ -58,7 +58,7 @@ from umeval.encoders.gen_pipeline import Job, Policy, run_pipeline
 from umeval.encoders.pixels import declared_cost, pixel_size, processor_kwargs
 from umeval.encoders.prompt_base import VISION_TOKENS
 from umeval.encoders.prompts import GEN_TOKEN, Prompt, PromptWriter, formats_of
-from umeval.encoders.qwen2vl import pick_device, quiet_transformers, resolve_checkpoint
+from umeval.encoders.qwen2vl import hub_kwargs, pick_device, quiet_transformers, resolve_checkpoint
 
 #: vLLM finish reasons -> the trace's ("stop": a stop token ended the turn, "length": out of tokens).
 FINISH_REASONS = {"stop": "stop", "length": "length"}
@@ -126,12 +126,8 @@ class VllmEncoder(PromptWriter):
         self.use_prompt_formats(*formats_of(model_cfg))  # a family with a format per role has a candidate one
         self.calls = 0
         self.local = Path(self.model_id).is_dir()
-        if not self.local and os.environ.get("HF_HUB_OFFLINE") == "1":
-            raise ConfigError(f"checkpoint {self.model_id} is not a local folder and the hub is off",
-                              f"download it (`hf download {self.model_id}`) or set model.path=<local folder>")
-        self._hf_kw: dict[str, Any] = {"trust_remote_code": bool(model_cfg.trust_remote_code)}
-        if not self.local:
-            self._hf_kw["revision"] = self.revision
+        self._hf_kw: dict[str, Any] = {"trust_remote_code": bool(model_cfg.trust_remote_code),
+                                       **hub_kwargs(self.model_id, self.revision)}
         try:
             self.processor = AutoProcessor.from_pretrained(self.model_id, size=pixel_size(model_cfg), **self._hf_kw)
         except OSError as e:

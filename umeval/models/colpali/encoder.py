@@ -7,7 +7,6 @@ its batch.  Prompts: :mod:`umeval.models.colpali.prompt`.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -19,7 +18,7 @@ from umeval.core.multivector import TokenMatrices
 from umeval.core.types import Item
 from umeval.encoders.base import Advance
 from umeval.encoders.prompts import Prompt, PromptWriter, formats_of
-from umeval.encoders.qwen2vl import pick_device, quiet_transformers, resolve_checkpoint
+from umeval.encoders.qwen2vl import hub_kwargs, pick_device, quiet_transformers, resolve_checkpoint
 from umeval.models.colpali.prompt import IMAGE_TOKEN
 
 
@@ -39,11 +38,7 @@ class ColPaliEncoder(PromptWriter):
         self.batch_size = max(1, int(batch_size))
         self.use_prompt_formats(*formats_of(model_cfg))
         self.calls = 0
-        local = Path(self.model_id).is_dir()
-        if not local and os.environ.get("HF_HUB_OFFLINE") == "1":
-            raise ConfigError(f"checkpoint {self.model_id} is not a local folder and the hub is off",
-                              f"download it (`hf download {self.model_id}`) or set model.path=<local folder>")
-        kw: dict[str, Any] = {} if local else {"revision": self.revision}
+        kw = hub_kwargs(self.model_id, self.revision)
         try:
             self.processor = AutoProcessor.from_pretrained(self.model_id, **kw)
             # Any: None for a tokenizer-only encoder (prompts, costs); the class's own methods otherwise
