@@ -56,7 +56,10 @@ def test_readout_is_keyed_recorded_and_checked():
     paper = compose_config(["model=tiny-qwen2vl", "model.options.disc_readout=paper"])
     assert cache_key(base.model) != cache_key(paper.model)
     spec = resolve_tasks("Mini-ImageCLS")[0]
-    rows = [TaskResult.base(spec, "disc", c, "official", "h", {}).to_row() for c in (base, paper)]
+    from types import SimpleNamespace
+
+    rows = [TaskResult.base(spec, "disc", SimpleNamespace(cfg=c, instruction_set="official", runtime={}), "h").to_row()
+            for c in (base, paper)]
     assert rows[0]["model_options"] == '{"disc_readout": "disc_emb"}'
     assert rows[1]["model_options"] == '{"disc_readout": "paper"}'
     bad = compose_config(["model=tiny-qwen2vl"])

@@ -51,7 +51,7 @@ def test_failed_task_is_run_again_and_the_command_fails_while_it_fails(tmp_path,
     from umeval.cli import main
 
     real = umeval.run.runner.run
-    monkeypatch.setattr(umeval.run.runner, "run", lambda cfg: real(cfg, encoder_factory=FakeEncoder))
+    monkeypatch.setattr(umeval.run.runner, "run", lambda cfg, **kw: real(cfg, **{**kw, "encoder_factory": FakeEncoder}))
     go(make_cfg(tmp_path, "task=Mini-ImageCLS"))  # writes the generated data
     victim = next((tmp_path / "cache").glob("data/generated-*/image-tasks/Mini-ImageCLS/images/0003.png"))
     good = victim.read_bytes()

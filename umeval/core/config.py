@@ -10,9 +10,10 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from omegaconf import MISSING, DictConfig, OmegaConf
 
@@ -270,6 +271,19 @@ def instruction_sets() -> list[str]:
 
     names = {n for _, spec in discover_tasks().items() for n in spec.instructions} | {"official"}
     return ["official", *sorted(names - {"official"})]
+
+
+class ResolvedRun(Protocol):
+    """What a run resolved once (:class:`umeval.run.context.RunContext`): the stages read these three together."""
+
+    @property
+    def cfg(self) -> DictConfig: ...
+
+    @property
+    def instruction_set(self) -> str: ...
+
+    @property
+    def runtime(self) -> Mapping[str, Any]: ...
 
 
 def cache_dir(cfg: DictConfig) -> Path:

@@ -21,9 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
-
-from umeval.core.config import to_dict
+from umeval.core.config import ResolvedRun, to_dict
 from umeval.core.errors import DataError
 from umeval.core.spec import TaskSpec
 from umeval.results import files as res
@@ -130,9 +128,14 @@ class TaskResult:
     # ------------------------------------------------------------ build
 
     @classmethod
-    def base(cls, spec: TaskSpec, mode: str, cfg: DictConfig, inst_set: str, config_hash: str,
-             runtime: Mapping[str, Any], **fields: Any) -> TaskResult:
-        """A result of ``spec`` in ``mode`` under ``cfg``: its identity and provenance, plus ``fields``."""
+    def base(cls, spec: TaskSpec, mode: str, run: ResolvedRun, config_hash: str, *,
+             runtime: Mapping[str, Any] | None = None, **fields: Any) -> TaskResult:
+        """A result of ``spec`` in ``mode`` of ``run``: its identity and provenance, plus ``fields``.
+
+        The provenance is the run's runtime unless ``runtime`` is given (the oracle carries its gen result's).
+        """
+        cfg, inst_set = run.cfg, run.instruction_set
+        runtime = run.runtime if runtime is None else runtime
         from umeval.results.partial import marked_model, partial_key
 
         m = cfg.model

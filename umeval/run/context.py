@@ -122,10 +122,10 @@ class RunContext:
     # ------------------------------------------------------------ fingerprints
 
     def setup_hash(self, spec: TaskSpec) -> str:
-        return setup_fingerprint(spec, self.cfg, self.instruction_set, self.runtime)
+        return setup_fingerprint(spec, self)
 
     def task_hash(self, spec: TaskSpec, mode: str) -> str:
-        return task_fingerprint(spec, self.cfg, mode, self.instruction_set, self.runtime)
+        return task_fingerprint(spec, self, mode)
 
     def expected_hashes(self, spec: TaskSpec, mode: str) -> tuple[str, str]:
         """(config_hash, setup_hash) that a result of ``spec`` in ``mode`` written now would carry."""
@@ -163,5 +163,4 @@ class RunContext:
 
         The provenance is this run's runtime unless another is given (the oracle carries its gen result's).
         """
-        return TaskResult.base(spec, mode, self.cfg, self.instruction_set, config_hash,
-                               self.runtime if runtime is None else runtime, **fields)
+        return TaskResult.base(spec, mode, self, config_hash, runtime=runtime, **fields)

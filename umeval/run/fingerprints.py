@@ -13,7 +13,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from umeval.core.config import fingerprint, to_dict
+from umeval.core.config import ResolvedRun, fingerprint, to_dict
 from umeval.core.spec import TaskSpec
 from umeval.run.runtime import resolve_runtime
 from umeval.scoring import metrics as M
@@ -24,8 +24,7 @@ def metric_k(spec: TaskSpec, k: int) -> int:
     return max([k] + [M.parse_metric(m)[1] for m in spec.metrics])
 
 
-def setup_fingerprint(spec: TaskSpec, cfg: DictConfig, instruction_set: str,
-                      runtime: Mapping[str, Any] | None = None) -> str:
+def setup_fingerprint(spec: TaskSpec, run: ResolvedRun) -> str:
     """The part of a task's fingerprint shared by its modes.
 
     Task, model (less its decoding), instructions, limit, cutoff, store dtype and the resolved runtime
@@ -33,6 +32,7 @@ def setup_fingerprint(spec: TaskSpec, cfg: DictConfig, instruction_set: str,
     """
     # How items are batched or submitted changes no vector: batch_tokens and submit_items are left out.
     # formats is the family's code for model.prompt (keyed by name and family version).
+    cfg, instruction_set = run.cfg, run.instruction_set
     unused = ("description", "decoding", "batch_tokens", "submit_items", "formats", "declared")
     model = {k: v for k, v in to_dict(cfg.model).items() if k not in unused}
     return fingerprint({
@@ -40,15 +40,15 @@ def setup_fingerprint(spec: TaskSpec, cfg: DictConfig, instruction_set: str,
                                   "options": spec.options, "metrics": spec.metrics, "max_queries": spec.max_queries},
         "model": model, "instruction_set": instruction_set, "limit": cfg.limit,
         "k": metric_k(spec, cfg.scorer.k), "store_dtype": cfg.store_dtype,
-        "runtime": runtime if runtime is not None else resolve_runtime(cfg),
+        "runtime": dict(run.runtime),
     })
 
 
-def task_fingerprint(spec: TaskSpec, cfg: DictConfig, mode: str, instruction_set: str,
-                     runtime: Mapping[str, Any] | None = None) -> str:
+def task_fingerprint(spec: TaskSpec, run: ResolvedRun, mode: str) -> str:
     """The ``config_hash`` of a task result: the setup plus the mode and, for gen, samples/seed/decoding."""
+    cfg = run.cfg
     gen = {"gen": to_dict(cfg.gen), "decoding": to_dict(cfg.model.decoding)} if mode == "gen" else None
-    return fingerprint({"setup": setup_fingerprint(spec, cfg, instruction_set, runtime), "mode": mode, "gen": gen})
+    return fingerprint({"setup": setup_fingerprint(spec, run), "mode": mode, "gen": gen})
 
 
 def store_key(cfg: DictConfig, runtime: Mapping[str, Any] | None = None) -> str:
