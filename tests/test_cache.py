@@ -26,12 +26,14 @@ def imagenet_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def filled(tmp_path: Path, imagenet_root: Path) -> Path:
-    """A cache with the oracle's vectors under two fingerprints (seed 0, the current one, and seed 3), a store of
-    a model no preset has, and a shard written before fingerprints were recorded."""
+    """A cache with the oracle's vectors under two fingerprints (the current one, and one with 4 frames per video:
+    a keyed setting; the seed no longer is, issue 21), a store of a model no preset has, and a shard written
+    before fingerprints were recorded."""
     cache = tmp_path / "cache"
-    for seed in (0, 3):
+    for frames in (8, 4):
         umeval.evaluate(model="oracle", tasks=["ImageNet-1K"], data_root=imagenet_root, output_dir=tmp_path / "out",
-                        cache_dir=cache, hub=False, progress=False, seed=seed, overwrite=True)
+                        cache_dir=cache, hub=False, progress=False, overrides=[f"model.num_frames={frames}"],
+                        overwrite=True)
     emb = cache / "embeddings"
     shutil.copytree(emb / "oracle", emb / "gone-model")
     EmbeddingStore(emb / "oracle").put(["k1", "k2"], np.eye(2, 4, dtype=np.float32))  # no fingerprint recorded
@@ -54,10 +56,11 @@ def test_ls_names_each_fingerprint_and_why_it_is_not_current(filled, capsys):
         ("gone-model", "orphan"), ("gone-model", "orphan"), ("oracle", "current"), ("oracle", "stale"),
         ("oracle", "unrecorded")]
     assert by[("oracle", "current")]["entries"] == 22 and by[("oracle", "current")]["family"] == "oracle@1"
-    assert by[("oracle", "stale")]["why"] == ["seed: 3 -> 0"]
+    assert by[("oracle", "stale")]["why"] == ["model.fields.num_frames: 4 -> 8"]
     assert by[("oracle", "unrecorded")]["entries"] == 2
-    # The settings given are the configuration: with seed=3 the other fingerprint is the current one.
-    assert {r["why"][0] for r in ls(filled, capsys, "seed=3") if r["status"] == "stale"} == {"seed: 0 -> 3"}
+    # The settings given are the configuration: with 4 frames the other fingerprint is the current one.
+    assert {r["why"][0] for r in ls(filled, capsys, "model.num_frames=4")
+            if r["status"] == "stale"} == {"model.fields.num_frames: 8 -> 4"}
 
 
 def test_du_adds_up_the_files(filled, capsys):
@@ -67,7 +70,8 @@ def test_du_adds_up_the_files(filled, capsys):
     d = json.loads(capsys.readouterr().out)
     on_disk = sum(p.stat().st_size for p in filled.rglob("*") if p.is_file())
     assert d["total_bytes"] == on_disk
-    assert {f["folder"] for f in d["folders"]} == {"embeddings/gone-model", "embeddings/oracle", "pages"}
+    assert {f["folder"] for f in d["folders"]} == {"embeddings/gone-model", "embeddings/oracle", "pages", "datafp",
+                                                 "embeddings/media-hashes.sqlite"}
     assert main(["cache", "du", f"cache_dir={filled}"]) == 0
     assert "total" in capsys.readouterr().out
 
@@ -80,7 +84,7 @@ def test_prune_is_a_dry_run_until_yes_and_keeps_what_the_current_config_reads(fi
     capsys.readouterr()
     assert main(["cache", "prune", f"cache_dir={filled}"]) == 0
     out = capsys.readouterr().out
-    assert "dry run" in out and "would delete oracle" in out and "seed: 3 -> 0" in out
+    assert "dry run" in out and "would delete oracle" in out and "model.fields.num_frames: 4 -> 8" in out
     assert sorted(p.name for p in filled.rglob("shard-*.npz")) == before
     assert main(["cache", "prune", f"cache_dir={filled}", "--yes"]) == 0
     assert sorted(r["status"] for r in ls(filled, capsys)) == ["current", "unrecorded"]

@@ -21,7 +21,7 @@ from umeval.core.types import Item
 
 
 def _encoder(overrides: list[str], cache_dir: Path):  # type: ignore[no-untyped-def]
-    from umeval.core.registry import load_object
+    from umeval.core.plugins import load_object
     from umeval.models.family import encoder_ref
 
     cfg = compose_config(["model=tiny-qwen2vl", "model.dtype=float32", *overrides])

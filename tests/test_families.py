@@ -254,7 +254,7 @@ def test_candidates_get_the_candidate_format(monkeypatch, cache_dir):
     """A family with a format per role: the HF encoder writes a query with the query format and a candidate with
     the candidate format, through ``embed(role=...)`` down to the prompt.  Catches the role being dropped on the
     way (every item written as a query)."""
-    from umeval.core.registry import load_object
+    from umeval.core.plugins import load_object
     from umeval.core.types import Item
     from umeval.models.family import encoder_ref
 

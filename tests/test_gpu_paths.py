@@ -137,10 +137,11 @@ def test_vllm_engine_limits_and_memory_split(tmp_path):
     import types
 
     pytest.importorskip("vllm")
+    from umeval.core.config import compose_config
     from umeval.encoders.vllm_backend import VllmEncoder
 
-    cfg = types.SimpleNamespace(family="ume-r1", min_pixels=784, max_pixels=2359296, num_frames=8,
-                                decoding={"max_new_tokens": 8192})
+    # the model config as the run composes it (the family's token cost is in model.declared)
+    cfg = compose_config(["model=ume-r1-2b", "model.num_frames=8", "model.decoding.max_new_tokens=8192"]).model
     fake = types.SimpleNamespace(cfg=cfg, _context_limit=lambda: 32768)
     lim = VllmEncoder.engine_limits(fake)
     assert lim == {"max_model_len": 4096 + 4 * 3009 + 8192, "limit_mm_per_prompt": {"image": 1, "video": 1}}

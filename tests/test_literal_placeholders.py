@@ -71,7 +71,7 @@ def test_a_literal_video_token_encodes_on_tiny_checkpoints(preset, fixture_root,
     official forward (gme_inference.py:71-99: only image tokens get visual features).  Catches a processor or
     model that expands or rejects a video placeholder without video."""
     from umeval.core.config import compose_config
-    from umeval.core.registry import load_object
+    from umeval.core.plugins import load_object
     from umeval.models.family import encoder_ref
 
     path = tiny_model

@@ -28,7 +28,7 @@ def tiny25(cache_dir: Path) -> Path:
 
 
 def _encoder(preset: str, path: Path, cache_dir: Path):  # type: ignore[no-untyped-def]
-    from umeval.core.registry import load_object
+    from umeval.core.plugins import load_object
     from umeval.models.family import encoder_ref
 
     cfg = compose_config([f"model={preset}", f"model.path={path}", "model.dtype=float32"])
@@ -76,7 +76,7 @@ def test_prompts_command_shows_the_position_kind(tiny_model, cache_dir, tmp_path
     """``umeval prompts`` says which position ids each family gets.  Catches the command showing nothing (or the
     wrong kind) for GME/LamRA, whose inputs otherwise look like any Qwen2-VL prompt."""
     from umeval.commands.prompts import format_row, item_inputs
-    from umeval.core.registry import load_object
+    from umeval.core.plugins import load_object
     from umeval.models.family import encoder_ref
 
     item = Item(id="q", text="find the red square")

@@ -4,7 +4,8 @@ import pytest
 
 from umeval.cli import main
 from umeval.core.errors import ConfigError
-from umeval.core.registry import Registry, resolve_tasks, task_groups
+from umeval.core.plugins import Registry
+from umeval.core.registry import resolve_tasks, task_groups
 
 
 def test_mini_group_and_globs():

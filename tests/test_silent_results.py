@@ -268,7 +268,7 @@ def test_keep_going_with_a_failed_task_exits_non_zero(tmp_path, capsys, monkeypa
     from umeval.cli import main
 
     real = umeval.run.runner.run
-    monkeypatch.setattr(umeval.run.runner, "run", lambda cfg: real(cfg, encoder_factory=FakeEncoder))
+    monkeypatch.setattr(umeval.run.runner, "run", lambda cfg, **kw: real(cfg, **{**kw, "encoder_factory": FakeEncoder}))
     cfg = make_cfg(tmp_path, "task=Mini-ImageCLS")
     go(cfg)
     for png in (tmp_path / "cache").glob("data/generated-*/image-tasks/Mini-ImageCLS/images/0003.png"):

@@ -37,7 +37,7 @@ def official_pixels(im: Image.Image, lo: int, hi: int) -> np.ndarray:
 
 @pytest.mark.parametrize("size", [(157, 101), (77, 333), (1203, 1001)])  # (w, h): odd, thin, above max_pixels
 def test_vlm2vec_pixels_equal_the_slow_processor(size, tiny_model: Path, cache_dir: Path, tmp_path: Path):
-    from umeval.core.registry import load_object
+    from umeval.core.plugins import load_object
     from umeval.models.family import encoder_ref
 
     cfg = compose_config(["model=vlm2vec-v2", f"model.path={tiny_model}", "model.dtype=float32"])

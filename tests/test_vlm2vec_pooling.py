@@ -86,8 +86,10 @@ def test_vllm_reads_the_same_last_token(vllm_encoder, parity_model, cache_dir, m
     from umeval.encoders.qwen2vl import Qwen2VLEncoder
     from umeval.models.family import get_prompt_format
 
+    # the tiny preset's UME-R1 option goes: family vlm2vec has none
     hf = Qwen2VLEncoder(parity_cfg(parity_model, "model.family=vlm2vec", "model.prompt=vlm2vec",
-                                        "model.modes=[disc]"), cache_dir=cache_dir, num_workers=0)
+                                   "~model.options.disc_readout", "model.modes=[disc]"),
+                        cache_dir=cache_dir, num_workers=0)
     monkeypatch.setattr(vllm_encoder, "prompt_format", get_prompt_format("vlm2vec"))
     items = [it for pair in pairs(media).values() for it in pair]
     v, h = vllm_encoder.embed(items), hf.embed(items)

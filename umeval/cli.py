@@ -66,12 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     cmd, rest = argv[0], argv[1:]
     try:
         if cmd not in COMMANDS:
-            from umeval.core.registry import suggest
+            from umeval.core.plugins import suggest
 
             hint = suggest(cmd, COMMANDS)
             raise UmevalError(f"unknown command '{cmd}'",
                               (hint + " " if hint else "") + f"use one of: {', '.join(COMMANDS)}")
-        from umeval.core.registry import load_object
+        from umeval.core.plugins import load_object
 
         return int(load_object(COMMANDS[cmd])(rest))
     except UmevalError as e:

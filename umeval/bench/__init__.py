@@ -337,7 +337,7 @@ def bench_generative(tmp: Path) -> list[dict[str, Any]]:
     rows, rates = [], {}
     for name, ref in (("hf", "umeval.encoders.qwen2vl:Qwen2VLEncoder"),
                       ("vllm", "umeval.encoders.vllm_backend:VllmEncoder")):
-        from umeval.core.registry import load_object
+        from umeval.core.plugins import load_object
 
         try:
             enc = load_object(ref)(cfg.model, cache_dir=cache, batch_size=8)
@@ -366,7 +366,7 @@ def bench_vllm_submit(tmp: Path) -> list[dict[str, Any]]:
     from dataclasses import replace
 
     from umeval.core.config import compose_config
-    from umeval.core.registry import load_object
+    from umeval.core.plugins import load_object
 
     n_items = int(os.environ.get("UMEVAL_BENCH_VLLM_ITEMS", "256"))
     cache = tmp / "cache"

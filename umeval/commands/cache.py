@@ -179,6 +179,9 @@ def cmd_du(root: Path, overrides: list[str], as_json: bool) -> int:
     rows: list[dict[str, Any]] = [{"folder": f"embeddings/{d.name}", "bytes": folder_bytes(d)}
                                   for d in stores(root, overrides)]
     if not any(o.startswith("model=") for o in overrides) and root.is_dir():
+        emb = root / "embeddings"  # files beside the stores (the media digest sidecar)
+        rows += [{"folder": f"embeddings/{p.name}", "bytes": p.stat().st_size}
+                 for p in (sorted(emb.iterdir()) if emb.is_dir() else []) if p.is_file()]
         rows += [{"folder": p.name, "bytes": folder_bytes(p)} for p in sorted(root.iterdir())
                  if p.is_dir() and p.name != "embeddings"]
     total = sum(r["bytes"] for r in rows)

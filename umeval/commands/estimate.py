@@ -53,7 +53,7 @@ class PromptCounter:
     """Exact prompt tokens of an item: the family's prompt text, tokenised, with its visual tokens."""
 
     def __init__(self, cfg: DictConfig, cache: Path) -> None:
-        from umeval.core.registry import load_object
+        from umeval.core.plugins import load_object
         from umeval.models.family import encoder_ref, token_cost
 
         self.cost = token_cost(cfg.model)

@@ -27,6 +27,8 @@ MEANING: dict[str, str] = {
     "model.path": "local folder or hub id of the checkpoint; null: built by model.builder",
     "model.revision": "hub revision of the checkpoint",
     "model.encoder": "encoder class (module:Class) overriding the family's for the backend",
+    "model.formats": "filled from the family: the prompt format's code per role (query, candidate)",
+    "model.declared": "filled from the family: position ids, slow image processor, token cost the encoders honour",
     "model.modes": "modes the model supports (disc, gen)",
     "model.min_pixels": "smallest image area in pixels after resizing",
     "model.max_pixels": "largest image area in pixels after resizing",

@@ -60,7 +60,8 @@ def item_inputs(encoder: Any, item: Any, *, task: str, role: str) -> dict[str, A
 def prompt_rows(cfg: DictConfig, *, encoder: Any = None) -> list[dict[str, Any]]:
     """The rows of ``umeval prompts`` for a composed config (``encoder``: an already built one, for tests)."""
     from umeval.core.config import cache_dir
-    from umeval.core.registry import load_object, resolve_tasks
+    from umeval.core.plugins import load_object
+    from umeval.core.registry import resolve_tasks
     from umeval.data.embedded import ensure_generated
     from umeval.loaders import LoadContext, load_task
     from umeval.models.family import encoder_ref

@@ -18,7 +18,8 @@ from typing import Any, Protocol
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from umeval.core.errors import ConfigError
-from umeval.core.registry import CONF_DIR, model_names, suggest
+from umeval.core.plugins import suggest
+from umeval.core.registry import CONF_DIR, model_names
 
 
 @dataclass
@@ -133,7 +134,7 @@ def compose_config(overrides: list[str]) -> DictConfig:
     _register()
     for ov in overrides:
         key, sep, value = ov.partition("=")
-        if not sep:
+        if not sep and not ov.startswith("~"):  # ``~key`` deletes a setting (Hydra's syntax)
             raise ConfigError(f"bad argument '{ov}'", "write settings as key=value, e.g. task=mini")
         if key.lstrip("+~") in RENAMED:
             new = RENAMED[key.lstrip("+~")]

@@ -24,13 +24,14 @@ def declared_cost(model_cfg: Any) -> Any:
 
     (:func:`umeval.models.family.declare_into`: the cost's class and fields; the encoder never asks the registry.)
     """
-    from umeval.core.registry import load_object
+    from umeval.core.plugins import load_object
 
-    spec = (model_cfg.get("declared") or {}).get("token_cost")
+    spec = (getattr(model_cfg, "declared", None) or {}).get("token_cost")
     if not spec:
         from umeval.core.errors import ConfigError
 
-        raise ConfigError(f"model {model_cfg.get('name')} has no declared token cost (model.declared is empty)",
+        name = getattr(model_cfg, "name", "?")
+        raise ConfigError(f"model {name} has no declared token cost (model.declared is empty)",
                           "build the config with umeval.core.config.compose_config, which fills it from the family")
     return load_object("umeval.models.cost:from_spec")(spec, int(model_cfg.min_pixels), int(model_cfg.max_pixels),
                                                        int(model_cfg.num_frames))

@@ -52,7 +52,7 @@ def formats_of(model_cfg: Any) -> tuple[PromptFormat, PromptFormat]:
     from omegaconf import DictConfig, OmegaConf
 
     from umeval.core.errors import ConfigError
-    from umeval.core.registry import load_object
+    from umeval.core.plugins import load_object
 
     refs = model_cfg.get("formats") or {}
     if "query" not in refs:

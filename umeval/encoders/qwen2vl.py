@@ -23,7 +23,7 @@ from typing import Any, cast
 import numpy as np
 
 from umeval.core.errors import ConfigError, UmevalError
-from umeval.core.registry import load_object
+from umeval.core.plugins import load_object
 from umeval.core.types import Item
 from umeval.encoders.base import (
     Advance,

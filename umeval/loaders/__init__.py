@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from umeval.core.errors import DataError
-from umeval.core.registry import load_object
+from umeval.core.plugins import load_object
 from umeval.core.spec import TaskSpec
 from umeval.core.timing import timed
 from umeval.core.types import TaskData

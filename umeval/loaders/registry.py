@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from umeval.core.errors import ConfigError
-from umeval.core.registry import Registry, import_plugins, load_object, suggest
+from umeval.core.plugins import Registry, import_plugins, load_object, suggest
 
 if TYPE_CHECKING:
     import numpy as np

@@ -177,7 +177,7 @@ def cost_spec(cost: Any) -> dict[str, Any]:
 
 def from_spec(spec: Any, min_pixels: int, max_pixels: int, num_frames: int) -> ModelCost:
     """The :class:`ModelCost` of a :func:`cost_spec` (lists back to tuples) and a model's bounds."""
-    from umeval.core.registry import load_object
+    from umeval.core.plugins import load_object
 
     args = {k: tuple(v) if isinstance(v, list | tuple) or type(v).__name__ == "ListConfig" else v
             for k, v in dict(spec).items() if k != "class"}

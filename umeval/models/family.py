@@ -24,7 +24,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from umeval.core.errors import ConfigError
-from umeval.core.registry import Registry, import_plugins, load_object, suggest
+from umeval.core.plugins import Registry, import_plugins, load_object, suggest
 from umeval.models.cost import QWEN2VL_COST, ModelCost, cost_spec
 
 #: Model settings (``umeval.core.config.ModelConfig``) that change the vectors of any family: part of every cache

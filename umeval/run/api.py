@@ -108,7 +108,7 @@ class Results:
         """The result of task ``name`` in ``mode`` (by default its only mode, else disc)."""
         modes = [m for t, m in self.results if t == name]
         if not modes:
-            from umeval.core.registry import suggest
+            from umeval.core.plugins import suggest
 
             hint = suggest(name, sorted({t for t, _ in self.results}))
             raise KeyError(f"no result for task {name!r}" + (f"; {hint}" if hint else ""))

@@ -66,7 +66,7 @@ def store_key(cfg: DictConfig, runtime: Mapping[str, Any] | None = None) -> str:
 
 def store_identity(cfg: DictConfig, runtime: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What :func:`store_key` hashes (recorded in the store beside the vectors, for ``umeval cache``)."""
-    from umeval.core.registry import load_object
+    from umeval.core.plugins import load_object
     from umeval.models.family import cache_key, encoder_ref
     from umeval.run.runtime import ENCODER_RUNTIME, resolve_backend
 

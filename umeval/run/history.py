@@ -100,7 +100,7 @@ def recording(cfg: DictConfig, command: str, argv: list[str] | None = None) -> I
     """
     rec = RunRecord(command=command, cfg=cfg, started=datetime.now(UTC), argv=argv)
     model_dir = Path(cfg.output_dir) / str(cfg.model.name)
-    name = f"{rec.started.strftime('%Y%m%dT%H%M%S')}-{command}-{os.getpid()}-{uuid.uuid4().hex[:6]}.json"
+    name = f"{rec.started.strftime('%Y%m%dT%H%M%S.%f')}-{command}-{os.getpid()}-{uuid.uuid4().hex[:6]}.json"
     status, error = "ok", None
     try:
         with activate(rec.timer):

@@ -22,7 +22,8 @@ from omegaconf import DictConfig
 from umeval.core import timing
 from umeval.core.config import to_dict
 from umeval.core.errors import UmevalError
-from umeval.core.registry import load_object, resolve_tasks
+from umeval.core.plugins import load_object
+from umeval.core.registry import resolve_tasks
 from umeval.core.spec import TaskSpec
 from umeval.core.types import Item, TaskData
 from umeval.encoders.base import Encoder, GenUnit, Trace, close_encoder
@@ -68,10 +69,14 @@ class LazyEncoder:
         return self.encoder
 
     def close(self) -> None:
-        """Close the encoder if it was built (frees its GPU memory: a reused Ray worker runs the next shard)."""
-        if self.encoder is not None:
+        """Close the encoder if the run instantiated it (frees its GPU memory for the next shard of a Ray worker).
+
+        The run instantiates the family's class, or a class given as ``encoder_factory``; an instance that a factory
+        function hands over is the caller's to close, since it may hand the same one to several runs (API, tests).
+        """
+        if self.encoder is not None and (self.factory is None or isinstance(self.factory, type)):
             close_encoder(self.encoder)
-            self.encoder = None
+        self.encoder = None
 
 
 def open_memo(ctx: RunContext) -> EmbeddingMemo:
