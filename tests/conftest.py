@@ -136,3 +136,14 @@ def vllm_encoder(parity_model: Path, cache_dir: Path):  # type: ignore[no-untype
     enc.generate_engine_kwargs = {"logits_processors": [ForceScript]}
     yield enc
     enc.close()
+
+
+@pytest.fixture(scope="module")
+def imagenet_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ImageNet-1K selftest fixture in its official layout, written once per test module (API, history, cache)."""
+    from umeval.core.registry import resolve_tasks
+    from umeval.testing.fixtures import write_fixture
+
+    root = tmp_path_factory.mktemp("imagenet")
+    write_fixture(resolve_tasks(["ImageNet-1K"])[0], root, seed=0)
+    return root

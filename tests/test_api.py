@@ -21,16 +21,6 @@ EXPECTED = {f"{m}@{k}": 1.0 for m in ("hit", "mrr", "map", "ndcg_linear", "ndcg_
                                      "f1@1": 1.0, "f1@5": 2 / 6, "f1@10": 2 / 11}
 
 
-@pytest.fixture(scope="module")
-def imagenet_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from umeval.core.registry import resolve_tasks
-    from umeval.testing.fixtures import write_fixture
-
-    root = tmp_path_factory.mktemp("imagenet")
-    write_fixture(resolve_tasks(["ImageNet-1K"])[0], root, seed=0)
-    return root
-
-
 def settings(tmp: Path, root: Path) -> dict[str, object]:
     return {"data_root": root, "output_dir": tmp / "out", "cache_dir": tmp / "cache", "hub": False, "progress": False}
 

@@ -14,16 +14,6 @@ from umeval.cli import main
 from umeval.run.store import EmbeddingStore
 
 
-@pytest.fixture(scope="module")
-def imagenet_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from umeval.core.registry import resolve_tasks
-    from umeval.testing.fixtures import write_fixture
-
-    root = tmp_path_factory.mktemp("imagenet")
-    write_fixture(resolve_tasks(["ImageNet-1K"])[0], root, seed=0)
-    return root
-
-
 @pytest.fixture
 def filled(tmp_path: Path, imagenet_root: Path) -> Path:
     """A cache with the oracle's vectors under two fingerprints (the current one, and one with 4 frames per video:

@@ -14,16 +14,6 @@ from umeval.core.errors import UmevalError
 from umeval.run.history import read_runs
 
 
-@pytest.fixture(scope="module")
-def imagenet_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from umeval.core.registry import resolve_tasks
-    from umeval.testing.fixtures import write_fixture
-
-    root = tmp_path_factory.mktemp("imagenet")
-    write_fixture(resolve_tasks(["ImageNet-1K"])[0], root, seed=0)
-    return root
-
-
 def settings(tmp: Path, root: Path) -> dict[str, object]:
     return {"data_root": root, "output_dir": tmp / "out", "cache_dir": tmp / "cache", "hub": False, "progress": False}
 
