@@ -75,7 +75,7 @@ def test_wheel_imports_from_its_environment_and_finds_its_configs(wheel_env):
     names = {m["name"] for m in json.loads(models)}
     assert {p.stem for p in (ROOT / "conf" / "model").glob("*.yaml")} <= names
     # The official sizes `umeval data status` compares with are package data (lost if package-data forgets them).
-    sizes = _sh(py, "-c", "from umeval.data.manifest import official_sizes as o; print(len(o()), "
+    sizes = _sh(py, "-c", "from umeval.data.official_sizes import official_sizes as o; print(len(o()), "
                 "o()['MomentSeeker'].variants[1800][:5])", cwd=tmp, env=env)
     assert sizes.split() == ["78", "older"]
 

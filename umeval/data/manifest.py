@@ -19,11 +19,8 @@ is also where the official evaluation reads them from (the hub datasets through 
 
 from __future__ import annotations
 
-import csv
 import fnmatch
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 
 from umeval.core.spec import TaskSpec
 
@@ -114,25 +111,3 @@ def match_annotations(spec: TaskSpec, repo_files: list[str]) -> tuple[list[str],
     return files, missing
 
 
-# ---------------------------------------------------------------- official sizes
-
-@dataclass(frozen=True)
-class OfficialSize:
-    """A task's query count in the official run, and the other copies of its data umeval recognises."""
-
-    task: str
-    queries: int
-    variants: dict[int, str]  # query count -> what that copy is
-
-
-@cache
-def official_sizes() -> dict[str, OfficialSize]:
-    """The shipped table (``mmeb_v2_sizes.tsv``: queries scored in the official v2.0.1 run)."""
-    base = resources.files("umeval.data")
-    variants: dict[str, dict[int, str]] = {}
-    with (base / "variants.tsv").open(encoding="utf-8") as f:
-        for row in csv.DictReader(f, delimiter="\t"):
-            variants.setdefault(row["task"], {})[int(row["queries"])] = row["variant"]
-    with (base / "mmeb_v2_sizes.tsv").open(encoding="utf-8") as f:
-        return {r["task"]: OfficialSize(r["task"], int(r["queries_official_run"]), variants.get(r["task"], {}))
-                for r in csv.DictReader(f, delimiter="\t")}

@@ -4,7 +4,7 @@ A task is complete when its annotation rows are there (locally, or on the hub wh
 every media file its rows name exists.  The check goes through the task's own loader (so it names exactly
 the files a run will read) with frame extraction off, then ``stat``s each media path: no image is decoded.
 A frame folder that is missing but whose video is there counts as present (it is extracted when the task
-runs).  Row counts are compared with the official run's (:func:`umeval.data.manifest.official_sizes`); a
+runs).  Row counts are compared with the official run's (:func:`umeval.data.official_sizes.official_sizes`); a
 count that differs is reported with the copy it matches (e.g. the older MomentSeeker) but does not make a
 task incomplete: tests and smoke runs use small copies on purpose.
 """
@@ -67,7 +67,7 @@ def _has_local_rows(spec: TaskSpec, ctx: LoadContext) -> bool:
 def check_task(spec: TaskSpec, ctx: LoadContext) -> TaskStatus:
     """The data status of one task under ``ctx`` (its ``limit`` is ignored: every row is checked)."""
     from umeval.data.frames import is_video, was_extracted
-    from umeval.data.manifest import official_sizes
+    from umeval.data.official_sizes import official_sizes
 
     official = official_sizes().get(spec.name)
     st = TaskStatus(task=spec.name, complete=False, annotations="missing",
