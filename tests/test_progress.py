@@ -9,7 +9,7 @@ import sys
 import types
 
 import pytest
-from _fake_results import FakeEncoder
+from fakes import FakeEncoder
 from rich.console import Console
 
 from umeval.core.config import compose_config
