@@ -84,3 +84,29 @@ def test_prune_is_a_dry_run_until_yes_and_keeps_what_the_current_config_reads(fi
     assert r.encoder_calls == 0  # the current vectors survived
     assert main(["cache", "prune", f"cache_dir={filled}", "--unrecorded", "--yes"]) == 0
     assert [r["status"] for r in ls(filled, capsys)] == ["current"]
+
+
+def test_multivector_shards_are_listed_and_pruned_whole(tmp_path, imagenet_root, capsys):
+    """Catches late-interaction shards that ``cache ls`` does not see (they were never listed, so never pruned), a
+    multi-vector shard written without its encoder fingerprint (it could only ever be 'unrecorded'), and a prune
+    that deletes the index but leaves the tokens file (the bulk of the bytes) behind."""
+    cache = tmp_path / "cache"
+    for frames in (8, 4):
+        umeval.evaluate(model="oracle-multivector", tasks=["ImageNet-1K"], data_root=imagenet_root,
+                        output_dir=tmp_path / "out", cache_dir=cache, hub=False, progress=False,
+                        overrides=[f"model.num_frames={frames}"], overwrite=True)
+    store = cache / "embeddings" / "oracle-multivector"
+    assert list(store.glob("mv-*.tokens.npy")) and not list(store.glob("shard-*.npz"))
+    rows = ls(cache, capsys)
+    assert sorted(r["status"] for r in rows) == ["current", "stale"]
+    stale = next(r for r in rows if r["status"] == "stale")
+    assert stale["why"] == ["model.fields.num_frames: 4 -> 8"] and stale["entries"] == 22
+    mv_bytes = sum(p.stat().st_size for p in store.glob("mv-*"))
+    assert sum(r["bytes"] for r in rows) == mv_bytes  # tokens files counted
+    assert main(["cache", "prune", f"cache_dir={cache}", "--yes"]) == 0
+    assert [r["status"] for r in ls(cache, capsys)] == ["current"]
+    left = sorted(p.name.split(".")[0] for p in store.glob("mv-*"))
+    assert len(left) == 2 * len(set(left))  # every remaining shard has both its files; no orphan tokens file
+    r = umeval.evaluate(model="oracle-multivector", tasks=["ImageNet-1K"], data_root=imagenet_root,
+                        output_dir=tmp_path / "o2", cache_dir=cache, hub=False, progress=False)
+    assert r.encoder_calls == 0

@@ -76,10 +76,7 @@ class EmbeddingMemo:
             vecs = encoder().embed([it for it, _ in part], mode=mode, task=task, role=role, advance=advance)
             self.encoded += len(part)
             count_encoded(len(part))
-            if isinstance(vecs, TokenMatrices):
-                self.store.put_multi([ks[0] for _, ks in part], vecs)
-            else:
-                self._put([ks[0] for _, ks in part], vecs)
+            self._put([ks[0] for _, ks in part], vecs)
         ids = [it.id for it in items]
         multi = [self.store.is_multi(k) for k in keys]
         if any(multi):
@@ -88,10 +85,14 @@ class EmbeddingMemo:
             return Embeddings(ids=ids, vectors=self.store.get_multi(keys))
         return Embeddings(ids=ids, vectors=self.store.get(keys))
 
-    def _put(self, keys: list[str], vectors: np.ndarray, meta: Sequence[str] | None = None) -> None:
+    def _put(self, keys: list[str], vectors: np.ndarray | TokenMatrices, meta: Sequence[str] | None = None) -> None:
+        """Store vectors (or token matrices) under this encoder's fingerprint, recording what it hashes."""
         if self.identity is not None:
             self.store.describe(self.encoder_id, self.identity)
-        self.store.put(keys, vectors, meta=meta, encoder=self.encoder_id)
+        if isinstance(vectors, TokenMatrices):
+            self.store.put_multi(keys, vectors, encoder=self.encoder_id)
+        else:
+            self.store.put(keys, vectors, meta=meta, encoder=self.encoder_id)
 
     def _missing(self, items: Sequence[Item], keys: list[list[str]],
                  advance: Advance | None) -> list[list[tuple[Item, list[str]]]]:

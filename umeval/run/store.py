@@ -90,6 +90,8 @@ class ShardInfo:
     entries: int
     bytes: int
     mtime: float
+    #: every file of the shard (a multi-vector shard is its index and its tokens file); deleting a shard deletes these
+    files: tuple[Path, ...] = ()
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -203,8 +205,11 @@ class EmbeddingStore:
 
     # ---------------------------------------------------------------- late interaction
 
-    def put_multi(self, keys: Iterable[str], matrices: TokenMatrices) -> None:
-        """Store one token matrix per key, in one shard (tokens file, then index file, each atomically)."""
+    def put_multi(self, keys: Iterable[str], matrices: TokenMatrices, encoder: str | None = None) -> None:
+        """Store one token matrix per key in one shard, written under fingerprint ``encoder``.
+
+        The tokens file is written first, then the index (keys, offsets, fingerprint), each atomically.
+        """
         keys = [str(k) for k in keys]
         if len(keys) != len(matrices):
             raise ValueError(f"{len(keys)} keys for {len(matrices)} token matrices")
@@ -213,8 +218,11 @@ class EmbeddingStore:
         flat, offsets = matrices.block(np.arange(len(matrices)))
         stem = f"mv-{uuid.uuid4().hex}"
         tokens, index = self.root / f"{stem}.tokens.npy", self.root / f"{stem}.index.npz"
+        arrays: dict[str, Any] = {"keys": np.array(keys), "offsets": offsets}
+        if encoder is not None:
+            arrays["encoder"] = np.array(encoder)
         for path, write in ((tokens, lambda f: np.save(f, np.ascontiguousarray(flat, dtype=self.dtype))),
-                            (index, lambda f: np.savez(f, keys=np.array(keys), offsets=offsets))):
+                            (index, lambda f: np.savez(f, **arrays))):
             tmp = path.with_name("." + path.name + ".tmp")
             with open(tmp, "wb") as f:
                 write(f)
@@ -235,7 +243,7 @@ class EmbeddingStore:
             index, s, n = self._multi[k]
             if index not in opened:
                 opened[index] = len(sources)
-                tokens = index.with_name(index.name.removesuffix(".index.npz") + ".tokens.npy")
+                tokens = _tokens_of(index)
                 sources.append(np.load(tokens, mmap_mode="r", allow_pickle=False))
             src[i], start[i], lengths[i] = opened[index], s, n
         return TokenMatrices(sources, src, start, lengths)
@@ -262,17 +270,25 @@ def identities(root: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-def shards(root: Path) -> Iterator[ShardInfo]:
-    """Every shard file of the store at ``root``, with its encoder fingerprint, entry count and size.
+def _tokens_of(index: Path) -> Path:
+    return index.with_name(index.name.removesuffix(".index.npz") + ".tokens.npy")
 
-    Reads each shard's key array and fingerprint only, not its vectors, and builds no index.
+
+def shards(root: Path) -> Iterator[ShardInfo]:
+    """Every shard of the store at ``root`` (vectors or token matrices), with fingerprint, entries, size, files.
+
+    Reads each shard's key array and fingerprint only, not its vectors, and builds no index.  A multi-vector
+    shard's size counts its tokens file; a tokens file without an index (a killed writer's) is not a shard.
     """
-    for shard in sorted(Path(root).glob("shard-*.npz")):
+    found = sorted(Path(root).glob("shard-*.npz")) + sorted(Path(root).glob("mv-*.index.npz"))
+    for shard in found:
+        files = (shard, _tokens_of(shard)) if shard.name.startswith("mv-") else (shard,)
         try:
-            st = shard.stat()
+            sts = [f.stat() for f in files]
             with np.load(shard, allow_pickle=False) as z:
                 n = len(z["keys"])
                 enc = str(z["encoder"]) if "encoder" in z.files else None
         except (OSError, ValueError, KeyError):
             continue
-        yield ShardInfo(path=shard, encoder=enc, entries=n, bytes=st.st_size, mtime=st.st_mtime)
+        yield ShardInfo(path=shard, encoder=enc, entries=n, bytes=sum(st.st_size for st in sts),
+                        mtime=max(st.st_mtime for st in sts), files=files)
