@@ -171,3 +171,55 @@ def test_overall_row_shows_each_sides_own_scores_and_the_mismatch(tmp_path, base
     assert overall.candidate == pytest.approx(np.mean([base_scores["T0"].mean(), base_scores["T1"][:40].mean()]))
     assert overall.delta_points == 0 and overall.status == "query mismatch"
     assert (overall.n_baseline, overall.n_candidate, overall.n_queries) == (800, 440, 440)
+
+
+QWEN3_2B = Path(__file__).resolve().parents[1] / "umeval/models/qwen3_vl_embedding/reference/Qwen3-VL-Embedding-2B.json"
+
+
+def test_a_category_reference_pairs_categories_with_the_candidates_task_means(tmp_path, capsys):
+    """Catches a category reference that compare cannot read (authors publishing only category means, Qwen3-VL-
+    Embedding, would have no baseline), percent compared with fractions, a category mean weighted by queries
+    instead of the table's unweighted task mean, "All" taken as the mean of category means (the table's is over
+    78 tasks), a table name mapped to the wrong group, and a part-finished category passed off as comparable."""
+    from umeval.core.registry import task_groups
+
+    groups = task_groups()
+    rng = np.random.default_rng(1)
+    means = {t: round(float(rng.uniform(0.2, 0.9)), 2) for t in groups["all"]}
+    cand = tmp_path / "cand"
+    for i, (t, m) in enumerate(means.items()):  # query counts differ per task: a weighted mean would differ
+        n = 100 + 50 * (i % 3)
+        k = round(m * n)
+        write_result(cand, t, np.r_[np.ones(k), np.zeros(n - k)], benchmark="MMEB-V2")
+    ref = json.loads(QWEN3_2B.read_text())
+    assert main(["compare", str(QWEN3_2B), str(cand), "--json", str(tmp_path / "r.json"),
+                 "--fail-on-regression"]) == 0
+    rows = {r["task"]: r for r in json.loads((tmp_path / "r.json").read_text())}
+    assert len(rows) == 16 and all(r["status"] == "ok" for r in rows.values())
+    exact = {t: round(m * (100 + 50 * (i % 3))) / (100 + 50 * (i % 3)) for i, (t, m) in enumerate(means.items())}
+    for name, group in (("Image-GD", "I-VG"), ("VisDoc-OOD", "VisDoc-OOD"), ("Video-Overall", "video"),
+                        ("All", "all")):
+        r = rows[f"{name} [{group}]"]
+        assert r["baseline"] == pytest.approx(ref["categories"][name] / 100)
+        assert r["candidate"] == pytest.approx(np.mean([exact[t] for t in groups[group]]))
+        assert r["delta_points"] == pytest.approx(100 * (r["candidate"] - r["baseline"]))
+    assert "Image-GD [I-VG]" in capsys.readouterr().out
+    # One video task unfinished: its category and the modality and All rows are incomplete, the gate fails.
+    (cand / "tasks" / "MSVD" / "disc" / "per_query.parquet").unlink()
+    assert main(["compare", str(QWEN3_2B), str(cand), "--json", str(tmp_path / "r.json"),
+                 "--fail-on-regression"]) == 1
+    bad = {r["task"]: r for r in json.loads((tmp_path / "r.json").read_text()) if r["status"] != "ok"}
+    assert set(bad) == {"Video-RET [V-RET]", "Video-Overall [video]", "All [all]"}
+    assert "4 of 5 tasks" in bad["Video-RET [V-RET]"]["note"] and "MSVD" in bad["Video-RET [V-RET]"]["note"]
+
+
+def test_a_category_reference_with_a_wrong_task_count_is_one_line(tmp_path, capsys):
+    """Catches a table whose category counts other tasks than umeval's group being compared silently."""
+    doc = json.loads(QWEN3_2B.read_text())
+    doc["datasets"]["Image-CLS"] = 9
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    write_result(tmp_path / "cand", "ImageNet-1K", np.ones(3), benchmark="MMEB-V2")
+    assert main(["compare", str(bad), str(tmp_path / "cand")]) != 0
+    err = capsys.readouterr().err
+    assert "Image-CLS" in err and "9" in err and "bad.json" in err

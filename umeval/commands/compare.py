@@ -18,6 +18,12 @@ and averages the task means, as the leaderboard's "All" does; it is named "All" 
 every task of the benchmark (all 78 for MMEB-V2), otherwise "shared (k of N)" and not comparable with a
 published All.
 
+A published **category** reference (authors who give only means per MMEB-V2 category, modality and overall)
+is a baseline too: each of its categories is paired with the candidate's mean over that category's tasks
+(unweighted, as the table's); a category whose tasks are not all finished on the candidate side is
+``incomplete`` (a gap), since a mean over part of a category is not the published one.  No per-query scores:
+no interval, never a regression.
+
 With ``--fail-on-regression`` the command exits 1 on any regression, candidate-side gap or query mismatch
 beyond tolerance, naming them.  ``--markdown`` writes one table ready to paste into a pull request,
 regressions first.
@@ -200,6 +206,34 @@ def _reference_overall(rows: list[Delta], base: dict[tuple[str, str], SideResult
     return out
 
 
+def compare_categories(ref: dict[str, tuple[str, float, int]], cand: dict[tuple[str, str], SideResult],
+                       mode: str = "disc") -> list[Delta]:
+    """One row per published category: the candidate's mean of its task means there, against the published one."""
+    from umeval.core.registry import task_groups
+
+    groups = task_groups()
+    rows = []
+    nan = float("nan")
+    for group, (name, published, n) in ref.items():
+        tasks = groups[group]
+        done = [cand[(t, mode)] for t in tasks if (t, mode) in cand and cand[(t, mode)].status == "ok"
+                and cand[(t, mode)].values is not None]
+        means = [float(r.values.mean()) for r in done if r.values is not None]
+        label = f"{name} [{group}]"
+        if len(means) < n:
+            missing = [t for t in tasks if (t, mode) not in cand or cand[(t, mode)].status != "ok"]
+            rows.append(Delta(label, mode, 0, published, float(np.mean(means)) if means else nan, nan, nan, nan, nan,
+                              False, "incomplete" if means else "missing", 0, len(means),
+                              f"{len(means)} of {n} tasks finished on the candidate side; not the published mean "
+                              f"(missing: {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''})"))
+            continue
+        c = float(np.mean(means))
+        rows.append(Delta(label, mode, 0, published, c, 100 * (c - published), nan, nan, nan, False, "ok", 0,
+                          sum(len(r.values) for r in done if r.values is not None),
+                          f"baseline: published mean of {n} task means (no per-query scores, no bootstrap)"))
+    return sorted(rows, key=lambda r: (_ORDER.get(r.status, 9), r.task))
+
+
 def _gap(task: str, mode: str, status: str, b: SideResult | None, c: SideResult | None, note: str) -> Delta:
     nan = float("nan")
     bs = float(b.values.mean()) if b is not None and b.values is not None else (
@@ -328,8 +362,13 @@ def main(argv: list[str]) -> int:
     p.add_argument("--markdown", type=Path, help="also write a Markdown report here (one table, for a PR)")
     p.add_argument("--json", type=Path, help="also write a JSON report here")
     ns = p.parse_args(argv)
-    rows = compare(load_side(ns.baseline), load_side(ns.candidate), threshold=ns.threshold, alpha=ns.alpha,
-                   n_boot=ns.n_boot, seed=ns.seed, query_tolerance=ns.query_tolerance)
+    from umeval.results.reference import CATEGORY_KIND, load_category_reference, reference_kind
+
+    if reference_kind(ns.baseline) == CATEGORY_KIND:
+        rows = compare_categories(load_category_reference(ns.baseline), load_side(ns.candidate))
+    else:
+        rows = compare(load_side(ns.baseline), load_side(ns.candidate), threshold=ns.threshold, alpha=ns.alpha,
+                       n_boot=ns.n_boot, seed=ns.seed, query_tolerance=ns.query_tolerance)
     table = Table(title=f"{ns.candidate} vs {ns.baseline}")
     for col in ("status", "task", "mode", "queries", "baseline", "candidate", "delta",
                 f"{100 * (1 - ns.alpha):g}% CI", "note"):
