@@ -116,6 +116,27 @@ def test_the_adapter_is_merged_into_the_base_as_peft_defines_it(tiny_colqwen):
     assert all(torch.equal(merged[k], base[k]) for k in base if k not in adapted)
 
 
+def test_a_base_whose_keys_do_not_map_is_refused(tiny_colqwen, tmp_path):
+    """A base saved under other key names (e.g. transformers 5's ``model.language_model.*``) fails in one line
+    instead of loading with random weights (transformers only warns about missing keys).  Catches the loader
+    dropping its missing-keys check."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from umeval.core.errors import ConfigError
+    from umeval.models.colqwen.checkpoint import load_merged
+
+    copy = tmp_path / "ckpt"
+    shutil.copytree(tiny_colqwen, copy)
+    weights = load_file(str(copy / "base" / "model.safetensors"))
+    save_file({k.replace("model.layers.", "model.language_model.layers."): v for k, v in weights.items()},
+              str(copy / "base" / "model.safetensors"), metadata={"format": "pt"})
+    with pytest.raises(ConfigError, match="weights missing"):
+        load_merged(copy, torch.float32)
+
+
 def _positions(ids: list[int], grid: tuple[int, int] | None, image_id: int) -> np.ndarray:
     """Qwen2.5-VL's rope index for one unpadded row, written out: text counts on all three axes; an image's
     tokens take (t, row, col) offsets from where it starts, and the text after resumes at start + max(rows, cols).

@@ -1,8 +1,9 @@
 r"""ColQwen2.5's input, derived from its authors' engine (illuin-tech/colpali, colpali-engine v0.3.9 = 5b1b912).
 
 Which engine: ``ColQwen2_5``/``ColQwen2_5_Processor`` first ship in the v0.3.9 release (CHANGELOG.md "[0.3.9] -
-2025-04-03": "Add ColQwen2.5 support"); ``vidore/colqwen2.5-v0.2`` came out before it from the branch that release
-merged (its hub discussion says so), and v0.3.9 pins transformers 4.50 and peft 0.14 (pyproject.toml:38-43).  The
+2025-04-03": "Add ColQwen2.5 support"); ``vidore/colqwen2.5-v0.2`` (released 2025-01-31 per MTEB's model_meta.json)
+ran from the engine's ``colqwen2_5`` branch until that release merged it (the maintainers' answer in the hub
+discussion vidore/colqwen2.5-v0.1#1), and v0.3.9 pins transformers 4.50 and peft 0.14 (pyproject.toml:38-43).  The
 input facts below are the same at v0.3.14 (9be8f19 HEAD, only the transformers-5 plumbing changed); paths are
 ``colpali_engine/models/qwen2_5/colqwen2_5/`` at 5b1b912 unless named.
 
@@ -26,8 +27,8 @@ input facts below are the same at v0.3.14 (9be8f19 HEAD, only the transformers-5
   input ids, image grid and attention mask (:91-96), the decoder's last hidden state, ``custom_text_proj`` =
   ``Linear(hidden, 128)`` (:24-25), L2-normalised per token (:108), times the attention mask (:109);
   ``mask_non_image_embeddings`` is off by default (:111-114), so every real position of a page is a token vector.
-  Weights in bfloat16 (README.md:75 usage at v0.3.9; train_colqwen25_model.py:54 at HEAD); umeval: the preset's
-  dtype (bf16 on a GPU).
+  Weights in bfloat16 (the README quick start, README.md:73-77 at v0.3.9, for ColQwen2; the ColQwen2.5 training,
+  train_colqwen25_model.py:54 at HEAD); umeval: the preset's dtype (bf16 on a GPU).
 * **Score**: ``score_multi_vector`` (colpali_engine/utils/processing_utils.py:68-118): MaxSim, the sum over
   query tokens of the best dot product with a page token (zero-padded batches, einsum at :114).
 
