@@ -301,8 +301,13 @@ FAMILY_FILES = {
                            "umeval/models/qwen3_vl_embedding/reference/Qwen3-VL-Embedding-8B.json",
                            "conf/model/qwen3-vl-embedding-2b.yaml", "conf/model/qwen3-vl-embedding-8b.yaml",
                            "conf/model/tiny-qwen3vl-embedding.yaml", "tests/test_qwen3_vl_embedding.py"],
+    "colqwen2.5": ["umeval/models/colqwen/__init__.py", "umeval/models/colqwen/prompt.py",
+                   "umeval/models/colqwen/encoder.py", "umeval/models/colqwen/checkpoint.py",
+                   "umeval/models/colqwen/tiny.py", "umeval/models/colqwen/reference/colqwen2.5-v0.2.json",
+                   "conf/model/colqwen2.5.yaml", "conf/model/tiny-colqwen2.5.yaml", "tests/test_colqwen.py"],
 }
-FAMILY_FOLDERS = {"vlm2vec-v1": "umeval/models/vlm2vec/", "qwen3-vl-embedding": "umeval/models/qwen3_vl_embedding/"}
+FAMILY_FOLDERS = {"vlm2vec-v1": "umeval/models/vlm2vec/", "qwen3-vl-embedding": "umeval/models/qwen3_vl_embedding/",
+                  "colqwen2.5": "umeval/models/colqwen/"}
 
 
 @pytest.mark.parametrize("family", sorted(FAMILY_FILES))
@@ -316,7 +321,7 @@ def test_a_new_family_is_its_folder_presets_and_tests(family):
     folder = FAMILY_FOLDERS[family]
     assert all(f.startswith((folder, "conf/model/", "tests/")) for f in files), files
     assert all((root / f).is_file() for f in files), [f for f in files if not (root / f).is_file()]
-    if family == "qwen3-vl-embedding":  # a whole new folder: every file in it is the family's
+    if family in ("qwen3-vl-embedding", "colqwen2.5"):  # a whole new folder: every file in it is the family's
         on_disk = {str(p.relative_to(root)) for p in (root / folder).rglob("*") if p.is_file()
                    and "__pycache__" not in p.parts}
         assert on_disk == {f for f in files if f.startswith(folder)}

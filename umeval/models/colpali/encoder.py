@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +28,6 @@ class ColPaliEncoder(PromptWriter):
     def __init__(self, model_cfg: Any, *, cache_dir: Path, device: str = "auto", batch_size: int = 8,
                  num_workers: int = 0, weights: bool = True) -> None:
         import torch
-        from transformers import AutoProcessor, ColPaliForRetrieval
 
         quiet_transformers()
         self.cfg = model_cfg
@@ -40,10 +39,9 @@ class ColPaliEncoder(PromptWriter):
         self.calls = 0
         kw = hub_kwargs(self.model_id, self.revision)
         try:
-            self.processor = AutoProcessor.from_pretrained(self.model_id, **kw)
             # Any: None for a tokenizer-only encoder (prompts, costs); the class's own methods otherwise
-            self.model: Any = cast(Any, ColPaliForRetrieval.from_pretrained(self.model_id, dtype=self.dtype, **kw)
-                                   if weights else None)
+            self.model: Any
+            self.processor, self.model = self._load(kw, weights)
         except OSError as e:
             raise ConfigError(f"cannot load checkpoint {self.model_id}: {str(e).splitlines()[0]}",
                               "check model.path (a local folder or hub id) and model.revision") from None
@@ -51,6 +49,18 @@ class ColPaliEncoder(PromptWriter):
             self.model.to(self.device).eval()
         self.tokenizer = self.processor.tokenizer
         torch.set_grad_enabled(False)
+
+    def _load(self, kw: dict[str, Any], weights: bool) -> tuple[Any, Any]:
+        """The processor and (when ``weights``) the retrieval model; a subclass loads its own checkpoint format."""
+        from transformers import AutoProcessor, ColPaliForRetrieval
+
+        processor = AutoProcessor.from_pretrained(self.model_id, **kw)
+        return processor, (ColPaliForRetrieval.from_pretrained(self.model_id, dtype=self.dtype, **kw)
+                           if weights else None)
+
+    def _forward(self, enc: Any) -> Any:
+        """The batch's token vectors (batch x length x dim) from the inputs of :meth:`prepare`."""
+        return self.model(**enc.to(self.device)).embeddings
 
     def info(self) -> dict[str, Any]:
         return {"model_id": self.model_id, "revision": self.revision, "device": self.device,
@@ -61,7 +71,7 @@ class ColPaliEncoder(PromptWriter):
         """Prompts, token ids (right-padded) and, for pages, pixel values of one batch of one kind."""
         prompts = list(prompts) if prompts is not None else [self.build_prompt(it, task, role) for it in items]
         if len({bool(p.images) for p in prompts}) > 1:
-            raise ValueError("a ColPali batch holds pages or text-only items, not both")
+            raise ValueError("a late-interaction batch holds pages or text-only items, not both")
         enc = self.tokenizer([p.text for p in prompts], padding="longest", padding_side="right",
                              return_tensors="pt")
         # The official (vendored 4.52 PaliGemma) mask at inference: every real token attends to every real token,
@@ -92,7 +102,7 @@ class ColPaliEncoder(PromptWriter):
     def embed(self, items: Sequence[Item], *, mode: str = "disc", task: str | None = None, role: str = "query",
               advance: Advance | None = None) -> TokenMatrices:
         if mode != "disc":
-            raise ConfigError(f"ColPali has no {mode} mode", "use mode=disc")
+            raise ConfigError(f"{type(self).__name__} has no {mode} mode", "use mode=disc")
         prompts = [self.build_prompt(it, task, role) for it in items]
         order = sorted(range(len(items)), key=lambda i: (not prompts[i].images, len(prompts[i].text)))
         mats: list[np.ndarray | None] = [None] * len(items)
@@ -107,7 +117,7 @@ class ColPaliEncoder(PromptWriter):
             enc, _ = self.prepare([items[i] for i in idx], task, [prompts[i] for i in idx], role)
             if "pixel_values" in enc:
                 enc["pixel_values"] = enc["pixel_values"].to(self.dtype)
-            out = self.model(**enc.to(self.device)).embeddings.float().cpu().numpy()
+            out = self._forward(enc).float().cpu().numpy()
             mask = enc["attention_mask"].cpu().numpy().astype(bool)
             for r, i in enumerate(idx):
                 m = out[r][mask[r]]
