@@ -131,3 +131,37 @@ def test_model_cards_come_from_the_family():
     for preset in ("gme-qwen2vl-2b", "lamra-ret", "ume-r1-2b", "vlm2vec-v2"):
         assert model_metadata(preset)["url"], preset
     np.testing.assert_equal(model_metadata("no-such-preset")["url"], None)
+
+
+def test_a_checkpoint_published_as_a_lora_adapter_loads_with_its_adapter(tiny_model, tmp_path):
+    """The official eval loads the V1 checkpoints by ``from_pretrained(model_name)``, which (with peft installed)
+    applies a LoRA adapter a hub repo holds in place of full weights (its demo loads the same repos with
+    ``lora=True``).  A folder holding only ``adapter_config.json``, the adapter weights and the processor files
+    must load through the encoder users run, with the adapter applied.  Catches a peft too old for transformers'
+    adapter integration (peft 0.18 with transformers 5.19: ModuleNotFoundError at load), peft missing, and an
+    adapter silently ignored (the base model's vectors)."""
+    import torch
+    from peft import LoraConfig, PeftModel, get_peft_model
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from umeval.encoders.qwen2vl import Qwen2VLEncoder
+
+    torch.manual_seed(0)
+    base = AutoModelForImageTextToText.from_pretrained(tiny_model)
+    lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    adapter = tmp_path / "adapter"
+    get_peft_model(base, lora).save_pretrained(adapter)
+    AutoProcessor.from_pretrained(tiny_model).save_pretrained(adapter)
+    assert not (adapter / "config.json").exists() and (adapter / "adapter_config.json").is_file()
+    items = [Item(id="q", text="<|im_start|>user\nred apple<|im_end|>\n"), Item(id="c", text="a red apple")]
+    vecs = {}
+    for name, path in (("base", tiny_model), ("adapter", adapter)):
+        cfg = compose_config(["model=vlm2vec-v1-qwen2vl-2b", f"model.path={path}"]).model
+        vecs[name] = Qwen2VLEncoder(cfg, cache_dir=tmp_path / "cache", num_workers=0).embed(items, task="T")
+    assert np.abs(vecs["base"] - vecs["adapter"]).max() > 1e-2  # the adapter changed the vectors
+    # ... into what PEFT's own model gives: the last hidden state at the last token, L2-normalised.
+    ref = PeftModel.from_pretrained(AutoModelForImageTextToText.from_pretrained(tiny_model), str(adapter)).eval()
+    proc = AutoProcessor.from_pretrained(adapter)
+    with torch.no_grad():
+        h = ref(**proc(text=[items[1].text], return_tensors="pt"), output_hidden_states=True).hidden_states[-1][0, -1]
+    np.testing.assert_allclose(vecs["adapter"][1], (h / h.norm()).numpy(), atol=1e-5)
