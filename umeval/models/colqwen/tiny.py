@@ -73,25 +73,7 @@ def build(dest: str | os.PathLike[str], *, seed: int = 0) -> Path:
         pre.update(processor_class="ColQwen2_5_Processor", min_pixels=MIN_PIXELS, max_pixels=MAX_PIXELS)
         (tmp / "preprocessor_config.json").write_text(json.dumps(pre, indent=2))
 
-    return _save(dest, save, {"version": BUILD_VERSION, "seed": seed})
-
-
-def _save(dest: Path, write: Any, info: dict[str, Any]) -> Path:
-    """``write(tmp)`` into a temporary folder next to ``dest``, then rename it over ``dest`` (a complete build)."""
-    import shutil
-    import tempfile
-
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent if dest.parent.exists() else None))
-    try:
-        write(tmp)
-        (tmp / "umeval_build.json").write_text(json.dumps(info))
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return dest
+    return tm.write_build(dest, save, {"version": BUILD_VERSION, "seed": seed})
 
 
 def ensure(cache_dir: str | os.PathLike[str], *, seed: int = 0) -> Path:

@@ -124,16 +124,27 @@ def language_config(tok: Any, ids: dict[str, int]) -> dict[str, Any]:
 
 def save_checkpoint(dest: Path, model: Any, processor: Any, build_info: dict[str, Any],
                     finish: Callable[[Path], None] | None = None) -> Path:
-    """Save model and processor to a temporary folder next to ``dest``, then rename it over ``dest``.
+    """Save model and processor as one complete build at ``dest`` (:func:`write_build`).
 
-    ``finish`` may rewrite the saved files first; ``umeval_build.json`` (``build_info``) marks a complete build.
+    ``finish`` may rewrite the saved files first.
     """
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent if dest.parent.exists() else None))
-    try:
+    def write(tmp: Path) -> None:
         model.save_pretrained(tmp, safe_serialization=True)
         processor.save_pretrained(tmp)
         if finish:
             finish(tmp)
+
+    return write_build(dest, write, build_info)
+
+
+def write_build(dest: Path, write: Callable[[Path], None], build_info: dict[str, Any]) -> Path:
+    """``write(tmp)`` into a temporary folder next to ``dest``, then rename it over ``dest``.
+
+    ``umeval_build.json`` (``build_info``) marks a complete build; an interrupted one leaves ``dest`` as it was.
+    """
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent if dest.parent.exists() else None))
+    try:
+        write(tmp)
         (tmp / "umeval_build.json").write_text(json.dumps(build_info))
         dest.parent.mkdir(parents=True, exist_ok=True)
         if dest.exists():
