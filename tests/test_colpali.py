@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import ast
 import io
-import math
 import re
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from _late_interaction import assert_maxsim_ranking, run_mini_visdoc
 from PIL import Image
 
 from umeval.core.config import compose_config
@@ -93,22 +93,11 @@ def test_end_to_end_tiny_scores_recomputed_independently(tiny_colpali, cache_dir
     ``ColPaliForRetrieval``, MaxSim by a per-pair loop, a stable sort, nDCG by its formula.  Catches a batch
     leaking padding into an item's tokens, dropped query-augmentation tokens (pad ids that are real positions),
     a page prompt or pixels off the official ones, and any store or scorer error on the late-interaction path."""
-    import pandas as pd
     import torch
     from transformers import AutoProcessor, ColPaliForRetrieval
 
-    from umeval.core.registry import resolve_tasks
-    from umeval.data.embedded import ensure_generated
-    from umeval.loaders import LoadContext, load_task
-    from umeval.run.runner import run
 
-    cfg = compose_config(["task=Mini-VisDoc", "model=tiny-colpali", f"output_dir={tmp_path / 'out'}",
-                          f"cache_dir={cache_dir}", "progress=false", "backend=hf", "device=cpu", "batch_size=3",
-                          "num_workers=0", "hub=false"])
-    (row,) = run(cfg).scores
-    assert row["status"] == "ok" and row["search_backend"] == "maxsim:numpy", row
-    spec = resolve_tasks("Mini-VisDoc")[0]
-    data = load_task(spec, LoadContext(data_root=ensure_generated([spec], cache_dir), instruction_set="ume-r1"))
+    row, data = run_mini_visdoc("tiny-colpali", tmp_path / "out", cache_dir)
     proc = AutoProcessor.from_pretrained(tiny_colpali)
     model = ColPaliForRetrieval.from_pretrained(tiny_colpali, dtype=torch.float32).eval()
     with torch.no_grad():
@@ -119,19 +108,7 @@ def test_end_to_end_tiny_scores_recomputed_independently(tiny_colpali, cache_dir
             pages.append(_own_matrix(model, proc, "<image>" * 4 + "<bos><bos>Describe the image.\n", im))
     assert all(len(q) == len(proc.tokenizer(f"<bos>Query: {x.text}{PAD10}\n")["input_ids"])
                for q, x in zip(qs, data.queries))
-    table = pd.read_parquet(tmp_path / "out" / "tiny-colpali" / "tasks" / "Mini-VisDoc" / "disc" / "per_query.parquet")
-    got = table.set_index("query_id")
-    ids = [c.id for c in data.candidates]
-    ndcgs = []
-    for q, qm in zip(data.queries, qs):
-        s = np.array([sum(max(float(t @ u) for u in pm) for t in qm) for pm in pages])
-        top = [ids[j] for j in np.argsort(-s, kind="stable")[:5]]
-        assert list(got.loc[q.id, "topk_ids"])[:5] == top, q.id
-        rel = data.qrels[q.id]
-        dcg = sum(rel.get(c, 0.0) / math.log2(i + 2) for i, c in enumerate(top))
-        ideal = sum(g / math.log2(i + 2) for i, g in enumerate(sorted(rel.values(), reverse=True)[:5]))
-        ndcgs.append(dcg / ideal)
-    assert row["metrics"]["ndcg_linear@5"] == pytest.approx(float(np.mean(ndcgs)), abs=1e-12)
+    assert_maxsim_ranking(tmp_path / "out", "tiny-colpali", row, data, qs, pages)
 
 
 def test_reference_pairs_all_78_tasks():

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import io
 import json
-import math
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from _late_interaction import assert_maxsim_ranking, run_mini_visdoc
 from PIL import Image
 
 from umeval.core.config import compose_config
@@ -178,23 +178,12 @@ def test_end_to_end_tiny_scores_recomputed_independently(tiny_colqwen, cache_dir
     left padding leaking into a row, plain 1-D positions (what ``ColQwen2ForRetrieval`` falls back to when the
     encoder passes none), pixel rows mis-split per image, dropped augmentation tokens, and any store or scorer
     error on the late-interaction path."""
-    import pandas as pd
     import torch
     import transformers
 
-    from umeval.core.registry import resolve_tasks
-    from umeval.data.embedded import ensure_generated
-    from umeval.loaders import LoadContext, load_task
     from umeval.models.colqwen.checkpoint import load_merged
-    from umeval.run.runner import run
 
-    cfg = compose_config(["task=Mini-VisDoc", "model=tiny-colqwen2.5", f"output_dir={tmp_path / 'out'}",
-                          f"cache_dir={cache_dir}", "progress=false", "backend=hf", "device=cpu", "batch_size=3",
-                          "num_workers=0", "hub=false"])
-    (row,) = run(cfg).scores
-    assert row["status"] == "ok" and row["search_backend"] == "maxsim:numpy", row
-    spec = resolve_tasks("Mini-VisDoc")[0]
-    data = load_task(spec, LoadContext(data_root=ensure_generated([spec], cache_dir), instruction_set="ume-r1"))
+    row, data = run_mini_visdoc("tiny-colqwen2.5", tmp_path / "out", cache_dir)
     tf: object = transformers
     tok = tf.AutoTokenizer.from_pretrained(tiny_colqwen)  # type: ignore[attr-defined]
     image_processor = tf.Qwen2VLImageProcessorPil.from_pretrained(tiny_colqwen)  # type: ignore[attr-defined]
@@ -206,20 +195,7 @@ def test_end_to_end_tiny_scores_recomputed_independently(tiny_colqwen, cache_dir
         for c in data.candidates:
             im = Image.open(c.image if isinstance(c.image, str) else io.BytesIO(c.image)).convert("RGB")
             pages.append(_own_matrix(model, tok, image_processor, PAGE, im))
-    table = pd.read_parquet(tmp_path / "out" / "tiny-colqwen2.5" / "tasks" / "Mini-VisDoc" / "disc"
-                            / "per_query.parquet")
-    got = table.set_index("query_id")
-    ids = [c.id for c in data.candidates]
-    ndcgs = []
-    for q, qm in zip(data.queries, qs):
-        s = np.array([sum(max(float(t @ u) for u in pm) for t in qm) for pm in pages])
-        top = [ids[j] for j in np.argsort(-s, kind="stable")[:5]]
-        assert list(got.loc[q.id, "topk_ids"])[:5] == top, q.id
-        rel = data.qrels[q.id]
-        dcg = sum(rel.get(c, 0.0) / math.log2(i + 2) for i, c in enumerate(top))
-        ideal = sum(g / math.log2(i + 2) for i, g in enumerate(sorted(rel.values(), reverse=True)[:5]))
-        ndcgs.append(dcg / ideal)
-    assert row["metrics"]["ndcg_linear@5"] == pytest.approx(float(np.mean(ndcgs)), abs=1e-12)
+    assert_maxsim_ranking(tmp_path / "out", "tiny-colqwen2.5", row, data, qs, pages)
 
 
 def test_stored_matrices_equal_each_item_alone(tiny_colqwen, cache_dir):
