@@ -244,3 +244,16 @@ def test_video_cost_counts_the_formats_tokens(size, n):
     video, _ = q3.fetch_video([Image.new("RGB", size)] * n)
     t, _, h, w = video.shape
     assert QWEN3_VL_EMBEDDING_COST.video_tokens(size, n, 0, 0) == (h // 32) * (w // 32) * (t // 2)
+
+
+def test_vllm_chunks_are_bounded_by_visual_tokens():
+    """The vLLM encoder builds a chunk's prompts (media included) before its call: a chunk ends at ``size`` items
+    or before its visual tokens pass the budget, whichever comes first, with at least one item.  Bug caught:
+    1,024 of this family's 64-frame float videos (7,680 tokens, ~190 MB each) in one chunk, ~190 GB of RAM."""
+    from umeval.encoders.vllm_backend import VllmEncoder, chunk_ranges
+
+    assert chunk_ranges([1] * 10, 4, 100) == [range(0, 4), range(4, 8), range(8, 10)]
+    assert chunk_ranges([7680] * 5, 1024, 2 * 7680) == [range(0, 2), range(2, 4), range(4, 5)]
+    assert chunk_ranges([5, 300, 5, 5], 10, 100) == [range(0, 1), range(1, 2), range(2, 4)]  # an item over budget
+    assert chunk_ranges([], 4, 10) == []
+    assert 1024 * 7680 > VllmEncoder.chunk_visual_tokens >= 7680

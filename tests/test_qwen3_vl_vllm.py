@@ -186,3 +186,11 @@ def test_videos_normalised_as_hf_processor_does(q3_vllm, monkeypatch):
     assert not same_normalisation(clip)
     monkeypatch.setattr(q3_vllm, "processor", clip)
     assert q3_vllm._engine_kwargs("pooling")["mm_device_do_normalize"] is False
+
+
+def test_chunks_end_before_the_visual_token_budget(q3_vllm, items, monkeypatch):
+    """The encoder's chunks follow the family's token cost (image 36, text 0, the 8-frame video 1,280): with a
+    1,300-token budget the video starts a chunk of its own.  Bug caught: chunks cut by item count only (1,024
+    64-frame float videos, ~190 GB, built at once)."""
+    monkeypatch.setattr(q3_vllm, "chunk_visual_tokens", 1300)
+    assert [list(idx) for idx, _ in q3_vllm._chunks(items, TASK)] == [[0, 1, 2], [3]]

@@ -111,9 +111,27 @@ def same_normalisation(processor: Any) -> bool:
     return norm(image) == norm(video)
 
 
+def chunk_ranges(costs: Sequence[int], size: int, budget: int) -> list[range]:
+    """Consecutive ranges of at most ``size`` items whose ``costs`` sum to at most ``budget`` (one item at least)."""
+    out: list[range] = []
+    start, total = 0, 0
+    for i, c in enumerate(costs):
+        if i > start and (i - start >= size or total + c > budget):
+            out.append(range(start, i))
+            start, total = i, 0
+        total += c
+    if start < len(costs):
+        out.append(range(start, len(costs)))
+    return out
+
+
 class VllmEncoder(PromptWriter):
     #: Share of GPU memory per engine when it cannot be sized from the checkpoint (see :meth:`memory_split`).
     gpu_memory_utilization = {"generate": 0.45, "pooling": 0.45}
+    #: Visual tokens per chunk of prompts at most (:meth:`_chunks`): a pre-resized float video holds about 24 KB
+    #: per visual token (two 32 x 32 RGB float32 frames' worth), so 262,144 tokens are about 6.4 GB of RAM;
+    #: 1,024 Qwen3-VL-Embedding videos of 64 frames (7,680 tokens each) would be about 190 GB.
+    chunk_visual_tokens = 1 << 18
     #: KV cache per engine on CPU, in GiB (``VLLM_CPU_KVCACHE_SPACE``; an existing value wins).
     cpu_kvcache_gib = 1
     #: For tests only: extra arguments of the generation engine (``logits_processors``) and of its requests'
@@ -254,10 +272,12 @@ class VllmEncoder(PromptWriter):
                 size: int | None = None) -> Iterator[tuple[range, list[Prompt]]]:
         """Items in chunks (``size``, default the submission size) with their prompts.
 
-        The next chunk's media decode in worker threads meanwhile.
+        A chunk also ends before its media pass :attr:`chunk_visual_tokens` (the family's token cost): a chunk's
+        prompts, media included, are all in memory at once.  The next chunk's media decode in worker threads
+        meanwhile.
         """
-        size = size or self.chunk
-        chunks = [range(i, min(i + size, len(items))) for i in range(0, len(items), size)]
+        cost = declared_cost(self.cfg)
+        chunks = chunk_ranges([cost.visual(it) for it in items], size or self.chunk, self.chunk_visual_tokens)
         if self.num_workers == 0:
             for idx in chunks:
                 yield idx, [self.build_prompt(items[i], task, role) for i in idx]
