@@ -21,7 +21,7 @@ SYS = "<|im_start|>system\n"
 USER = "<|im_end|>\n<|im_start|>user\n"
 END = "<|im_end|>\n<|im_start|>assistant\n"
 IMG = "<|vision_start|><|image_pad|><|vision_end|>"
-VID = "<|vision_start|><|video_pad|><|vision_end|>"
+VID = "<|video_pad|>"  # the processor writes "<t seconds><|vision_start|>...<|vision_end|>" per pair of frames
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +114,13 @@ def test_golden_media_sizes(enc, files):
     assert pv.video_metadata == [{"fps": 2.0, "frames_indices": [0, 1, 2, 3], "total_num_frames": 4}]
     e, _ = enc.prepare([v], "MSR-VTT", role="candidate")
     assert e["video_grid_thw"].tolist() == [[2, 16, 32]]
+    # The expanded video as the authors' processor (transformers 4.57) writes it: per pair of frames its time (the
+    # mean of its two frame indices / fps 2.0: 0.25 s and 1.25 s, one decimal) and its own vision block of
+    # 16 x 32 / 4 = 128 tokens, nothing around them.  Catches the template's outer <|vision_start|> ..
+    # <|vision_end|> kept (transformers 5.x expands only the bare <|video_pad|>).
+    frame = "<|vision_start|>" + "<|video_pad|>" * 128 + "<|vision_end|>"
+    assert enc.tokenizer.decode(e["input_ids"][0].tolist()) == \
+        f"{SYS}Represent the user's input.{USER}<0.2 seconds>{frame}<1.2 seconds>{frame}{END}"
     many = [Image.new("RGB", (64, 64), (i, 0, 0)) for i in range(100)]
     video, meta = q3.fetch_video(many)
     assert video.shape[0] == 64 and meta["frames_indices"][-1] == 63  # sample_frames: linspace to 64

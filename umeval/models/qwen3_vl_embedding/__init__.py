@@ -51,6 +51,7 @@ register_family(ModelMeta(
     encoders={"hf": "umeval.encoders.qwen2vl:Qwen2VLEncoder", "vllm": "umeval.encoders.vllm_backend:VllmEncoder"},
     prompts={"qwen3-vl-embedding": {"query": "umeval.models.qwen3_vl_embedding.prompt:query",
                                     "candidate": "umeval.models.qwen3_vl_embedding.prompt:candidate"}},
+    version="2",  # 2: a video is its bare placeholder (the authors' expanded tokens under transformers 5.x)
     roles="differ",  # queries carry the task's instruction, candidates the default one
     modes=("disc",),
     pooling="last token (the line break after the assistant header), L2-normalised",
