@@ -1,7 +1,8 @@
 """Qwen3-VL-Embedding on vLLM (the pooling runner) against the HF encoder, on the tiny random Qwen3-VL.
 
-One VllmEncoder (one pooling engine, about a minute to start on a 2-core CPU) serves every test of this module
-(``q3_vllm``), the end-to-end run included.  Both backends get the same prompts from the family's format
+One VllmEncoder (one pooling engine, about 25 s to a minute to start on a 2-core CPU) serves the parity tests of
+this module (``q3_vllm``); the end-to-end test runs ``umeval run`` as a user does, in a subprocess with its own
+engine.  Both backends get the same prompts from the family's format
 (:mod:`umeval.models.qwen3_vl_embedding.prompt`): an image resized by the format, a video as a float
 (frames, 3, H, W) tensor with its metadata (fps, frame indices), ``do_resize=False`` for both.  Needs the vLLM
 CPU build: skipped without it on a developer machine, failed in CI (conftest).
@@ -135,36 +136,36 @@ def test_pooled_vectors_match_hf(q3_hf, q3_vllm, items):
     assert np.abs(vl @ vl.T - np.eye(4)).max() > 0.05
 
 
-def test_end_to_end_vllm_scores_equal_hf(q3_vllm, cache_dir, tmp_path):
-    """``umeval run task=Mini-ImageCLS model=tiny-qwen3vl-embedding backend=vllm`` scores exactly as the same run
-    with ``backend=hf``, and its rows say vllm.  The run uses this module's engine (its encoder factory hands
-    over ``q3_vllm``, checked to be the class the family names for vllm, built from the same preset) instead of
-    starting a second one.  Catches the vLLM path failing anywhere between the runner and the engine for this
-    family (roles, task name, the cache key), or giving vectors that rank differently."""
-    from umeval.core.plugins import load_object
-    from umeval.models.family import encoder_ref
+def test_end_to_end_cli_vllm_scores_equal_hf(cache_dir, tmp_path):
+    """``umeval run task=mini model=tiny-qwen3vl-embedding backend=vllm`` as a user runs it (a subprocess, which
+    starts its own engine): every task (image classification, text-to-video retrieval, visual documents) scores
+    exactly as the same run with ``backend=hf``, and its results say vllm.  Catches the vLLM path failing anywhere
+    between the CLI and the engine for this family (encoder resolution, roles, task names, videos through the
+    runner, the cache key), or giving vectors that rank differently."""
+    import os
+    import subprocess
+    import sys
+
+    from umeval.results.task_result import TaskResult
     from umeval.run.runner import run
 
-    def common(backend: str) -> list[str]:
-        return ["task=Mini-ImageCLS", "model=tiny-qwen3vl-embedding", "model.dtype=float32", f"backend={backend}",
-                f"output_dir={tmp_path / backend}", f"cache_dir={cache_dir}", "progress=false", "batch_size=4",
-                "num_workers=0"]
-
-    cfg = compose_config(common("vllm"))
-    assert isinstance(q3_vllm, load_object(encoder_ref(cfg, "vllm")))
-
-    def shared(model_cfg, **_):  # type: ignore[no-untyped-def]
-        assert model_cfg.path == q3_vllm.cfg.path and model_cfg.formats == q3_vllm.cfg.formats
-        return q3_vllm
-
-    (v,) = run(cfg, encoder_factory=shared).scores
-    (h,) = run(compose_config([*common("hf"), "device=cpu"])).scores
-    assert v["status"] == h["status"] == "ok", (v, h)
-    assert v["backend"] == "vllm" and h["backend"] == "hf"
-    print("Mini-ImageCLS vllm", v["metrics"], "hf", h["metrics"])
-    assert v["metrics"] == h["metrics"], (v["metrics"], h["metrics"])
-    # The tiny model's scores (seed 0, 6 queries): 1 of 6 at rank 1, 5 of 6 in the top 5 (not a trivial task).
-    assert (h["metrics"]["hit@1"], h["metrics"]["hit@5"]) == (1 / 6, 5 / 6)
+    common = ["task=mini", "model=tiny-qwen3vl-embedding", "model.dtype=float32", "progress=false", "batch_size=4"]
+    env = {**os.environ, "UMEVAL_CACHE": str(cache_dir), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    r = subprocess.run([sys.executable, "-m", "umeval.cli", "run", *common, "backend=vllm",
+                        f"output_dir={tmp_path / 'vllm'}"], capture_output=True, text=True, env=env, timeout=900,
+                       check=False)
+    assert r.returncode == 0, r.stderr[-3000:]
+    hf = {row["task"]: row for row in run(compose_config([*common, "backend=hf", "device=cpu", "num_workers=0",
+                                                          f"output_dir={tmp_path / 'hf'}",
+                                                          f"cache_dir={cache_dir}"])).scores}
+    assert sorted(hf) == ["Mini-ImageCLS", "Mini-T2V", "Mini-VisDoc"]
+    for task, h in hf.items():
+        v = TaskResult.read(tmp_path / "vllm" / "tiny-qwen3vl-embedding" / "tasks" / task / "disc" / "scores.json")
+        assert v.provenance.backend == "vllm" and h["backend"] == "hf" and h["status"] == "ok"
+        print(task, "vllm", v.metrics[h["main_metric"]], "hf", h["metrics"][h["main_metric"]])
+        assert v.metrics == h["metrics"], (task, v.metrics, h["metrics"])
+    # The tiny model's image scores (seed 0, 6 queries): 1 of 6 at rank 1, 5 of 6 in the top 5 (not trivial).
+    assert (hf["Mini-ImageCLS"]["metrics"]["hit@1"], hf["Mini-ImageCLS"]["metrics"]["hit@5"]) == (1 / 6, 5 / 6)
 
 
 def test_videos_normalised_as_hf_processor_does(q3_vllm, monkeypatch):
