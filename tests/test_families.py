@@ -297,6 +297,7 @@ FAMILY_FILES = {
                    "tests/test_vlm2vec_v1.py"],
     "qwen3-vl-embedding": ["umeval/models/qwen3_vl_embedding/__init__.py",
                            "umeval/models/qwen3_vl_embedding/prompt.py", "umeval/models/qwen3_vl_embedding/tiny.py",
+                           "umeval/models/qwen3_vl_embedding/cost.py", "tests/test_qwen3_vl_vllm.py",
                            "umeval/models/qwen3_vl_embedding/reference/Qwen3-VL-Embedding-2B.json",
                            "umeval/models/qwen3_vl_embedding/reference/Qwen3-VL-Embedding-8B.json",
                            "conf/model/qwen3-vl-embedding-2b.yaml", "conf/model/qwen3-vl-embedding-8b.yaml",
@@ -315,7 +316,8 @@ def test_a_new_family_is_its_folder_presets_and_tests(family):
     """The files each family of issue 20 touched: all under its folder, conf/model/ or tests/, all present, and
     every file of its folder listed (a family file somewhere else, or an unlisted one, fails here).  Besides
     these, the families used engine capabilities added once for every family: ``Item.parts`` (loaders),
-    ``Prompt.resized``/``video_metadata`` (encoders/pixels.py), formats taking the task (``wants_task``)."""
+    ``Prompt.resized``/``video_metadata`` (encoders/pixels.py, and on vLLM ``VllmEncoder.media``/``call_kwargs``),
+    formats taking the task (``wants_task``)."""
     root = PKG.parent
     files = FAMILY_FILES[family]
     folder = FAMILY_FOLDERS[family]

@@ -21,7 +21,7 @@ SYS = "<|im_start|>system\n"
 USER = "<|im_end|>\n<|im_start|>user\n"
 END = "<|im_end|>\n<|im_start|>assistant\n"
 IMG = "<|vision_start|><|image_pad|><|vision_end|>"
-VID = "<|vision_start|><|video_pad|><|vision_end|>"
+VID = "<|video_pad|>"  # the processor writes "<t seconds><|vision_start|>...<|vision_end|>" per pair of frames
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +114,13 @@ def test_golden_media_sizes(enc, files):
     assert pv.video_metadata == [{"fps": 2.0, "frames_indices": [0, 1, 2, 3], "total_num_frames": 4}]
     e, _ = enc.prepare([v], "MSR-VTT", role="candidate")
     assert e["video_grid_thw"].tolist() == [[2, 16, 32]]
+    # The expanded video as the authors' processor (transformers 4.57) writes it: per pair of frames its time (the
+    # mean of its two frame indices / fps 2.0: 0.25 s and 1.25 s, one decimal) and its own vision block of
+    # 16 x 32 / 4 = 128 tokens, nothing around them.  Catches the template's outer <|vision_start|> ..
+    # <|vision_end|> kept (transformers 5.x expands only the bare <|video_pad|>).
+    frame = "<|vision_start|>" + "<|video_pad|>" * 128 + "<|vision_end|>"
+    assert enc.tokenizer.decode(e["input_ids"][0].tolist()) == \
+        f"{SYS}Represent the user's input.{USER}<0.2 seconds>{frame}<1.2 seconds>{frame}{END}"
     many = [Image.new("RGB", (64, 64), (i, 0, 0)) for i in range(100)]
     video, meta = q3.fetch_video(many)
     assert video.shape[0] == 64 and meta["frames_indices"][-1] == 63  # sample_frames: linspace to 64
@@ -204,3 +211,56 @@ def test_presets_and_card():
     import json
 
     assert json.loads(ref.read_text())["categories"]["All"] == 73.2
+
+
+def test_auto_backend_picks_vllm_and_costs_are_qwen3s(monkeypatch):
+    """The family declares a vLLM encoder: on a box with a GPU and vLLM, ``backend=auto`` picks it for both presets
+    (``backend=vllm`` reaches it).  Its token cost is Qwen3-VL's, 32 x 32 pixels per token and the format's own
+    video budget, for estimates, batching, shards and the vLLM engine's length: hand-computed, a 300x120 image ->
+    288x128 = 9 x 4 = 36 tokens; 64 frames of 640x480 -> 640x512 (64-pixel sides), then the stack within
+    max(min(786,432, 7,864,320 / 64 * 2), 137,625) = 245,760 px per frame -> 544x416 (qwen-vl-utils' resize)
+    = 17 x 13 = 221 tokens per pair of frames, x 32 pairs = 7,072; the most: 1,800 per image, 240 x 32 = 7,680
+    per 64-frame video.  Catches the family left on HF under auto, or Qwen2-VL's 28-pixel arithmetic with the
+    image bounds applied to video frames (which would size a 64-frame video at 73,440 tokens)."""
+    import importlib.util
+
+    import torch
+
+    from umeval.encoders.pixels import declared_cost
+    from umeval.run.context import encoder_ref
+    from umeval.run.runtime import resolve_backend
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: object() if n == "vllm" else real(n, *a))
+    for preset in ("qwen3-vl-embedding-2b", "qwen3-vl-embedding-8b", "tiny-qwen3vl-embedding"):
+        cfg = compose_config([f"model={preset}"])
+        assert resolve_backend(cfg) == "vllm" and encoder_ref(cfg) == "umeval.encoders.vllm_backend:VllmEncoder"
+    cost = declared_cost(compose_config(["model=qwen3-vl-embedding-2b"]).model)
+    assert cost.cost.image_tokens((300, 120), cost.min_pixels, cost.max_pixels) == 36
+    assert cost.cost.video_tokens((640, 480), 64, cost.min_pixels, cost.max_pixels) == 7072
+    assert (cost.max_image(), cost.max_video(), cost.max_visual()) == (1800, 7680, 7680)
+
+
+@pytest.mark.parametrize(("size", "n"), [((224, 112), 3), ((640, 480), 64), ((1920, 1080), 100), ((64, 48), 8)])
+def test_video_cost_counts_the_formats_tokens(size, n):
+    """The declared video cost equals the tokens of the tensor the format builds (blocks of 32 x 32 per pair of
+    frames).  Catches the cost drifting from the format (frame cap, odd-count padding, the two resizes)."""
+    from umeval.models.qwen3_vl_embedding.cost import QWEN3_VL_EMBEDDING_COST
+
+    video, _ = q3.fetch_video([Image.new("RGB", size)] * n)
+    t, _, h, w = video.shape
+    assert QWEN3_VL_EMBEDDING_COST.video_tokens(size, n, 0, 0) == (h // 32) * (w // 32) * (t // 2)
+
+
+def test_vllm_chunks_are_bounded_by_visual_tokens():
+    """The vLLM encoder builds a chunk's prompts (media included) before its call: a chunk ends at ``size`` items
+    or before its visual tokens pass the budget, whichever comes first, with at least one item.  Bug caught:
+    1,024 of this family's 64-frame float videos (7,680 tokens, ~190 MB each) in one chunk, ~190 GB of RAM."""
+    from umeval.encoders.vllm_backend import VllmEncoder, chunk_ranges
+
+    assert chunk_ranges([1] * 10, 4, 100) == [range(0, 4), range(4, 8), range(8, 10)]
+    assert chunk_ranges([7680] * 5, 1024, 2 * 7680) == [range(0, 2), range(2, 4), range(4, 5)]
+    assert chunk_ranges([5, 300, 5, 5], 10, 100) == [range(0, 1), range(1, 2), range(2, 4)]  # an item over budget
+    assert chunk_ranges([], 4, 10) == []
+    assert 1024 * 7680 > VllmEncoder.chunk_visual_tokens >= 7680

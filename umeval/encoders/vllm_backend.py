@@ -1,4 +1,4 @@
-"""Qwen2-VL-family encoder on vLLM: the fast backend for generative (UME-R1) embeddings.
+"""Qwen-VL-family encoder on vLLM: the fast backend for generative (UME-R1) and discriminative embeddings.
 
 Two engines on one model, each started on first use:
 
@@ -17,6 +17,11 @@ same media decoding, an HF processor for the chat template).  Token-id prompts a
 ``<|image_pad|>``/``<|video_pad|>`` per image/video (vLLM expands each placeholder itself, from the media it
 processes; an already expanded prompt would be expanded again), which is the tokenised prompt text.  The
 expanded prompt vLLM builds is the HF processor's ``input_ids``, so trace positions match the HF backend's.
+
+Media reach vLLM as the prompt format hands them to the HF processor: frames as a stack, or a format's
+pre-resized float video tensor paired with its metadata (fps, frame indices: Qwen3-VL writes timestamps from
+them); a format that resized its media itself gets the HF call's ``do_resize=False`` as per-request
+``mm_processor_kwargs`` (:meth:`VllmEncoder.call_kwargs`).
 
 Decoding follows the HF backend: the stop tokens are the HF ones (generation-config EOS ids and the pad
 token) and nothing else (``ignore_eos=True`` turns off vLLM's own tokenizer-EOS rule, which HF ``generate``
@@ -55,7 +60,7 @@ from umeval.encoders.base import (
     token_id,
 )
 from umeval.encoders.gen_pipeline import Job, Policy, run_pipeline
-from umeval.encoders.pixels import declared_cost, pixel_size, processor_kwargs
+from umeval.encoders.pixels import call_kwargs, declared_cost, pixel_size, processor_kwargs
 from umeval.encoders.prompt_base import VISION_TOKENS
 from umeval.encoders.prompts import GEN_TOKEN, Prompt, PromptWriter, formats_of
 from umeval.encoders.qwen2vl import hub_kwargs, pick_device, quiet_transformers, resolve_checkpoint
@@ -86,9 +91,47 @@ def _import_vllm() -> Any:
     return vllm
 
 
+def same_normalisation(processor: Any) -> bool:
+    """Whether the processor's image and video processors rescale and normalise pixels alike.
+
+    True without a video processor (or without normalisation settings on either).
+    """
+    image, video = getattr(processor, "image_processor", None), getattr(processor, "video_processor", None)
+    if image is None or video is None:
+        return True
+
+    def norm(p: Any) -> tuple[Any, ...]:
+        def floats(v: Any) -> Any:
+            return tuple(float(x) for x in v) if isinstance(v, list | tuple) else v
+
+        return (bool(getattr(p, "do_rescale", True)), floats(getattr(p, "rescale_factor", None)),
+                bool(getattr(p, "do_normalize", True)), floats(getattr(p, "image_mean", None)),
+                floats(getattr(p, "image_std", None)))
+
+    return norm(image) == norm(video)
+
+
+def chunk_ranges(costs: Sequence[int], size: int, budget: int) -> list[range]:
+    """Consecutive ranges of at most ``size`` items whose ``costs`` sum to at most ``budget`` (one item at least)."""
+    out: list[range] = []
+    start, total = 0, 0
+    for i, c in enumerate(costs):
+        if i > start and (i - start >= size or total + c > budget):
+            out.append(range(start, i))
+            start, total = i, 0
+        total += c
+    if start < len(costs):
+        out.append(range(start, len(costs)))
+    return out
+
+
 class VllmEncoder(PromptWriter):
     #: Share of GPU memory per engine when it cannot be sized from the checkpoint (see :meth:`memory_split`).
     gpu_memory_utilization = {"generate": 0.45, "pooling": 0.45}
+    #: Visual tokens per chunk of prompts at most (:meth:`_chunks`): a pre-resized float video holds about 24 KB
+    #: per visual token (two 32 x 32 RGB float32 frames' worth), so 262,144 tokens are about 6.4 GB of RAM;
+    #: 1,024 Qwen3-VL-Embedding videos of 64 frames (7,680 tokens each) would be about 190 GB.
+    chunk_visual_tokens = 1 << 18
     #: KV cache per engine on CPU, in GiB (``VLLM_CPU_KVCACHE_SPACE``; an existing value wins).
     cpu_kvcache_gib = 1
     #: For tests only: extra arguments of the generation engine (``logits_processors``) and of its requests'
@@ -163,20 +206,45 @@ class VllmEncoder(PromptWriter):
                 "prompt": self.cfg.prompt, "backend": "vllm", "vllm_version": self.vllm_version}
 
     def media(self, prompt: Prompt) -> dict[str, Any]:
-        """The prompt's media as vLLM ``multi_modal_data``, in prompt order."""
+        """The prompt's media as vLLM ``multi_modal_data``, in prompt order.
+
+        A video is a stack of its frames: (frames, H, W, 3) uint8 from a list of images (the frames as the loader
+        sampled them, none dropped), or the (frames, 3, H, W) tensor a format that resized the video itself
+        gives, as it is.  With the format's metadata (``Prompt.video_metadata``: fps, frame indices), each video
+        is a ``(frames, metadata)`` pair, from which vLLM's processor writes the timestamps HF writes.
+        """
         mm: dict[str, Any] = {}
         if prompt.images:
             mm["image"] = list(prompt.images)
-        if prompt.videos:  # (frames, H, W, 3) uint8: the frames as the loader sampled them, none dropped
-            mm["video"] = [np.stack([np.asarray(f.convert("RGB")) for f in v]) for v in prompt.videos]
+        if prompt.videos:
+            videos = [v if not isinstance(v, list) else np.stack([np.asarray(f.convert("RGB")) for f in v])
+                      for v in prompt.videos]
+            meta = prompt.video_metadata
+            mm["video"] = [(v, dict(m)) for v, m in zip(videos, meta, strict=True)] if meta else videos
         return mm
 
+    def call_kwargs(self, prompt: Prompt) -> dict[str, Any] | None:
+        """Per-request processor arguments: the HF backend's call-time ones for a format that resized its media.
+
+        That is ``do_resize=False`` on top of the pixel bounds (:func:`umeval.encoders.pixels.call_kwargs`); the
+        videos' metadata travel with the videos (:meth:`media`).  None otherwise: the engine's
+        ``mm_processor_kwargs`` (the same bounds) hold.
+        """
+        if not prompt.resized or not (prompt.images or prompt.videos):
+            return None
+        kw = call_kwargs(self.cfg, [prompt])
+        kw.pop("video_metadata", None)
+        return kw
+
     @staticmethod
-    def request(ids: Sequence[int], media: dict[str, Any]) -> dict[str, Any]:
+    def request(ids: Sequence[int], media: dict[str, Any],
+                mm_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
         """A vLLM token prompt (one placeholder per media item, see :meth:`prompt_ids`) with its media."""
         req: dict[str, Any] = {"prompt_token_ids": [int(t) for t in ids]}
         if media:
             req["multi_modal_data"] = media
+        if mm_kwargs:
+            req["mm_processor_kwargs"] = mm_kwargs
         return req
 
     def prompt_ids(self, prompt: Prompt) -> list[int]:
@@ -204,10 +272,12 @@ class VllmEncoder(PromptWriter):
                 size: int | None = None) -> Iterator[tuple[range, list[Prompt]]]:
         """Items in chunks (``size``, default the submission size) with their prompts.
 
-        The next chunk's media decode in worker threads meanwhile.
+        A chunk also ends before its media pass :attr:`chunk_visual_tokens` (the family's token cost): a chunk's
+        prompts, media included, are all in memory at once.  The next chunk's media decode in worker threads
+        meanwhile.
         """
-        size = size or self.chunk
-        chunks = [range(i, min(i + size, len(items))) for i in range(0, len(items), size)]
+        cost = declared_cost(self.cfg)
+        chunks = chunk_ranges([cost.visual(it) for it in items], size or self.chunk, self.chunk_visual_tokens)
         if self.num_workers == 0:
             for idx in chunks:
                 yield idx, [self.build_prompt(items[i], task, role) for i in idx]
@@ -249,6 +319,10 @@ class VllmEncoder(PromptWriter):
         kw.update(self.engine_limits())
         if runner == "pooling":
             kw.update(convert="embed", pooler_config={"pooling_type": "LAST", "use_activation": False})
+        if not same_normalisation(self.processor):
+            # vLLM (0.32) rescales and normalises pixels on the device with the *image* processor's values, videos
+            # included: a checkpoint whose video processor normalises otherwise gets the HF processor's own work.
+            kw["mm_device_do_normalize"] = False
         # model.vllm_args: engine settings passed through as they are, e.g. tensor_parallel_size=2 for a model
         # that does not fit one GPU, max_model_len, gpu_memory_utilization.
         extra: Any = getattr(self.cfg, "vllm_args", None) or {}
@@ -341,8 +415,8 @@ class VllmEncoder(PromptWriter):
         if mode != "disc":
             raise ConfigError(f"VllmEncoder.embed cannot run mode={mode}",
                               "use mode=disc (mode=gen runs through generate_embed)")
-        batches = ((slice(idx.start, idx.stop), self.pool([self.request(self.disc_ids(p), self.media(p))
-                                                            for p in prompts]))
+        batches = ((slice(idx.start, idx.stop),
+                    self.pool([self.request(self.disc_ids(p), self.media(p), self.call_kwargs(p)) for p in prompts]))
                    for idx, prompts in self._chunks(items, task, role))
         return assemble(self, items, batches, task, advance)
 

@@ -9,7 +9,11 @@ Facts (paths in that repository):
   template writes ``<|im_start|>system\n{instruction}<|im_end|>\n<|im_start|>user\n`` + vision blocks
   (``<|vision_start|><|image_pad|><|vision_end|>``, ``..<|video_pad|>..``) + text + ``<|im_end|>\n`` +
   ``<|im_start|>assistant\n`` (``add_generation_prompt=True``); written literally here, as vLLM's own example
-  for this checkpoint does.
+  for this checkpoint does.  A video is written as its bare ``<|video_pad|>``: the processor expands it into
+  ``<t seconds><|vision_start|>..<|vision_end|>`` per pair of frames.  The authors' transformers (>= 4.57.3,
+  pyproject.toml:20; its Qwen3VLProcessor at huggingface/transformers e1b5516 replaces the template's whole
+  ``<|vision_start|><|video_pad|><|vision_end|>`` block) gives exactly that; transformers 5.x replaces only the
+  bare token, so the wrapped block would keep two extra tokens around the frames.
 * **Instructions** (src/evaluation/mmeb_v2/data/datasets/*.py): queries only; every candidate's instruction is
   commented out, so candidates get the default.  Image tasks: the row's ``qry_inst`` without ``<|image_1|>``,
   stripped; its ``qry_text`` as the text.  Video and visual-document tasks: a constant per parser
@@ -158,7 +162,10 @@ def _prompt(instruction: str, text: str | None, images: list[Image.Image],
             videos: list[list[Image.Image]]) -> Prompt:
     clips = [fetch_video(list(v)) for v in videos]
     rgb = [fetch_image(im) for im in images]
-    user = "<|vision_start|><|video_pad|><|vision_end|>" * len(clips) + \
+    # A video is its bare placeholder: the processor writes each pair of frames as "<t seconds>" + a vision block
+    # of its own.  transformers 4.57 (the authors') replaced the chat template's whole vision block with those;
+    # 5.x replaces only the bare token, so a wrapped one would keep an outer <|vision_start|>..<|vision_end|>.
+    user = "<|video_pad|>" * len(clips) + \
         "<|vision_start|><|image_pad|><|vision_end|>" * len(rgb)
     if text is not None:
         user += text

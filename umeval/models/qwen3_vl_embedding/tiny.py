@@ -3,7 +3,8 @@
 Built from the config classes (no hub): the tokenizer of :mod:`umeval.models.ume_r1.tiny` (Qwen special tokens),
 a Qwen3-VL-style chat template (system turn from the messages, vision parts as
 ``<|vision_start|><|image_pad|><|vision_end|>``), 16-pixel patches merged 2 x 2 (32-pixel blocks, as the real
-model), deepstack on the vision encoder's one layer, head_dim 64 (what vLLM's CPU attention accepts).
+model), deepstack on the vision encoder's one layer, head_dim 64 (what vLLM's CPU attention accepts), images and videos
+normalised with mean = std = 0.5 (Qwen3-VL's processor configuration).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-BUILD_VERSION = "1"
+BUILD_VERSION = "2"  # 2: the image processor normalises with mean = std = 0.5, as the video one
 
 #: The Qwen3-VL chat template's layout, restated: each message ``<|im_start|>{role}\n`` + its parts +
 #: ``<|im_end|>\n`` (a system message's text part included), images and videos as vision blocks, then the
@@ -66,9 +67,12 @@ def build(dest: str | os.PathLike[str], *, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     model = Qwen3VLForConditionalGeneration(config).eval()
     lo, hi = 4 * 32 * 32, 256 * 32 * 32
+    # Qwen3-VL's preprocessor_config.json normalises images as its video processor does (mean = std = 0.5), not
+    # with the Qwen2-VL image processor's CLIP defaults; vLLM normalises videos with the image processor's values.
     processor = Qwen3VLProcessor(
         image_processor=Qwen2VLImageProcessor(patch_size=16, merge_size=2, temporal_patch_size=2,
-                                              size={"shortest_edge": lo, "longest_edge": hi}),
+                                              size={"shortest_edge": lo, "longest_edge": hi},
+                                              image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5]),
         video_processor=Qwen3VLVideoProcessor(patch_size=16, merge_size=2, temporal_patch_size=2,
                                               size={"shortest_edge": lo, "longest_edge": hi}),
         tokenizer=tok, chat_template=CHAT_TEMPLATE,
