@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import umeval.models.qwen3_vl_embedding.prompt as fmt
 from umeval.models.cost import Qwen2VLCost, qwen_vl_utils_resize
-from umeval.models.qwen3_vl_embedding import prompt as fmt
 
 
 @dataclass(frozen=True)
