@@ -249,3 +249,24 @@ def test_umeval_prompts_renders_an_image_a_video_and_a_visual_document_task(tiny
         "Query: Find a document image that matches the given query: which page shows the red figure?" + EOT10)
     assert rows[("Mini-VisDoc", "candidate")]["visual_tokens"] == 6
     assert rows[("Mini-VisDoc", "candidate")]["image_sizes"] == [[56, 84]]
+
+
+def test_pixel_bounds_that_differ_from_the_checkpoints_are_named(tiny_colqwen, cache_dir, caplog):
+    """The preset's bounds are applied (they key the store); where the checkpoint's own preprocessor_config.json
+    states others, loading says so in one line naming the file and the setting to change.  Catches the
+    difference passing unseen (the preset's max_pixels is the authors' training bound, unchecked against the
+    released file)."""
+    import logging
+
+    from umeval.models.colqwen.encoder import ColQwen25Encoder
+
+    def load(*extra: str) -> list[str]:
+        caplog.clear()
+        cfg = compose_config(["model=tiny-colqwen2.5", f"model.path={tiny_colqwen}", *extra]).model
+        with caplog.at_level(logging.WARNING, logger="umeval.models.colqwen.encoder"):
+            ColQwen25Encoder(cfg, cache_dir=cache_dir, device="cpu", weights=False)
+        return [r.getMessage() for r in caplog.records]
+
+    assert load() == []  # the tiny preset follows its checkpoint
+    (msg,) = load("model.max_pixels=6272")
+    assert "preprocessor_config.json" in msg and "'max_pixels': 12544" in msg and "model.max_pixels" in msg

@@ -206,7 +206,7 @@ class _RoleSpy:
     def __init__(self) -> None:
         self.calls: list[tuple[str, int]] = []
 
-    def embed(self, items, *, mode="disc", task=None, role="query", advance=None):  # type: ignore[no-untyped-def]
+    def embed(self, items, *, task=None, role="query", advance=None):  # type: ignore[no-untyped-def]
         import numpy as np
 
         self.calls.append((role, len(items)))

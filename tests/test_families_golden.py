@@ -188,7 +188,7 @@ def test_pooled_token_on_tiny_checkpoints(family, tiny_model, tiny25, cache_dir,
     np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)  # L2-normalised (gme_inference:111)
     # A batch gives each item the vector it gets alone (right padding, no leak).
     np.testing.assert_allclose(vecs[1], enc.embed([TEXT_QUERY])[0], atol=1e-5)
-    assert enc.info()["prompt"] == family
+    assert enc.cfg.prompt == family
 
 
 def test_family_refuses_another_format():

@@ -33,9 +33,9 @@ def test_redirected_run_prints_timestamped_lines_while_it_runs(tmp_path, monkeyp
     seen_at_call: dict[str, str] = {}
 
     class Spy(FakeEncoder):
-        def embed(self, items, *, mode="disc", task=None, role="query", advance=None):  # type: ignore[no-untyped-def]
-            seen_at_call.setdefault(f"{task}/{mode}", out.getvalue())
-            return super().embed(items, mode=mode, task=task, role=role, advance=advance)
+        def embed(self, items, *, task=None, role="query", advance=None):  # type: ignore[no-untyped-def]
+            seen_at_call.setdefault(f"{task}/disc", out.getvalue())
+            return super().embed(items, task=task, role=role, advance=advance)
 
         def generate_embed(self, items, **kw):  # type: ignore[no-untyped-def]
             seen_at_call.setdefault(f"{kw['task']}/gen", out.getvalue())

@@ -159,10 +159,10 @@ class RoleRecorder(FakeEncoder):
 
     seen: dict[tuple[str, str, str], set[str]] = {}
 
-    def embed(self, items, *, mode="disc", task=None, role="query", advance=None):  # type: ignore[no-untyped-def]
+    def embed(self, items, *, task=None, role="query", advance=None):  # type: ignore[no-untyped-def]
         for it in items:
-            self.seen.setdefault((str(task), mode, it.id), set()).add(role)
-        return super().embed(items, mode=mode, task=task, role=role, advance=advance)
+            self.seen.setdefault((str(task), "disc", it.id), set()).add(role)
+        return super().embed(items, task=task, role=role, advance=advance)
 
     def generate_embed(self, items, *, role="query", **kw):  # type: ignore[no-untyped-def]
         for it in items:

@@ -32,10 +32,8 @@ class Encoder(Protocol):
     revision: str
     calls: int  # items encoded so far (a rerun of a finished suite makes zero)
 
-    def embed(self, items: Sequence[Item], *, role: str = "query", mode: str = "disc", task: str | None = None,
+    def embed(self, items: Sequence[Item], *, role: str = "query", task: str | None = None,
               advance: Advance | None = None) -> np.ndarray: ...
-
-    def info(self) -> dict[str, Any]: ...
 
     def close(self) -> None: ...
 

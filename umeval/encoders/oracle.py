@@ -154,11 +154,7 @@ class OracleEncoder:
         self.revision = "none"
         self.calls = 0
 
-    def info(self) -> dict[str, Any]:
-        return {"model_id": self.model_id, "revision": self.revision, "device": "cpu", "dtype": "float64",
-                "prompt": None}
-
-    def embed(self, items: Sequence[Item], *, mode: str = "disc", task: str | None = None, role: str = "query",
+    def embed(self, items: Sequence[Item], *, task: str | None = None, role: str = "query",
               advance: Advance | None = None) -> np.ndarray | TokenMatrices:
         if self.multivector:
             out = TokenMatrices.from_list([oracle_tokens(it, role=role, task=task) for it in items],

@@ -178,10 +178,6 @@ class Qwen2VLEncoder(PromptWriter):
     def token_id(self, token: str) -> int:
         return token_id(self.tokenizer, token, self.model_id)
 
-    def info(self) -> dict[str, Any]:
-        return {"model_id": self.model_id, "revision": self.revision, "device": self.device,
-                "dtype": str(self.dtype).replace("torch.", ""), "prompt": self.cfg.prompt}
-
     def close(self) -> None:
         """Drop the weights and return their GPU memory to the driver (the process may run another shard next)."""
         import gc
@@ -276,10 +272,8 @@ class Qwen2VLEncoder(PromptWriter):
         out = self.model.model(**enc, use_cache=False, **({} if pos is None else {"position_ids": pos}))
         return out.last_hidden_state
 
-    def embed(self, items: Sequence[Item], *, mode: str = "disc", task: str | None = None, role: str = "query",
+    def embed(self, items: Sequence[Item], *, task: str | None = None, role: str = "query",
               advance: Advance | None = None) -> np.ndarray:
-        if mode != "disc":
-            raise ConfigError(f"the HF discriminative encoder cannot run mode={mode}", "use mode=disc")
 
         costs = self.item_costs(items)
 

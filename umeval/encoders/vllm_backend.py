@@ -201,10 +201,6 @@ class VllmEncoder(PromptWriter):
         """The HF backend's stop tokens: the generation config's EOS ids and the pad token."""
         return stop_ids(self._generation_config, self.tokenizer)
 
-    def info(self) -> dict[str, Any]:
-        return {"model_id": self.model_id, "revision": self.revision, "device": self.device, "dtype": self.dtype,
-                "prompt": self.cfg.prompt, "backend": "vllm", "vllm_version": self.vllm_version}
-
     def media(self, prompt: Prompt) -> dict[str, Any]:
         """The prompt's media as vLLM ``multi_modal_data``, in prompt order.
 
@@ -410,11 +406,8 @@ class VllmEncoder(PromptWriter):
 
     # -------------------------------------------------------------- public
 
-    def embed(self, items: Sequence[Item], *, mode: str = "disc", task: str | None = None, role: str = "query",
+    def embed(self, items: Sequence[Item], *, task: str | None = None, role: str = "query",
               advance: Advance | None = None) -> np.ndarray:
-        if mode != "disc":
-            raise ConfigError(f"VllmEncoder.embed cannot run mode={mode}",
-                              "use mode=disc (mode=gen runs through generate_embed)")
         batches = ((slice(idx.start, idx.stop),
                     self.pool([self.request(self.disc_ids(p), self.media(p), self.call_kwargs(p)) for p in prompts]))
                    for idx, prompts in self._chunks(items, task, role))

@@ -73,7 +73,7 @@ class EmbeddingMemo:
         """
         keys = self.disc_keys(items, mode=mode, role=role)
         for part in self._missing(items, [[k] for k in keys], advance):
-            vecs = encoder().embed([it for it, _ in part], mode=mode, task=task, role=role, advance=advance)
+            vecs = encoder().embed([it for it, _ in part], task=task, role=role, advance=advance)
             self.encoded += len(part)
             count_encoded(len(part))
             self._put([ks[0] for _, ks in part], vecs)

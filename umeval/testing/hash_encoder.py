@@ -56,9 +56,6 @@ class HashEncoder:
     def fingerprint(cls, model_cfg: Any) -> dict[str, Any]:
         return {"encoder": "hash", "dim": cls.dim}
 
-    def info(self) -> dict[str, Any]:
-        return {"model_id": self.model_id, "revision": self.revision, "dim": self.dim}
-
     def close(self) -> None:
         """Nothing to free (the encoder protocol's close)."""
 
@@ -78,7 +75,7 @@ class HashEncoder:
         if advance:
             advance(n)
 
-    def embed(self, items: Sequence[Item], *, mode: str = "disc", task: str | None = None, role: str = "query",
+    def embed(self, items: Sequence[Item], *, task: str | None = None, role: str = "query",
               advance: Advance | None = None) -> np.ndarray:
         self._media(items, task)
         out = (_unit(np.stack([self._vector(it) for it in items])) if items

@@ -62,10 +62,6 @@ class ColPaliEncoder(PromptWriter):
         """The batch's token vectors (batch x length x dim) from the inputs of :meth:`prepare`."""
         return self.model(**enc.to(self.device)).embeddings
 
-    def info(self) -> dict[str, Any]:
-        return {"model_id": self.model_id, "revision": self.revision, "device": self.device,
-                "dtype": str(self.dtype).replace("torch.", ""), "prompt": self.cfg.prompt}
-
     def prepare(self, items: Sequence[Item], task: str | None = None,
                 prompts: Sequence[Prompt] | None = None, role: str = "query") -> tuple[Any, list[Prompt]]:
         """Prompts, token ids (right-padded) and, for pages, pixel values of one batch of one kind."""
@@ -99,10 +95,8 @@ class ColPaliEncoder(PromptWriter):
         """Late interaction pools nothing: every real position is kept; reported as the last one."""
         return attention_mask.sum(dim=1).cpu().numpy().astype(np.int64) - 1
 
-    def embed(self, items: Sequence[Item], *, mode: str = "disc", task: str | None = None, role: str = "query",
+    def embed(self, items: Sequence[Item], *, task: str | None = None, role: str = "query",
               advance: Advance | None = None) -> TokenMatrices:
-        if mode != "disc":
-            raise ConfigError(f"{type(self).__name__} has no {mode} mode", "use mode=disc")
         prompts = [self.build_prompt(it, task, role) for it in items]
         order = sorted(range(len(items)), key=lambda i: (not prompts[i].images, len(prompts[i].text)))
         mats: list[np.ndarray | None] = [None] * len(items)

@@ -11,6 +11,7 @@ rope positions the engine computes from the ids, the image grid and the attentio
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,8 @@ from umeval.encoders.prompts import Prompt
 from umeval.models.colpali.encoder import ColPaliEncoder
 from umeval.models.colqwen.checkpoint import load_merged, local_folder
 from umeval.models.colqwen.prompt import IMAGE_TOKEN
+
+log = logging.getLogger(__name__)
 
 
 class ColQwen25Encoder(ColPaliEncoder):
@@ -33,14 +36,15 @@ class ColQwen25Encoder(ColPaliEncoder):
         # The engine's processor at transformers 4.50 loaded the slow (PIL) Qwen2-VL image processor.
         image_processor = tf.Qwen2VLImageProcessorPil.from_pretrained(folder)
         self.checkpoint_pixels = _checkpoint_bounds(folder)
+        preset = {"min_pixels": self.cfg.min_pixels, "max_pixels": self.cfg.max_pixels}
+        differ = {k: v for k, v in self.checkpoint_pixels.items() if v is not None and v != preset[k]}
+        if differ:  # the preset's bounds are applied (they are in the store key); say where they part
+            log.warning("%s states %s; the preset applies %s (set model.min_pixels / model.max_pixels to follow "
+                        "the checkpoint)", folder / "preprocessor_config.json", differ, preset)
         processor = tf.Qwen2VLProcessor(image_processor=image_processor,
                                         tokenizer=tf.AutoTokenizer.from_pretrained(folder),
                                         video_processor=tf.Qwen2VLVideoProcessor())
         return processor, (load_merged(folder, self.dtype) if weights else None)
-
-    def info(self) -> dict[str, Any]:
-        # The checkpoint's own pixel bounds next to the preset's (which the run applies), for provenance.
-        return {**super().info(), "checkpoint_pixels": self.checkpoint_pixels}
 
     def prepare(self, items: Sequence[Item], task: str | None = None,
                 prompts: Sequence[Prompt] | None = None, role: str = "query") -> tuple[Any, list[Prompt]]:
