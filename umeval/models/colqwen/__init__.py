@@ -50,6 +50,6 @@ register_family(ModelMeta(
                    # parameters, dimension and release date as that model_meta.json states them
                    card=ModelCard("colqwen2.5-v0.2", "Qwen2.5-VL-3B-Instruct", "3B parameters", 128, "2025-01-31",
                                   "https://huggingface.co/vidore/colqwen2.5-v0.2")),
-        Checkpoint("tiny-colqwen2.5", "(built offline by umeval.models.colqwen.tiny)", "tiny-1"),
+        Checkpoint("tiny-colqwen2.5", "(built offline by umeval.models.colqwen.tiny)", "tiny-2"),
     ),
 ))
