@@ -1,15 +1,17 @@
 """The GPU smoke check (``make gpu-smoke``): the first minutes on a GPU machine, prepared.
 
 Runs the tiny checkpoint (built offline, no network) on CUDA in bf16 through the HF encoder, discriminative and
-generative, and through vLLM when it is importable; exercises the GPU search path and the out-of-memory
-back-off; compares against the same items on the CPU in float32; prints one line per check with its timing and
-exits 1 if any check failed.  A check whose prerequisite failed (the CPU reference, the device encoder) is
-reported as FAIL with the reason, never dropped, and the summary counts every check.  It needs torch,
-torchvision (transformers' Qwen2-VL processor requires it), transformers, pillow and numpy, which every torch GPU
-image has; hydra-core, pandas, pyarrow, faiss and vLLM are not needed.  The pure-Python rest (omegaconf and its
+generative, and through vLLM when it is importable; runs every other family's tiny checkpoint
+(:func:`family_presets`: other architectures, late interaction) through its family's HF encoder; exercises the GPU
+search path and the out-of-memory back-off; compares against the same items on the CPU in float32; prints one line
+per check with its timing and exits 1 if any check failed. A check whose prerequisite failed (the CPU reference, the
+device encoder) is reported as FAIL with the reason, never dropped, and the summary counts every check. It needs
+torch, torchvision (transformers' Qwen2-VL processor requires it), transformers, pillow and numpy, which every torch
+GPU image has; hydra-core, pandas, pyarrow, faiss and vLLM are not needed. The pure-Python rest (omegaconf and its
 antlr4 runtime, qwen-vl-utils and requests with its dependencies), when missing, is imported from the wheels in
-``wheels/gpu-smoke/`` (``make gpu-smoke-wheels`` fills it with the versions of ``requirements-gpu.lock``:
-about 0.8 MiB; zip import, no pip).
+``wheels/gpu-smoke/`` (``make gpu-smoke-wheels`` fills it with the versions of ``requirements-gpu.lock``: about 0.8
+MiB; zip import, no pip).  A family whose own dependency is missing there (ColQwen2.5 merges its adapter with peft,
+which needs the compiled psutil, so it is not carried) has its check skipped with the reason, and counted.
 
 ``--dry`` runs the same checks on the CPU (the "device" side in bf16 on the CPU), which is how the tests run it.
 """
@@ -51,6 +53,27 @@ def ensure_carried(wheels: Path | None = None) -> list[str]:
     if still:
         raise SystemExit(f"gpu-smoke: {', '.join(still)} still missing after adding {wheels} to the path")
     return [f"using carried wheels for {', '.join(missing)}: {', '.join(w.name for w in found)}"]
+
+
+def ensure_task_plugins() -> list[str]:
+    """Make the task plugins importable from a repository copy that was not installed.
+
+    They live in ``tasks/`` and an install maps that folder to the package ``umeval_tasks`` (pyproject's
+    package-dir); a format that asks which loader serves a task (Qwen3-VL-Embedding's) reads them.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("umeval_tasks") is not None:
+        return []
+    folder = Path(__file__).resolve().parents[2] / "tasks"
+    spec = importlib.util.spec_from_file_location("umeval_tasks", folder / "__init__.py",
+                                                  submodule_search_locations=[str(folder)])
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"gpu-smoke: the task plugins are neither installed nor in {folder}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["umeval_tasks"] = module
+    spec.loader.exec_module(module)
+    return [f"task plugins read from {folder} (umeval_tasks is not installed)"]
 
 
 class Checks:
@@ -95,13 +118,25 @@ class Checks:
         return [r[0] for r in self.rows if not r[1]]
 
 
-def model_cfg(dtype: str, **over: Any) -> Any:
+def family_presets() -> list[str]:
+    """The tiny checkpoints of the other families (built offline, so no hub).
+
+    The ``families`` check runs each through its family's HF encoder, on the device in bf16 against float32 on the
+    CPU.
+    """
+    from umeval.models.family import discover_families
+
+    return [c.preset for _, meta in discover_families().items() for c in meta.checkpoints
+            if c.hub_id.startswith("(built offline") and c.preset != "tiny-qwen2vl"]
+
+
+def model_cfg(dtype: str, preset: str = "tiny-qwen2vl", **over: Any) -> Any:
     from omegaconf import OmegaConf
 
     from umeval.core.config import ModelConfig
     from umeval.core.registry import CONF_DIR
 
-    cfg = OmegaConf.merge(OmegaConf.structured(ModelConfig), OmegaConf.load(CONF_DIR / "model" / "tiny-qwen2vl.yaml"))
+    cfg = OmegaConf.merge(OmegaConf.structured(ModelConfig), OmegaConf.load(CONF_DIR / "model" / f"{preset}.yaml"))
     cfg.dtype = dtype
     for k, v in over.items():
         OmegaConf.update(cfg, k, v)
@@ -109,6 +144,33 @@ def model_cfg(dtype: str, **over: Any) -> Any:
 
     declare_into(cfg)
     return cfg
+
+
+def family_encoder(preset: str, dtype: str, device: str, cache: Path) -> Any:
+    """The HF encoder a preset's family declares, on ``device`` in ``dtype``."""
+    from umeval.core.plugins import load_object
+    from umeval.models.family import get_family
+
+    cfg = model_cfg(dtype, preset)
+    cls = load_object(get_family(cfg.family).encoder_for("hf"))
+    return cls(cfg, cache_dir=cache, device=device, batch_size=4, num_workers=0)
+
+
+def agreement(dev: Any, ref: Any) -> tuple[float, str]:
+    """The smallest cosine between ``dev`` and ``ref`` rows: per item, or per token of each item's matrix."""
+    import numpy as np
+
+    from umeval.core.multivector import TokenMatrices
+
+    if isinstance(ref, TokenMatrices):
+        if not isinstance(dev, TokenMatrices) or len(dev) != len(ref):
+            return -1.0, "not one token matrix per item"
+        pairs = [(dev.item(i), ref.item(i)) for i in range(len(ref))]
+        if any(a.shape != b.shape for a, b in pairs):
+            return -1.0, "token counts differ between the device and the CPU"
+        cos = min(float((np.asarray(a, np.float32) * np.asarray(b, np.float32)).sum(axis=1).min()) for a, b in pairs)
+        return cos, f"{ref.n_tokens} token vectors"
+    return float((dev * ref).sum(axis=1).min()), f"{len(ref)} vectors"
 
 
 def make_items(folder: Path) -> list[Any]:
@@ -143,20 +205,21 @@ def main(argv: list[str] | None = None) -> int:
                     help="the vLLM checks: when importable on a GPU (auto), always, or never")
     ap.add_argument("--cache", help="where the tiny checkpoint is built once (default: $UMEVAL_CACHE or "
                     "~/.cache/umeval)")
-    ap.add_argument("--checks", default="cpu,disc,oom,gen,search,vllm",
-                    help="which checks (comma-separated): cpu,disc,oom,gen,search,vllm")
+    ap.add_argument("--checks", default="cpu,disc,oom,gen,search,families,vllm",
+                    help="which checks (comma-separated): cpu,disc,oom,gen,search,families,vllm")
     ap.add_argument("--small", action="store_true", help="fewer items and a smaller search (the tests)")
     ap.add_argument("--min-cosine", type=float, default=0.98,
                     help="bf16 on the device against float32 on the CPU, per item")
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
-    for line in ensure_carried():
+    for line in ensure_carried() + ensure_task_plugins():
         print(line)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import numpy as np
     import torch
 
+    from umeval.encoders.base import close_encoder
     from umeval.encoders.qwen2vl import Qwen2VLEncoder
 
     if not args.dry and not torch.cuda.is_available():
@@ -279,6 +342,20 @@ def main(argv: list[str] | None = None) -> int:
         return ok, (f"vLLM {enc.vllm_version}: disc min cosine to CPU HF {cos.min():.4f} ({t_disc:.1f}s incl. "
                     f"engine start), gen 4 x 2 in {t_gen:.1f}s incl. engine start")
 
+    def family_check(preset: str, ref_enc: Any) -> Callable[[], tuple[bool, str]]:
+        def check() -> tuple[bool, str]:
+            ref = ref_enc.embed(items, task="smoke")
+            close_encoder(ref_enc)
+            enc = family_encoder(preset, "bfloat16", dev, cache)
+            t0 = time.perf_counter()
+            got = enc.embed(items, task="smoke")
+            secs = time.perf_counter() - t0
+            close_encoder(enc)
+            cos, what = agreement(got, ref)
+            return cos >= args.min_cosine, (f"bf16 on {dev} vs float32 CPU, {what}: min cosine {cos:.4f}; "
+                                            f"{len(items) / secs:.1f} items/s")
+        return check
+
     chosen = set(args.checks.split(","))
     no_ref = "the CPU reference failed"
     if chosen & {"cpu", "disc", "oom", "gen", "vllm"}:
@@ -294,6 +371,21 @@ def main(argv: list[str] | None = None) -> int:
     if "search" in chosen:
         checks.run(f"search: torch on {dev} vs numpy", search)
     import importlib.util
+
+    if "families" in chosen:
+        for preset in family_presets():
+            name = f"{preset}: HF disc, bf16 on {dev}"
+            try:
+                ref_enc = family_encoder(preset, "float32", "cpu", cache)
+            except ModuleNotFoundError as e:  # a family's own dependency (e.g. peft) that a bare GPU image lacks
+                checks.skip(name, f"needs {e.name}, which is not importable here (not among the carried wheels)")
+                continue
+            except Exception as e:  # noqa: BLE001 - reported as this check's failure
+                def failed(err: Exception = e) -> tuple[bool, str]:
+                    raise err
+                checks.run(name, failed)
+                continue
+            checks.run(name, family_check(preset, ref_enc))
 
     want_vllm = args.vllm == "yes" or (args.vllm == "auto" and not args.dry and importlib.util.find_spec("vllm"))
     if "vllm" not in chosen:
