@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -126,27 +126,50 @@ def _is_oom(e: BaseException) -> bool:
     return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower()
 
 
-class Qwen2VLEncoder(PromptWriter):
-    #: Extra ``generate`` arguments, for tests only (they force a trace with a ``logits_processor``).
-    generate_kwargs: dict[str, Any] = {}
+class HFCheckpoint(PromptWriter):
+    """What the HF encoders share: the checkpoint, device and prompt formats of a model config, and loading."""
 
-    def __init__(self, model_cfg: Any, *, cache_dir: Path, device: str = "auto", batch_size: int = 8,
-                 num_workers: int = 2, weights: bool = True) -> None:
-        """``weights=False`` loads the processor only (``umeval prompts``): same prompts and processor calls."""
-        import torch
-        from transformers import AutoModelForImageTextToText, AutoProcessor
+    processor: Any
+    model: Any  # None for a tokenizer-only encoder (prompts, costs)
 
+    def _open_checkpoint(self, model_cfg: Any, cache_dir: Path, device: str, batch_size: int) -> None:
         quiet_transformers()
         self.cfg = model_cfg
         self.model_id = resolve_checkpoint(model_cfg, cache_dir)
         self.revision = str(model_cfg.revision)
         self.device, self.dtype = pick_device(device, model_cfg.dtype)
         self.batch_size = max(1, int(batch_size))
+        self.use_prompt_formats(*formats_of(model_cfg))  # a family with a format per role has a candidate one
+        self.calls = 0
+
+    def _load_checkpoint(self, load: Any) -> None:
+        """``load()`` gives (processor, model or None); an unreadable checkpoint is a one-line error."""
+        import torch
+
+        try:
+            self.processor, self.model = load()
+        except OSError as e:
+            raise ConfigError(f"cannot load checkpoint {self.model_id}: {str(e).splitlines()[0]}",
+                              "check model.path (a local folder or hub id) and model.revision") from None
+        if self.model is not None:
+            self.model.to(self.device).eval()
+        self.tokenizer = self.processor.tokenizer
+        torch.set_grad_enabled(False)
+
+
+class Qwen2VLEncoder(HFCheckpoint):
+    #: Extra ``generate`` arguments, for tests only (they force a trace with a ``logits_processor``).
+    generate_kwargs: dict[str, Any] = {}
+
+    def __init__(self, model_cfg: Any, *, cache_dir: Path, device: str = "auto", batch_size: int = 8,
+                 num_workers: int = 2, weights: bool = True) -> None:
+        """``weights=False`` loads the processor only (``umeval prompts``): same prompts and processor calls."""
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        self._open_checkpoint(model_cfg, cache_dir, device, batch_size)
         self.batch_tokens = max(1, int(getattr(model_cfg, "batch_tokens", None) or 32768))
         self.oom_splits = 0  # batches split after an out-of-memory error
         self.num_workers = max(0, int(num_workers))
-        self.use_prompt_formats(*formats_of(model_cfg))  # a family with a format per role has a candidate one
-        self.calls = 0
         self.wait_seconds = 0.0  # time the model waited for media decoding and the processor
         kw: dict[str, Any] = {"trust_remote_code": bool(model_cfg.trust_remote_code),
                               **hub_kwargs(self.model_id, self.revision)}
@@ -156,22 +179,17 @@ class Qwen2VLEncoder(PromptWriter):
         # ... and may need the slow (PIL) image processor its reference code loaded (images only: frames go
         # through the video processor).
         slow = {"use_fast": False} if declared.get("slow_image_processor") else {}
-        try:
+
+        def load() -> tuple[Any, Any]:
             # The bounds also go to every processor call (umeval.encoders.pixels): a checkpoint's own
-            # min_pixels/max_pixels override this constructor argument.
-            self.processor = AutoProcessor.from_pretrained(self.model_id, size=pixel_size(model_cfg), **slow, **kw)
-            # Any: the auto class resolves to the checkpoint's model class at run time (its .model, .generate and
-            # .generation_config are that class's); None for a tokenizer-only encoder (prompts, costs).
-            self.model: Any = cast(Any, AutoModelForImageTextToText.from_pretrained(
+            # min_pixels/max_pixels override this constructor argument.  The auto class resolves to the
+            # checkpoint's model class at run time (its .model, .generate and .generation_config are that class's).
+            processor = AutoProcessor.from_pretrained(self.model_id, size=pixel_size(model_cfg), **slow, **kw)
+            return processor, (AutoModelForImageTextToText.from_pretrained(
                 self.model_id, dtype=self.dtype, attn_implementation=model_cfg.attn_implementation, **kw)
                 if weights else None)
-        except OSError as e:
-            raise ConfigError(f"cannot load checkpoint {self.model_id}: {str(e).splitlines()[0]}",
-                              "check model.path (a local folder or hub id) and model.revision") from None
-        if self.model is not None:
-            self.model.to(self.device).eval()
-        self.tokenizer = self.processor.tokenizer
-        torch.set_grad_enabled(False)
+
+        self._load_checkpoint(load)
 
     # -------------------------------------------------------------- helpers
 

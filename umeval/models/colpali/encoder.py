@@ -13,42 +13,23 @@ from typing import Any
 
 import numpy as np
 
-from umeval.core.errors import ConfigError, UmevalError
+from umeval.core.errors import UmevalError
 from umeval.core.multivector import TokenMatrices
 from umeval.core.types import Item
 from umeval.encoders.base import Advance
-from umeval.encoders.prompts import Prompt, PromptWriter, formats_of
-from umeval.encoders.qwen2vl import hub_kwargs, pick_device, quiet_transformers, resolve_checkpoint
+from umeval.encoders.prompts import Prompt
+from umeval.encoders.qwen2vl import HFCheckpoint, hub_kwargs
 from umeval.models.colpali.prompt import IMAGE_TOKEN
 
 
-class ColPaliEncoder(PromptWriter):
+class ColPaliEncoder(HFCheckpoint):
     """A late-interaction encoder: :meth:`embed` returns :class:`TokenMatrices` (tokens x 128 per item)."""
 
     def __init__(self, model_cfg: Any, *, cache_dir: Path, device: str = "auto", batch_size: int = 8,
                  num_workers: int = 0, weights: bool = True) -> None:
-        import torch
-
-        quiet_transformers()
-        self.cfg = model_cfg
-        self.model_id = resolve_checkpoint(model_cfg, cache_dir)
-        self.revision = str(model_cfg.revision)
-        self.device, self.dtype = pick_device(device, model_cfg.dtype)
-        self.batch_size = max(1, int(batch_size))
-        self.use_prompt_formats(*formats_of(model_cfg))
-        self.calls = 0
+        self._open_checkpoint(model_cfg, cache_dir, device, batch_size)
         kw = hub_kwargs(self.model_id, self.revision)
-        try:
-            # Any: None for a tokenizer-only encoder (prompts, costs); the class's own methods otherwise
-            self.model: Any
-            self.processor, self.model = self._load(kw, weights)
-        except OSError as e:
-            raise ConfigError(f"cannot load checkpoint {self.model_id}: {str(e).splitlines()[0]}",
-                              "check model.path (a local folder or hub id) and model.revision") from None
-        if self.model is not None:
-            self.model.to(self.device).eval()
-        self.tokenizer = self.processor.tokenizer
-        torch.set_grad_enabled(False)
+        self._load_checkpoint(lambda: self._load(kw, weights))
 
     def _load(self, kw: dict[str, Any], weights: bool) -> tuple[Any, Any]:
         """The processor and (when ``weights``) the retrieval model; a subclass loads its own checkpoint format."""
