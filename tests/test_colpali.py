@@ -15,6 +15,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from _code_names import code_names
 from _late_interaction import assert_maxsim_ranking, run_mini_visdoc
 from PIL import Image
 
@@ -130,20 +131,6 @@ COLPALI_FILES = {
 }
 
 
-def _code_strings(tree: ast.AST) -> list[str]:
-    out = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            out.append(node.value)
-        elif isinstance(node, ast.Name):
-            out.append(node.id)
-        elif isinstance(node, ast.Attribute):
-            out.append(node.attr)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            out += [getattr(node, "module", "") or ""] + [a.name for a in node.names]
-    return out
-
-
 def test_the_colpali_family_is_its_folder_presets_and_tests():
     """Every file of the family lies under umeval/models/colpali/, conf/model/ or tests/, and no other module of
     the package (the generic late-interaction store, scorer and runner included) names it in code; the bench
@@ -158,7 +145,8 @@ def test_the_colpali_family_is_its_folder_presets_and_tests():
         # ColQwen2.5 is the same authors' family: it cites colpali-engine and extends the late-interaction encoder.
         if rel.startswith(("umeval/models/colpali/", "umeval/models/colqwen/", "umeval/bench/")):
             continue
-        offenders += [f"{rel}: {s[:60]!r}" for s in _code_strings(ast.parse(path.read_text())) if word.search(s)]
+        names = code_names(ast.parse(path.read_text()), docstrings=True)
+        offenders += [f"{rel}: {s[:60]!r}" for s in names if word.search(s)]
     assert not offenders, offenders
     presets = {p.relative_to(ROOT).as_posix() for p in (ROOT / "conf" / "model").glob("*.yaml")
                if re.search(r"^family: colpali$", p.read_text(), re.MULTILINE)}

@@ -7,6 +7,7 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
+from _code_names import code_names
 
 import umeval
 from umeval.core.config import ModelConfig, compose_config
@@ -124,27 +125,6 @@ def test_a_third_party_family_runs_with_no_engine_change(monkeypatch, tmp_path):
     assert all(s["status"] == "ok" for s in summary.scores)
 
 
-def _code_constants(tree: ast.AST) -> list[str]:
-    """String constants and names of a module, docstrings left out."""
-    docs = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
-            first = node.body[0]
-            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
-                docs.add(id(first.value))
-    out = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
-            out.append(node.value)
-        elif isinstance(node, ast.Name):
-            out.append(node.id)
-        elif isinstance(node, ast.Attribute):
-            out.append(node.attr)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            out += [getattr(node, "module", "") or ""] + [a.name for a in node.names]
-    return out
-
-
 def test_the_engine_names_no_baseline_family():
     """Done-when of issues 15 and 20: no engine file names a baseline family.  Catches any engine module
     (everything outside umeval/models/) that branches on, imports or names gme, lamra, qwen3-vl-embedding or
@@ -156,7 +136,7 @@ def test_the_engine_names_no_baseline_family():
     for path in PKG.rglob("*.py"):
         if "models" in path.relative_to(PKG).parts[:1]:
             continue
-        for const in _code_constants(ast.parse(path.read_text())):
+        for const in code_names(ast.parse(path.read_text())):
             if word.search(const):
                 offenders.append(f"{path.relative_to(PKG)}: {const[:60]!r}")
     assert not offenders, offenders
