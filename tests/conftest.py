@@ -26,6 +26,29 @@ def tiny_model(cache_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny25(cache_dir: Path) -> Path:
+    """The tiny Qwen2.5-VL checkpoint (LamRA-Ret-Qwen2.5VL's architecture)."""
+    from umeval.models.lamra.tiny import ensure
+
+    return ensure(cache_dir)
+
+
+@pytest.fixture(scope="session")
+def hf_encoder(cache_dir: Path):  # type: ignore[no-untyped-def]
+    """``hf_encoder(preset, path)``: the preset's family HF encoder on a tiny checkpoint, float32 on the CPU."""
+    from umeval.core.config import compose_config
+    from umeval.core.plugins import load_object
+    from umeval.models.family import encoder_ref
+
+    def make(preset: str, path: Path):  # type: ignore[no-untyped-def]
+        cfg = compose_config([f"model={preset}", f"model.path={path}", "model.dtype=float32"])
+        return load_object(encoder_ref(cfg, "hf"))(cfg.model, cache_dir=cache_dir, device="cpu", batch_size=4,
+                                                   num_workers=0)
+
+    return make
+
+
+@pytest.fixture(scope="session")
 def tiny_encoder(tiny_model: Path, cache_dir: Path):  # type: ignore[no-untyped-def]
     from umeval.core.config import compose_config
     from umeval.encoders.qwen2vl import Qwen2VLEncoder

@@ -149,29 +149,13 @@ def test_lamra_golden_prompts():
         "<|im_end|>\n<|im_start|>assistant\n<emb>.<|im_end|>\n<|im_start|>assistant\n")
 
 
-@pytest.fixture(scope="module")
-def tiny25(cache_dir: Path) -> Path:
-    from umeval.models.lamra.tiny import ensure
-
-    return ensure(cache_dir)
-
-
-def _encoder(preset: str, path: Path, cache_dir: Path):  # type: ignore[no-untyped-def]
-    from umeval.core.plugins import load_object
-    from umeval.models.family import encoder_ref
-
-    cfg = compose_config([f"model={preset}", f"model.path={path}", "model.dtype=float32"])
-    return load_object(encoder_ref(cfg, "hf"))(cfg.model, cache_dir=cache_dir, device="cpu", batch_size=4,
-                                               num_workers=0)
-
-
 @pytest.mark.parametrize("family", ["gme", "lamra"])
-def test_pooled_token_on_tiny_checkpoints(family, tiny_model, tiny25, cache_dir, tmp_path):
+def test_pooled_token_on_tiny_checkpoints(family, tiny_model, tiny25, hf_encoder, tmp_path):
     """The read position is the last real token: ``<|endoftext|>`` for GME, the final ``\\n`` for LamRA, in a
     right-padded batch (the official left padding reads the same token).  Catches a read of a pad token or of
     the last occurrence of some other token."""
     preset, path = ("gme-qwen2vl-2b", tiny_model) if family == "gme" else ("lamra-ret-qwen25vl-7b", tiny25)
-    enc = _encoder(preset, path, cache_dir)
+    enc = hf_encoder(preset, path)
     img = tmp_path / "a.png"
     _img().save(img)
     items = [Item(id="q0", text=IMAGE_QUERY.text, image=str(img)), TEXT_QUERY, TEXT_CAND]

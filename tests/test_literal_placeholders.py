@@ -66,21 +66,11 @@ def test_t2i_instruction_placeholder_is_kept_for_gme(tmp_path: Path):
 
 
 @pytest.mark.parametrize("preset", ["gme-qwen2vl-2b", "lamra-ret-qwen25vl-7b"])
-def test_a_literal_video_token_encodes_on_tiny_checkpoints(preset, fixture_root, tiny_model, cache_dir):
+def test_a_literal_video_token_encodes_on_tiny_checkpoints(preset, fixture_root, tiny_model, tiny25, hf_encoder):
     """The literal token reaches the model as one ``<|video_pad|>`` id beside the image (the middle frame), as in the
     official forward (gme_inference.py:71-99: only image tokens get visual features).  Catches a processor or
     model that expands or rejects a video placeholder without video."""
-    from umeval.core.config import compose_config
-    from umeval.core.plugins import load_object
-    from umeval.models.family import encoder_ref
-
-    path = tiny_model
-    if preset.startswith("lamra"):
-        from umeval.models.lamra.tiny import ensure
-
-        path = ensure(cache_dir)
-    cfg = compose_config([f"model={preset}", f"model.path={path}", "model.dtype=float32"])
-    enc = load_object(encoder_ref(cfg, "hf"))(cfg.model, cache_dir=cache_dir, device="cpu", num_workers=0)
+    enc = hf_encoder(preset, tiny25 if preset.startswith("lamra") else tiny_model)
     q = load_task(resolve_tasks("NExTQA")[0], LoadContext(data_root=fixture_root, allow_hub=False)).queries[0]
     batch, _ = enc.prepare([q])
     ids = batch["input_ids"][0].tolist()

@@ -9,8 +9,6 @@ height/width positions), which changes every image, video and page vector of tho
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -18,22 +16,6 @@ from PIL import Image
 
 from umeval.core.config import compose_config
 from umeval.core.types import Item
-
-
-@pytest.fixture(scope="module")
-def tiny25(cache_dir: Path) -> Path:
-    from umeval.models.lamra.tiny import ensure
-
-    return ensure(cache_dir)
-
-
-def _encoder(preset: str, path: Path, cache_dir: Path):  # type: ignore[no-untyped-def]
-    from umeval.core.plugins import load_object
-    from umeval.models.family import encoder_ref
-
-    cfg = compose_config([f"model={preset}", f"model.path={path}", "model.dtype=float32"])
-    return load_object(encoder_ref(cfg, "hf"))(cfg.model, cache_dir=cache_dir, device="cpu", batch_size=4,
-                                               num_workers=0)
 
 
 def _capture(enc):  # type: ignore[no-untyped-def]
@@ -46,8 +28,8 @@ def _capture(enc):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize(("preset", "which"), [("gme-qwen2vl-2b", "qwen2vl"), ("lamra-ret-qwen25vl-7b", "qwen25"),
                                                ("ume-r1-2b", "qwen2vl")])
-def test_position_ids_on_tiny_checkpoints(preset, which, tiny_model, tiny25, cache_dir, tmp_path):
-    enc = _encoder(preset, tiny_model if which == "qwen2vl" else tiny25, cache_dir)
+def test_position_ids_on_tiny_checkpoints(preset, which, tiny_model, tiny25, hf_encoder, tmp_path):
+    enc = hf_encoder(preset, tiny_model if which == "qwen2vl" else tiny25)
     img = tmp_path / "a.png"
     Image.new("RGB", (90, 70), (200, 10, 10)).save(img)
     items = [Item(id="q0", text="<|image_pad|> Represent the given image.", image=str(img)),
