@@ -215,13 +215,12 @@ def compare_categories(ref: dict[str, tuple[str, float, int]], cand: dict[tuple[
     rows = []
     nan = float("nan")
     for group, (name, published, n) in ref.items():
-        tasks = groups[group]
-        done = [cand[(t, mode)] for t in tasks if (t, mode) in cand and cand[(t, mode)].status == "ok"
-                and cand[(t, mode)].values is not None]
-        means = [float(r.values.mean()) for r in done if r.values is not None]
+        done = {t: r.values for t in groups[group] if (r := cand.get((t, mode))) is not None and r.status == "ok"
+                and r.values is not None}
+        means = [float(v.mean()) for v in done.values()]
         label = f"{name} [{group}]"
-        if len(means) < n:
-            missing = [t for t in tasks if (t, mode) not in cand or cand[(t, mode)].status != "ok"]
+        if len(done) < n:
+            missing = [t for t in groups[group] if t not in done]
             rows.append(Delta(label, mode, 0, published, float(np.mean(means)) if means else nan, nan, nan, nan, nan,
                               False, "incomplete" if means else "missing", 0, len(means),
                               f"{len(means)} of {n} tasks finished on the candidate side; not the published mean "
@@ -229,7 +228,7 @@ def compare_categories(ref: dict[str, tuple[str, float, int]], cand: dict[tuple[
             continue
         c = float(np.mean(means))
         rows.append(Delta(label, mode, 0, published, c, 100 * (c - published), nan, nan, nan, False, "ok", 0,
-                          sum(len(r.values) for r in done if r.values is not None),
+                          sum(len(v) for v in done.values()),
                           f"baseline: published mean of {n} task means (no per-query scores, no bootstrap)"))
     return sorted(rows, key=lambda r: (_ORDER.get(r.status, 9), r.task))
 

@@ -31,16 +31,21 @@ CATEGORY_GROUPS = {
 }
 
 
+def _read(path: Path) -> object:
+    """A reference file's JSON; unreadable or not JSON is a one-line error naming it."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        raise DataError("unreadable reference file", "pass a umeval reference JSON or a result folder",
+                        file=str(path)) from None
+
+
 def reference_kind(path: Path) -> str | None:
     """The ``kind`` of a reference JSON file, or None when ``path`` is not one (e.g. a result folder)."""
     path = Path(path)
     if path.suffix != ".json" or not path.is_file():
         return None
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError):
-        raise DataError("unreadable reference file", "pass a umeval reference JSON or a result folder",
-                        file=str(path)) from None
+    doc = _read(path)
     return doc.get("kind") if isinstance(doc, dict) else None
 
 
@@ -48,12 +53,11 @@ def load_category_reference(path: Path) -> dict[str, tuple[str, float, int]]:
     """Task group (umeval's name) -> (the table's name, published mean as a fraction, the table's task count)."""
     from umeval.core.registry import task_groups
 
-    path = Path(path)
-    doc = json.loads(path.read_text())
-    cats, counts = doc.get("categories"), doc.get("datasets") or {}
-    if doc.get("kind") != CATEGORY_KIND or not isinstance(cats, dict):
+    doc = _read(path)
+    if not isinstance(doc, dict) or doc.get("kind") != CATEGORY_KIND or not isinstance(doc.get("categories"), dict):
         raise DataError(f"not a umeval category reference (kind '{CATEGORY_KIND}' with a 'categories' map)",
                         "pass a category reference file", file=str(path))
+    cats, counts = doc["categories"], doc.get("datasets") or {}
     groups = task_groups()
     out: dict[str, tuple[str, float, int]] = {}
     for name, value in cats.items():
@@ -61,10 +65,11 @@ def load_category_reference(path: Path) -> dict[str, tuple[str, float, int]]:
         if group is None:
             raise DataError(f"unknown category '{name}'",
                             f"use the MMEB-V2 table names: {', '.join(CATEGORY_GROUPS)}", file=str(path))
-        n = int(counts.get(name, len(groups.get(group, []))))
-        if n != len(groups.get(group, [])):
-            raise DataError(f"category '{name}' counts {n} tasks, umeval's group {group} has "
-                            f"{len(groups.get(group, []))}", "check the reference's 'datasets' map", file=str(path))
+        size = len(groups.get(group, []))
+        n = int(counts.get(name, size))
+        if n != size:
+            raise DataError(f"category '{name}' counts {n} tasks, umeval's group {group} has {size}",
+                            "check the reference's 'datasets' map", file=str(path))
         out[group] = (name, float(value) / 100.0, n)
     return out
 
@@ -73,12 +78,7 @@ def load_reference(path: Path, mode: str = "disc") -> dict[tuple[str, str], tupl
     """(task, mode) -> (benchmark, published mean of the task's main metric), keyed by umeval task names."""
     from umeval.core.registry import discover_tasks
 
-    path = Path(path)
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError):
-        raise DataError("unreadable reference file", "pass a umeval reference JSON or a result folder",
-                        file=str(path)) from None
+    doc = _read(path)
     if not isinstance(doc, dict) or doc.get("kind") != KIND or not isinstance(doc.get("tasks"), dict):
         raise DataError(f"not a umeval reference (kind '{KIND}' with a 'tasks' map)",
                         "pass a result folder (results/<model>) or a reference file", file=str(path))
