@@ -46,13 +46,24 @@ AUGMENTATION_TOKENS = 10
 MIN_SIDE = 5
 
 
-def first_visual(images: list[Image.Image], videos: list[list[Image.Image]]) -> Image.Image | None:
-    """The one image ColPali sees: the item's first image, else its video's first frame; RGB, tiny sides fixed."""
+def page_source(images: list[Image.Image], videos: list[list[Image.Image]]) -> Image.Image | None:
+    """The one image an item with media is encoded from: its first image, else its video's first frame."""
     if images:
-        im = images[0]
-    elif videos and videos[0]:
-        im = videos[0][0]
-    else:
+        return images[0]
+    if videos and videos[0]:
+        return videos[0][0]
+    return None
+
+
+def query_text(item: Item) -> str:
+    """A text-only item's text as the official parser writes it: ``instruction + " " + text``, or the bare text."""
+    return f"{item.instruction} {item.text}" if item.instruction else item.text
+
+
+def first_visual(images: list[Image.Image], videos: list[list[Image.Image]]) -> Image.Image | None:
+    """The one image ColPali sees (:func:`page_source`), RGB, tiny sides fixed."""
+    im = page_source(images, videos)
+    if im is None:
         return None
     im = im.convert("RGB")
     if min(im.size) < MIN_SIDE:
@@ -67,5 +78,4 @@ def colpali(item: Item, images: list[Image.Image], videos: list[list[Image.Image
     if image is not None:
         n = int(processor.image_seq_length)
         return Prompt(text=IMAGE_TOKEN * n + tok.bos_token + tok.bos_token + PAGE_PROMPT + "\n", images=[image])
-    text = f"{item.instruction} {item.text}" if item.instruction else item.text
-    return Prompt(text=tok.bos_token + QUERY_PREFIX + text + tok.pad_token * AUGMENTATION_TOKENS + "\n")
+    return Prompt(text=tok.bos_token + QUERY_PREFIX + query_text(item) + tok.pad_token * AUGMENTATION_TOKENS + "\n")

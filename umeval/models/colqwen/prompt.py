@@ -47,6 +47,7 @@ from PIL import Image
 
 from umeval.core.types import Item
 from umeval.encoders.prompt_base import Prompt
+from umeval.models.colpali.prompt import page_source, query_text
 
 IMAGE_TOKEN = "<|image_pad|>"
 #: processing_colqwen2_5.py:22-24
@@ -59,17 +60,13 @@ AUGMENTATION = "<|endoftext|>" * 10
 
 
 def first_visual(images: list[Image.Image], videos: list[list[Image.Image]]) -> Image.Image | None:
-    """The one image a page is made of: the item's first image, else its video's first frame; RGB (:77)."""
-    if images:
-        return images[0].convert("RGB")
-    if videos and videos[0]:
-        return videos[0][0].convert("RGB")
-    return None
+    """The one image a page is made of (ColPali's rule, :func:`page_source`), RGB (:77)."""
+    im = page_source(images, videos)
+    return None if im is None else im.convert("RGB")
 
 
 def colqwen25(item: Item, images: list[Image.Image], videos: list[list[Image.Image]], processor: Any) -> Prompt:
     image = first_visual(images, videos)
     if image is not None:
         return Prompt(text=PAGE_PROMPT, images=[image])
-    text = f"{item.instruction} {item.text}" if item.instruction else item.text
-    return Prompt(text=QUERY_PREFIX + text + AUGMENTATION)
+    return Prompt(text=QUERY_PREFIX + query_text(item) + AUGMENTATION)
