@@ -33,8 +33,7 @@ class Qwen3VLEmbeddingCost(Qwen2VLCost):
         """Tokens of a video of ``n_frames`` frames of ``frame_size`` (width, height); unknown size: the most."""
         n = min(max(1, n_frames), fmt.MAX_FRAMES)
         n += n % 2  # the format repeats the last frame of an odd count
-        cap = int(max(min(fmt.VIDEO_FRAME_MAX_PIXELS, fmt.VIDEO_TOTAL_PIXELS / n * 2),
-                      int(fmt.VIDEO_MIN_PIXELS * 1.05)))
+        cap = fmt.video_frame_cap(n)
         if frame_size is None:
             per_pair = cap // self.factor ** 2
         else:

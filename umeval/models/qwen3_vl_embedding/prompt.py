@@ -138,6 +138,11 @@ def fetch_image(im: Image.Image) -> Image.Image:
     return _resized(to_rgb(im), FACTOR, IMAGE_MIN_PIXELS, IMAGE_MAX_PIXELS)
 
 
+def video_frame_cap(n_frames: int) -> int:
+    """The pixel bound of each frame of a stack of ``n_frames`` (even) frames: the total budget shared per pair."""
+    return int(max(min(VIDEO_FRAME_MAX_PIXELS, VIDEO_TOTAL_PIXELS / n_frames * 2), int(VIDEO_MIN_PIXELS * 1.05)))
+
+
 def fetch_video(frames: list[Image.Image]) -> tuple[Any, dict[str, Any]]:
     """The frames as the authors' pipeline hands them to the processor: a (n, 3, H, W) float tensor, metadata."""
     import torch
@@ -152,8 +157,7 @@ def fetch_video(frames: list[Image.Image]) -> tuple[Any, dict[str, Any]]:
         images.append(images[-1])
     video = torch.stack([torch.from_numpy(np.array(im).transpose(2, 0, 1)) for im in images])
     n, _, height, width = video.shape
-    max_pixels = max(min(VIDEO_FRAME_MAX_PIXELS, VIDEO_TOTAL_PIXELS / n * 2), int(VIDEO_MIN_PIXELS * 1.05))
-    h, w = smart_resize(height, width, factor=FACTOR, min_pixels=VIDEO_MIN_PIXELS, max_pixels=int(max_pixels))
+    h, w = smart_resize(height, width, factor=FACTOR, min_pixels=VIDEO_MIN_PIXELS, max_pixels=video_frame_cap(n))
     video = tvf.resize(video, [h, w], interpolation=InterpolationMode.BICUBIC, antialias=True).float()
     return video, {"fps": SAMPLE_FPS, "frames_indices": list(range(n)), "total_num_frames": n}
 
