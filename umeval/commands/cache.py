@@ -213,7 +213,7 @@ def cmd_prune(root: Path, overrides: list[str], yes: bool, unrecorded: bool) -> 
         return 0
     for g in groups:
         for s in g.shards:
-            for f in s.files or (s.path,):  # a multi-vector shard: its index first, so no index names a lost file
+            for f in s.files:  # a multi-vector shard: its index first, so no index names a lost file
                 f.unlink(missing_ok=True)
         if g.encoder:
             (root / "embeddings" / g.store / "encoders" / f"{g.encoder}.json").unlink(missing_ok=True)

@@ -91,7 +91,7 @@ class ShardInfo:
     bytes: int
     mtime: float
     #: every file of the shard (a multi-vector shard is its index and its tokens file); deleting a shard deletes these
-    files: tuple[Path, ...] = ()
+    files: tuple[Path, ...]
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
